@@ -1,0 +1,7 @@
+"""`python -m tflite_lowrank` runs the command-line tool."""
+
+import sys
+
+from tflite_lowrank.cli import main
+
+sys.exit(main())
