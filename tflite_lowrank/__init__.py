@@ -22,18 +22,33 @@ import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from tflite_lowrank.datasets import (  # noqa: E402
+    DATASETS,
+    TextDataset,
+    load_dataset,
+    load_glove,
+)
 from tflite_lowrank.factorize import (  # noqa: E402
     rank_for_compression,
     rank_for_energy,
     truncated_svd,
 )
 from tflite_lowrank.layers import LowRankEmbedding  # noqa: E402
+from tflite_lowrank.models import build_dan, build_lstm  # noqa: E402
+from tflite_lowrank.text import Tokenizer  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
     "LowRankEmbedding",
+    "DATASETS",
+    "TextDataset",
+    "Tokenizer",
+    "build_dan",
+    "build_lstm",
+    "load_dataset",
+    "load_glove",
     "rank_for_compression",
     "rank_for_energy",
     "truncated_svd",

@@ -1,0 +1,166 @@
+"""Regenerates `tests/data/tokenizer_cases.json`, the tokenizer's golden cases.
+
+The Kotlin tokenizer in `android_demo/` must reproduce every case's `tokens` and
+`token_ids` exactly (`docs/contracts.md`). The output is deterministic: the fuzz
+strings come from `random.Random(seed).random()` only, whose sequence Python keeps
+stable across versions. `tests/test_text.py` fails when the committed file is stale.
+
+Usage (from the repository root):
+
+    .venv/bin/python tests/make_tokenizer_cases.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+from tflite_lowrank.text import (
+    PAD_TOKEN,
+    TOKENIZER_VERSION,
+    UNK_TOKEN,
+    Tokenizer,
+    clean_text,
+)
+
+CASES_PATH = Path(__file__).parent / "data" / "tokenizer_cases.json"
+SEQ_LEN = 16
+FUZZ_SEED = 20190127
+NUM_FUZZ = 200
+
+# A small fixed vocabulary: common words, clitics and punctuation are in; words such
+# as "masterpiece", "caf" or "zzyzx" are deliberately out (they map to <unk> = 1).
+VOCAB_WORDS = (
+    "the , . a and of to is 's it n't ! ? ( ) ' ` film movie this that but not "
+    "do does i you we they 've 're 'd 'll ca wo can are was good bad best worst "
+    "great fun boring plot 10 1 2 2019 s t re ve d ll x"
+).split()
+
+HAND_CASES = (
+    "The film is good.",
+    "It's a movie that doesn't work, isn't it?",
+    "DON'T MISS IT!!! I CAN'T WAIT, WON'T YOU?",
+    "They've said we'd go; you'll see they're right.",
+    "Don’t use curly quotes ‘like’ this — they’re not ASCII.",
+    "``Quoted'' in LaTeX style, with `backticks'.",
+    "Wait... what?!?! Really?? (No.)",
+    "((nested (parentheses))) and [brackets] {braces} <angles>",
+    "The 10/10 film of 2019: 1.5 hours, $8, 100% fun & 2nd-best #1.",
+    "tabs\tand\nnewlines\r\nand\x0bvertical\x0cfeeds",
+    "  leading and trailing spaces  ",
+    "Café, naïve, résumé, Ångström, São Paulo, Zürich.",
+    "cafe\u0301 with a combining accent",
+    "Straße, İstanbul, ıi, K (Kelvin sign), Å (Angstrom sign)",
+    "ﬁlm ﬂop (ligatures)",
+    "ＦＵＬＬＷＩＤＴＨ ｆｉｌｍ！ （ｇｏｏｄ）",
+    "Emoji 🎬🍿 and ZWJ 👩‍👩‍👧 and flags 🇺🇸 and skin 👍🏽!",
+    "日本語の映画はとても良かった。",
+    "中文电影很好看！还有 English words.",
+    "한국 영화 good",
+    "Русский фильм хороший, but the plot was bad",
+    "Ελληνικά, العربية, עברית mixed with film",
+    "𝐁𝐨𝐥𝐝 math letters and 𠜎 CJK extension B",
+    "",
+    "   \t\n  ",
+    "!?.,()`'",
+    "...",
+    "'s 've n't 're 'd 'll",
+    "n'tn't's'd'll're've",
+    "can't won't shan't ain't y'all o'clock rock'n'roll",
+    "the film's director's cut isn't the studio's",
+    "Mr. Smith vs. Dr. Jones, e.g. U.S.A. i.e.",
+    "it''s a double apostrophe and it ' s spaced",
+    "zero\u200bwidth\u00a0nbsp\u3000ideographic\u2028line\u2029para\x85nel",
+    "control\x00chars\x01\x1f\x7f\x80\x9f here",
+    "\ufeffBOM at start and U+FFFD \ufffd and private \ue000 use",
+    "supercalifragilisticexpialidocious zzyzx qwxzv masterpiece",
+    "MiXeD CaSe WoRdS: ThE FiLm WaS GoOd",
+    "the " * 30 + "end",
+    "one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen",
+    "a" * 100 + " " + "b" * 5,
+    "x" * 17 + "!" * 17,
+)
+
+# Fuzz alphabet: weighted pieces of odd input, some multi-character.
+_ASCII = [chr(c) for c in range(0x20, 0x7F)]
+_PIECES = (
+    _ASCII
+    + list("(),!?'`.") * 4
+    + ["'s", "'S", "'ve", "n't", "N'T", "'re", "'d", "'ll", "'LL"] * 2
+    + list(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2007\u200a")
+    + list("\u2028\u2029\u202f\u205f\u3000\u200b\u200d\ufeff\x00\x7f\x9f")
+    + list("éÉñçøßÅåİıﬁﬀＡｚ０！（）²³Ⅻ٣५\u0301\u0308\u2019\u2018\u201c\u201d")
+    + list("\u212a\u212b\ufffd\ue000\uffff")
+    + list("日本語中文한국어Русскийελληνικάالعربيةעברית")
+    + ["🎬", "🍿", "👍🏽", "👩\u200d👩\u200d👧", "🇺🇸", "𝐀", "𠜎", "\U0010fffd"]
+)
+
+
+def _pick(rng: random.Random, items: list | tuple):
+    return items[int(rng.random() * len(items))]
+
+
+def _random_code_point(rng: random.Random) -> str:
+    """Any code point except the surrogates (JSON parsers disagree on lone ones)."""
+    while True:
+        code_point = int(rng.random() * 0x110000)
+        if not 0xD800 <= code_point <= 0xDFFF:
+            return chr(code_point)
+
+
+def fuzz_texts(seed: int = FUZZ_SEED, count: int = NUM_FUZZ) -> list[str]:
+    """Seeded random strings of odd Unicode, deterministic across Python versions."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        length = int(rng.random() * 40)
+        pieces = []
+        for _ in range(length):
+            if rng.random() < 0.1:
+                pieces.append(_random_code_point(rng))
+            else:
+                pieces.append(_pick(rng, _PIECES))
+        texts.append("".join(pieces))
+    return texts
+
+
+def build_cases() -> dict:
+    """Returns the golden-cases document (the JSON format of `docs/contracts.md`)."""
+    tokenizer = Tokenizer([PAD_TOKEN, UNK_TOKEN, *VOCAB_WORDS], seq_len=SEQ_LEN)
+    texts = [*HAND_CASES, *fuzz_texts()]
+    ids = tokenizer.encode(texts)
+    return {
+        "tokenizer": TOKENIZER_VERSION,
+        "seq_len": SEQ_LEN,
+        "vocab": list(tokenizer.vocabulary),
+        "cases": [
+            {"text": text, "tokens": clean_text(text), "token_ids": row.tolist()}
+            for text, row in zip(texts, ids, strict=True)
+        ],
+    }
+
+
+def render() -> str:
+    """The file content: ASCII-only JSON (non-ASCII as \\u escapes), one case a line."""
+    document = build_cases()
+    cases = ",\n".join(
+        "    " + json.dumps(case, ensure_ascii=True) for case in document["cases"]
+    )
+    header = {key: value for key, value in document.items() if key != "cases"}
+    head = json.dumps(header, ensure_ascii=True)[:-1]  # Drop the closing brace.
+    return f'{head}, "cases": [\n{cases}\n]}}\n'
+
+
+def main() -> int:
+    CASES_PATH.parent.mkdir(parents=True, exist_ok=True)
+    content = render()
+    CASES_PATH.write_text(content, encoding="utf-8", newline="\n")
+    print(f"wrote {len(build_cases()['cases'])} cases to {CASES_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
