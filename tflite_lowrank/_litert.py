@@ -1,0 +1,477 @@
+"""LiteRT helpers shared by `convert` and `benchmark`: read a `.tflite` file, run it.
+
+Imports NumPy, `flatbuffers` and `ai_edge_litert` only, never TensorFlow, so that the
+benchmark's child process starts fast and measures the LiteRT runtime alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8")
+"""Values of `convert_to_tflite(quantization=...)`; `None` means `"float32"`."""
+SIGNATURE_KEY = "serving_default"
+INPUT_NAME = "token_ids"
+
+# Ops that only reshape or change the storage type between a gather and its consumer.
+_PASS_THROUGH_OPS = ("DEQUANTIZE", "QUANTIZE", "RESHAPE")
+_MATMUL_OPS = ("FULLY_CONNECTED", "BATCH_MATMUL")
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One tensor of a `.tflite` file: its name, shape, storage type and size.
+
+    Args:
+        name: String. The signature name for inputs and outputs (`"token_ids"`),
+            the flatbuffer tensor name otherwise.
+        shape: Tuple of integers.
+        dtype: String, a NumPy dtype name such as `"int32"`, `"float16"`, `"int8"`.
+        num_bytes: Integer. Bytes of the tensor's data: the stored bytes for a
+            constant, `prod(shape) * itemsize` otherwise. Quantization scales are
+            not counted.
+
+    Example:
+
+    >>> TensorInfo("token_ids", (1, 40), "int32", 160).to_dict()["shape"]
+    [1, 40]
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    num_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the fields as JSON-ready Python values."""
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "num_bytes": self.num_bytes,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What the flatbuffer says about a model, read without running it."""
+
+    ops: tuple[str, ...]
+    signature_keys: tuple[str, ...]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    embedding_tables: tuple[TensorInfo, ...]
+    projections: tuple[TensorInfo, ...]
+
+    @property
+    def vocabulary_size(self) -> int | None:
+        """Rows of the smallest gathered table (the largest valid token id + 1)."""
+        if not self.embedding_tables:
+            return None
+        return min(table.shape[0] for table in self.embedding_tables)
+
+
+def read_tflite(path: os.PathLike[str] | str, *, name: str = "path") -> bytes:
+    """Reads a `.tflite` file after checking that it exists and is a flatbuffer.
+
+    Raises:
+        FileNotFoundError: if there is no such file.
+        ValueError: if the file is not a TFLite flatbuffer.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"`{name}` must be an existing `.tflite` file. "
+            f"Received: {name}={str(path)!r}"
+        )
+    content = path.read_bytes()
+    check_flatbuffer(content, f"{name}={str(path)!r}")
+    return content
+
+
+def check_flatbuffer(content: bytes, received: str) -> None:
+    """Raises a ValueError unless `content` carries the TFLite file identifier."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    if len(content) < 8 or not schema.Model.ModelBufferHasIdentifier(content, 0):
+        raise ValueError(
+            "The file is not a valid `.tflite` model (no TFLite flatbuffer "
+            "identifier `TFL3`); write one with `convert_to_tflite` or "
+            f"`tflite-lowrank convert`. Received: {received}"
+        )
+
+
+def inspect_model(content: bytes) -> ModelInfo:
+    """Reads operators, signature and embedding tensors from a flatbuffer.
+
+    `embedding_tables` are the constant tables read by `GATHER` or
+    `EMBEDDING_LOOKUP` (behind a `DEQUANTIZE` for float16 files). `projections` are
+    the constant weights of the first matrix product applied to a gathered row: the
+    `embeddings_b` factor of a `LowRankEmbedding`, or, for other models, whatever
+    layer comes first (the caller decides whether it belongs to the embedding).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(content, 0)
+    builtin_names = {
+        value: name
+        for name, value in vars(schema.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
+    type_names = {
+        value: name.lower()
+        for name, value in vars(schema.TensorType).items()
+        if not name.startswith("_")
+    }
+    op_names = []
+    for index in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(index)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = builtin_names.get(builtin, f"BUILTIN_{builtin}")
+        if name == "CUSTOM":
+            custom = code.CustomCode()
+            name = f"CUSTOM:{custom.decode() if custom else '?'}"
+        op_names.append(name)
+
+    ops = set()
+    for graph_index in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(graph_index)
+        for op_index in range(graph.OperatorsLength()):
+            ops.add(op_names[graph.Operators(op_index).OpcodeIndex()])
+
+    signature_keys, inputs, outputs = [], [], []
+    for index in range(model.SignatureDefsLength()):
+        signature = model.SignatureDefs(index)
+        signature_keys.append(signature.SignatureKey().decode())
+        if index:
+            continue
+        graph = model.Subgraphs(signature.SubgraphIndex())
+        for count, get, out in (
+            (signature.InputsLength(), signature.Inputs, inputs),
+            (signature.OutputsLength(), signature.Outputs, outputs),
+        ):
+            for position in range(count):
+                tensor_map = get(position)
+                tensor = graph.Tensors(tensor_map.TensorIndex())
+                out.append(
+                    _tensor_info(
+                        model, tensor, type_names, name=tensor_map.Name().decode()
+                    )
+                )
+
+    tables, projections = _embedding_tensors(model, op_names, type_names)
+    return ModelInfo(
+        ops=tuple(sorted(ops)),
+        signature_keys=tuple(signature_keys),
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        embedding_tables=tables,
+        projections=projections,
+    )
+
+
+def contract_problems(info: ModelInfo) -> list[str]:
+    """Lists how a model breaks the I/O contract of `docs/contracts.md`."""
+    problems = []
+    if info.signature_keys != (SIGNATURE_KEY,):
+        problems.append(
+            f"one signature {SIGNATURE_KEY!r} expected, "
+            f"found {list(info.signature_keys)}"
+        )
+    if len(info.inputs) != 1:
+        problems.append(f"one input expected, found {len(info.inputs)}")
+    else:
+        spec = info.inputs[0]
+        if spec.name != INPUT_NAME or spec.dtype != "int32":
+            problems.append(
+                f"input {INPUT_NAME!r} of type int32 expected, found {spec.name!r} "
+                f"of type {spec.dtype}"
+            )
+        if len(spec.shape) != 2 or spec.shape[0] != 1 or spec.shape[1] < 1:
+            problems.append(
+                f"input shape [1, seq_len] expected, found {list(spec.shape)}"
+            )
+    if len(info.outputs) != 1:
+        problems.append(f"one output expected, found {len(info.outputs)}")
+    else:
+        spec = info.outputs[0]
+        if spec.dtype != "float32" or len(spec.shape) != 2 or spec.shape[0] != 1:
+            problems.append(
+                "output float32 [1, num_labels] expected, found "
+                f"{spec.dtype} {list(spec.shape)}"
+            )
+    return problems
+
+
+def builtin_problems(info: ModelInfo) -> list[str]:
+    """Names the operators the stock LiteRT runtime cannot run without extra kernels."""
+    return [
+        op
+        for op in info.ops
+        if op.startswith(("CUSTOM", "BUILTIN_")) or op in ("DELEGATE", "PLACEHOLDER")
+    ]
+
+
+def check_token_ids(
+    token_ids, *, name: str, seq_len: int, vocabulary_size: int | None
+) -> np.ndarray:
+    """Checks token ids `(num_rows, seq_len)` and returns them as int32.
+
+    A single row `(seq_len,)` is accepted as one row.
+
+    Raises:
+        TypeError: if they are not an integer array.
+        ValueError: for the wrong shape, no rows, or ids outside `[0, vocabulary)`.
+    """
+    if isinstance(token_ids, str | bytes) or not hasattr(token_ids, "__len__"):
+        raise TypeError(
+            f"`{name}` must be an integer array (num_rows, seq_len) of token ids. "
+            f"Received: {name} of type {type(token_ids).__name__}"
+        )
+    array = np.asarray(token_ids)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"`{name}` must hold integer token ids (e.g. int32 from "
+            f"`Tokenizer.encode`). Received: {name} with dtype {array.dtype}"
+        )
+    if array.ndim == 1 and array.shape[0] == seq_len:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != seq_len or array.shape[0] == 0:
+        raise ValueError(
+            f"`{name}` must have shape (num_rows, {seq_len}) with num_rows >= 1 to "
+            f"match the model input [1, {seq_len}]. Received: {name} with shape "
+            f"{array.shape}"
+        )
+    low, high = int(array.min()), int(array.max())
+    limit = vocabulary_size if vocabulary_size is not None else np.iinfo(np.int32).max
+    if low < 0 or high >= limit:
+        raise ValueError(
+            f"`{name}` must hold ids in [0, {limit}) (the embedding has {limit} "
+            "rows); encode texts with the model's own vocabulary. Received: "
+            f"{name} with ids in [{low}, {high}]"
+        )
+    return array.astype(np.int32)
+
+
+def make_interpreter(
+    *,
+    model_path: os.PathLike[str] | str | None = None,
+    model_content: bytes | None = None,
+    num_threads: int = 1,
+):
+    """A LiteRT interpreter with the default (XNNPACK) delegate, tensors allocated."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(
+        model_path=None if model_path is None else os.fspath(model_path),
+        model_content=model_content,
+        num_threads=num_threads,
+    )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+class Runner:
+    """Feeds one row of token ids at a time through the `serving_default` signature.
+
+    Uses the tensor indices directly (no per-call dictionaries), so that `invoke`
+    dominates the time measured around `run`.
+    """
+
+    def __init__(self, interpreter):
+        self.interpreter = interpreter
+        runner = interpreter.get_signature_runner(SIGNATURE_KEY)
+        input_details = runner.get_input_details()
+        output_details = runner.get_output_details()
+        self.input_index = input_details[INPUT_NAME]["index"]
+        (output,) = output_details.values()
+        self.output_index = output["index"]
+
+    def set_input(self, row: np.ndarray) -> None:
+        self.interpreter.set_tensor(self.input_index, row)
+
+    def invoke(self) -> None:
+        self.interpreter.invoke()
+
+    def output(self) -> np.ndarray:
+        return self.interpreter.get_tensor(self.output_index)
+
+    def predict(self, token_ids: np.ndarray) -> np.ndarray:
+        """Returns the outputs for every row, shape `(num_rows, num_labels)`."""
+        rows = []
+        for row in np.asarray(token_ids, dtype=np.int32):
+            self.set_input(row[None, :])
+            self.invoke()
+            rows.append(self.output()[0].copy())
+        return np.stack(rows)
+
+
+def _tensor_info(model, tensor, type_names, *, name: str | None = None) -> TensorInfo:
+    shape = (
+        tuple(int(size) for size in tensor.ShapeAsNumpy())
+        if tensor.ShapeLength()
+        else ()
+    )
+    dtype = type_names.get(tensor.Type(), f"type{tensor.Type()}")
+    stored = _stored_bytes(model, tensor)
+    if stored is None:
+        try:
+            itemsize = np.dtype(dtype).itemsize
+        except TypeError:
+            itemsize = 0
+        stored = int(np.prod(shape, dtype=np.int64)) * itemsize
+    return TensorInfo(
+        name=name if name is not None else (tensor.Name() or b"").decode(),
+        shape=shape,
+        dtype=dtype,
+        num_bytes=stored,
+    )
+
+
+def _stored_bytes(model, tensor) -> int | None:
+    """Bytes of a constant tensor's data, or None for a tensor computed at run time."""
+    buffer_index = tensor.Buffer()
+    if buffer_index <= 0 or buffer_index >= model.BuffersLength():
+        return None
+    buffer = model.Buffers(buffer_index)
+    if buffer.DataLength():
+        return int(buffer.DataLength())
+    if buffer.Offset() > 1:  # Large models keep data after the flatbuffer.
+        return int(buffer.Size())
+    return None
+
+
+def _embedding_tensors(model, op_names, type_names):
+    if not model.SubgraphsLength():
+        return (), ()
+    graph = model.Subgraphs(0)
+    producers, consumers = {}, {}
+    for op_index in range(graph.OperatorsLength()):
+        op = graph.Operators(op_index)
+        for tensor_index in op.OutputsAsNumpy() if op.OutputsLength() else ():
+            producers[int(tensor_index)] = op
+        for tensor_index in op.InputsAsNumpy() if op.InputsLength() else ():
+            consumers.setdefault(int(tensor_index), []).append(op)
+
+    def name_of(op) -> str:
+        return op_names[op.OpcodeIndex()]
+
+    def constant(tensor_index: int):
+        """The constant behind a tensor, looking through one DEQUANTIZE."""
+        if tensor_index < 0:
+            return None
+        tensor = graph.Tensors(tensor_index)
+        if _stored_bytes(model, tensor) is not None:
+            return tensor
+        producer = producers.get(tensor_index)
+        if producer is not None and name_of(producer) == "DEQUANTIZE":
+            source = graph.Tensors(int(producer.Inputs(0)))
+            if _stored_bytes(model, source) is not None:
+                return source
+        return None
+
+    tables, projections = [], []
+    for op_index in range(graph.OperatorsLength()):
+        op = graph.Operators(op_index)
+        op_name = name_of(op)
+        if op_name not in ("GATHER", "EMBEDDING_LOOKUP"):
+            continue
+        table = constant(int(op.Inputs(0 if op_name == "GATHER" else 1)))
+        if table is None:
+            continue
+        tables.append(_tensor_info(model, table, type_names))
+        tensor_index = int(op.Outputs(0))
+        for _ in range(4):  # Walk through storage-only ops to the first real consumer.
+            users = consumers.get(tensor_index, [])
+            if len(users) != 1:
+                break
+            user = users[0]
+            if name_of(user) in _PASS_THROUGH_OPS:
+                tensor_index = int(user.Outputs(0))
+                continue
+            if name_of(user) in _MATMUL_OPS and user.InputsLength() > 1:
+                weights = constant(int(user.Inputs(1)))
+                if weights is not None:
+                    projections.append(_tensor_info(model, weights, type_names))
+            break
+    return tuple(tables), tuple(projections)
+
+
+def check_output_file(
+    path: os.PathLike[str] | str, *, suffix: str, name: str, overwrite: bool
+) -> Path:
+    """Checks an output path: suffix, existing folder, no file unless overwriting.
+
+    Raises:
+        TypeError: if `path` is not path-like.
+        ValueError: for the wrong suffix or a folder.
+        FileNotFoundError: if the folder does not exist.
+        FileExistsError: if the file exists and `overwrite` is False.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"`{name}` must be a path-like. Received: {name}={path!r} "
+            f"(of type {type(path).__name__})"
+        )
+    path = Path(path)
+    if path.suffix != suffix:
+        raise ValueError(
+            f"`{name}` must end in `{suffix}`. Received: {name}={str(path)!r}"
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"The folder of `{name}` must exist; create it first. "
+            f"Received: {name}={str(path)!r}"
+        )
+    if path.is_dir():
+        raise ValueError(
+            f"`{name}` is a folder, not a file. Received: {name}={str(path)!r}"
+        )
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"`{name}` exists; pass `overwrite=True` (`--overwrite`) to replace it. "
+            f"Received: {name}={str(path)!r}, overwrite=False"
+        )
+    return path
+
+
+def write_atomically(
+    path: Path, write: Callable[[str], None], *, overwrite: bool
+) -> None:
+    """Writes `path` through a temporary file in the same folder, then `os.replace`.
+
+    `write(temporary_path)` produces the content. On any failure or interruption the
+    temporary file is removed and an existing `path` is left untouched.
+    """
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent
+    )
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())
+        if not overwrite and path.exists():  # Created while we were working.
+            raise FileExistsError(
+                "The output file was created by someone else meanwhile; pass "
+                "`overwrite=True` (`--overwrite`) to replace it. "
+                f"Received: path={str(path)!r}, overwrite=False"
+            )
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,798 @@
+"""Benchmarks `.tflite` files on phone-class settings and compares them.
+
+`benchmark_tflite` runs one file in the LiteRT runtime (`ai_edge_litert`, the default
+XNNPACK delegate, one thread by default) in a fresh child process, so that the memory
+it reports belongs to that model alone and runs do not warm each other's caches. It
+feeds real token ids (never random values outside the vocabulary, which break `GATHER`
+in the stock benchmark tool) and reports file size, load time, first-inference time,
+latency percentiles, peak memory and, given labels, accuracy.
+
+`compare_models` benchmarks several files on the same rows and sets them against a
+reference: size ratio, accuracy delta, latency ratio and agreement of predictions,
+rendered as Markdown, JSON or a PNG plot.
+
+This module imports NumPy and LiteRT only, never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tflite_lowrank import _litert
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WARMUP_RUNS = 10
+DEFAULT_NUM_RUNS = 100
+
+
+class OutputMismatchError(ValueError):
+    """A model's output is not what it should be.
+
+    Raised by `convert_to_tflite` when the converted file disagrees with Keras, and by
+    `compare_models` when the files do not output the same number of labels.
+
+    Example:
+
+    ```python
+    try:
+        tl.convert_to_tflite(model, "model.tflite")
+    except tl.benchmark.OutputMismatchError as error:
+        print("conversion check failed:", error)
+    ```
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkResult:
+    """Measurements of one `.tflite` file, from `benchmark_tflite`.
+
+    Times are in milliseconds, wall clock (`time.perf_counter`). Latency is the time
+    of `invoke()` for one row (batch 1); copying the input in is not counted.
+
+    Args:
+        path: String. The file.
+        size_bytes: Integer. Size of the file.
+        seq_len: Integer. Length of the `token_ids` input.
+        num_labels: Integer. Width of the output.
+        num_threads: Integer. Interpreter threads.
+        warmup_runs: Integer. Untimed runs before the timed ones.
+        num_runs: Integer. Timed runs (cycling over the rows).
+        num_samples: Integer. Rows of token ids used.
+        load_time_ms: Float. Creating the interpreter and allocating its tensors
+            (this is when XNNPACK packs the weights).
+        first_inference_ms: Float. The first `invoke()` after loading.
+        latency_p50_ms: Float. Median latency of the timed runs.
+        latency_p90_ms: Float. 90th percentile.
+        latency_mean_ms: Float. Mean.
+        peak_memory_bytes: Integer. Peak resident memory of the child process
+            (`VmHWM` on Linux), Python, NumPy and LiteRT included.
+        model_memory_bytes: Integer. Peak resident memory minus the resident memory
+            just before the model was loaded: what loading and running it cost.
+        accuracy: Float or None. Share of rows whose argmax equals the label, when
+            labels were given.
+        predictions: int64 array `(num_samples,)` or None. Argmax of every row,
+            when labels were given or predictions were asked for. Not in `to_dict`.
+
+    Example:
+
+    ```python
+    result = tl.benchmark_tflite("model.tflite", token_ids=x_test, labels=y_test)
+    print(result.latency_p50_ms, result.accuracy)
+    ```
+    """
+
+    path: str
+    size_bytes: int
+    seq_len: int
+    num_labels: int
+    num_threads: int
+    warmup_runs: int
+    num_runs: int
+    num_samples: int
+    load_time_ms: float
+    first_inference_ms: float
+    latency_p50_ms: float
+    latency_p90_ms: float
+    latency_mean_ms: float
+    peak_memory_bytes: int
+    model_memory_bytes: int
+    accuracy: float | None
+    predictions: np.ndarray | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the measurements (not the predictions) as JSON-ready values."""
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name != "predictions"
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ComparisonRow:
+    """One file of a `Comparison`, with its ratios against the reference.
+
+    Args:
+        name: String. Short name (the file name, or the path when names repeat).
+        path: String. The file.
+        size_bytes: Integer. File size.
+        size_ratio: Float. `size_bytes / reference size_bytes`.
+        accuracy: Float or None. Accuracy, when labels were given.
+        accuracy_delta: Float or None. `accuracy - reference accuracy`.
+        latency_p50_ms: Float. Median latency.
+        latency_ratio: Float. `latency_p50_ms / reference latency_p50_ms`.
+        agreement: Float. Share of rows predicted as the reference predicts them.
+        load_time_ms: Float. Load time.
+        peak_memory_bytes: Integer. Peak memory of the benchmark process.
+        model_memory_bytes: Integer. Memory added by loading and running the model.
+    """
+
+    name: str
+    path: str
+    size_bytes: int
+    size_ratio: float
+    accuracy: float | None
+    accuracy_delta: float | None
+    latency_p50_ms: float
+    latency_ratio: float
+    agreement: float
+    load_time_ms: float
+    peak_memory_bytes: int
+    model_memory_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the fields as JSON-ready Python values."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Several `.tflite` files benchmarked on the same rows, from `compare_models`.
+
+    `str(comparison)` is the Markdown table.
+
+    Args:
+        rows: Tuple of `ComparisonRow`, in the order of the paths.
+        reference: Integer. Index of the reference row.
+        results: Tuple of `BenchmarkResult`, one per row.
+
+    Example:
+
+    ```python
+    comparison = tl.compare_models(["baseline.tflite", "small.tflite"], x, y)
+    print(comparison)  # Markdown
+    comparison.plot("comparison.png")
+    json.dumps(comparison.to_dict())
+    ```
+    """
+
+    rows: tuple[ComparisonRow, ...]
+    reference: int
+    results: tuple[BenchmarkResult, ...] = dataclasses.field(repr=False)
+
+    @property
+    def max_accuracy_drop(self) -> float | None:
+        """Largest `reference accuracy - accuracy` (None without labels)."""
+        deltas = [
+            row.accuracy_delta for row in self.rows if row.accuracy_delta is not None
+        ]
+        return max(-delta for delta in deltas) if deltas else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the table and the full benchmark results as JSON-ready values."""
+        return {
+            "reference": self.reference,
+            "rows": [row.to_dict() for row in self.rows],
+            "results": [result.to_dict() for result in self.results],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Returns `to_dict()` as a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_markdown(self) -> str:
+        """Returns the comparison as a Markdown table, the reference marked."""
+        header = (
+            "| model | size (KB) | size ratio | accuracy | Δ accuracy | "
+            "p50 latency (ms) | latency ratio | agreement | load (ms) | "
+            "model memory (MB) |"
+        )
+        lines = [header, "|" + "---|" * 10]
+        for index, row in enumerate(self.rows):
+            name = f"{row.name} (reference)" if index == self.reference else row.name
+            lines.append(
+                f"| {name} | {row.size_bytes / 1024:.1f} | {row.size_ratio:.3f} | "
+                f"{_percent(row.accuracy)} | {_signed_points(row.accuracy_delta)} | "
+                f"{row.latency_p50_ms:.4g} | {row.latency_ratio:.2f} | "
+                f"{row.agreement:.2%} | {row.load_time_ms:.1f} | "
+                f"{row.model_memory_bytes / 2**20:.1f} |"
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+    def plot(self, path: os.PathLike[str] | str, *, overwrite: bool = False) -> Path:
+        """Saves a PNG: accuracy against file size, and latency bars (p50, p90 whisker).
+
+        Uses Matplotlib's `Figure` directly (Agg), so no global backend is changed.
+
+        Args:
+            path: Path-like ending in `.png`, in an existing folder.
+            overwrite: Boolean. Replace an existing file. Defaults to `False`.
+
+        Returns:
+            The path written.
+
+        Raises:
+            ValueError: if `path` does not end in `.png`.
+            FileNotFoundError: if its folder does not exist.
+            FileExistsError: if it exists and `overwrite` is False.
+
+        Example:
+
+        ```python
+        comparison.plot("comparison.png", overwrite=True)
+        ```
+        """
+        path = _litert.check_output_file(
+            path, suffix=".png", name="path", overwrite=overwrite
+        )
+        from matplotlib.figure import Figure
+
+        names = [row.name for row in self.rows]
+        colors = [
+            "tab:red" if index == self.reference else "tab:blue"
+            for index in range(len(self.rows))
+        ]
+        figure = Figure(figsize=(11, 4.5), layout="constrained")
+        left, right = figure.subplots(1, 2)
+        sizes = [row.size_bytes / 1024 for row in self.rows]
+        if all(row.accuracy is not None for row in self.rows):
+            accuracies = [100 * row.accuracy for row in self.rows]
+            left.scatter(sizes, accuracies, c=colors)
+            for name, x, y in zip(names, sizes, accuracies, strict=True):
+                left.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4))
+            left.set_ylabel("accuracy (%)")
+            left.set_title("Accuracy vs file size (reference in red)")
+        else:
+            left.barh(names, sizes, color=colors)
+            left.set_title("File size (no labels: no accuracy)")
+        left.set_xlabel("file size (KB)")
+        left.margins(0.15)
+        left.grid(alpha=0.3)
+        p50 = np.array([result.latency_p50_ms for result in self.results])
+        p90 = np.array([result.latency_p90_ms for result in self.results])
+        right.barh(names, p50, xerr=[np.zeros_like(p50), p90 - p50], color=colors)
+        right.set_xlabel("latency per row (ms): bar p50, whisker p90")
+        threads = self.results[0].num_threads
+        right.set_title(f"LiteRT latency, {threads} thread(s)")
+        right.invert_yaxis()
+        right.grid(axis="x", alpha=0.3)
+        _litert.write_atomically(
+            path,
+            lambda temporary: figure.savefig(temporary, dpi=120, format="png"),
+            overwrite=overwrite,
+        )
+        return path
+
+
+def benchmark_tflite(
+    path: os.PathLike[str] | str,
+    *,
+    token_ids: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    num_threads: int = 1,
+    warmup_runs: int = DEFAULT_WARMUP_RUNS,
+    num_runs: int = DEFAULT_NUM_RUNS,
+    progress: bool | None = None,
+) -> BenchmarkResult:
+    """Measures one `.tflite` file in LiteRT, in a fresh child process.
+
+    The child (a new `python` process importing NumPy and LiteRT only, never
+    TensorFlow) loads the file with `ai_edge_litert.interpreter.Interpreter` and
+    the default XNNPACK delegate, times the first `invoke()`, runs `warmup_runs`
+    untimed and `num_runs` timed rows (cycling over `token_ids`), then, when
+    `labels` are given, predicts every row for the accuracy. Peak memory is the
+    child's peak resident set (`VmHWM` on Linux).
+
+    Args:
+        path: Path-like. A `.tflite` file with the I/O contract: input `token_ids`
+            int32 `[1, seq_len]`, output `[1, num_labels]`.
+        token_ids: Integer array `(num_rows, seq_len)` of ids in `[0, vocabulary)`,
+            or None for 64 random rows of valid ids (seeded; the vocabulary size is
+            read from the file's embedding table). Defaults to `None`.
+        labels: Integer array `(num_rows,)` of class indices, or None. Requires
+            `token_ids`. Defaults to `None`.
+        num_threads: Integer. Interpreter threads. Defaults to `1` (phone-class).
+        warmup_runs: Integer >= 0. Defaults to `10`.
+        num_runs: Integer >= 1. Defaults to `100`.
+        progress: Boolean or None. Show a progress bar on stderr; None shows it when
+            stderr is a terminal. Defaults to `None`.
+
+    Returns:
+        A `BenchmarkResult`.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        ValueError: if the file is not a `.tflite` model with the I/O contract, or
+            the token ids or labels do not fit it.
+        TypeError: for non-integer token ids or labels.
+        RuntimeError: if the benchmark process dies.
+
+    Example:
+
+    ```python
+    result = tl.benchmark_tflite("model.tflite", token_ids=x_test, labels=y_test)
+    print(f"{result.latency_p50_ms:.3f} ms, accuracy {result.accuracy:.2%}")
+    ```
+    """
+    spec = _check_benchmark_args(
+        path, token_ids, labels, num_threads, warmup_runs, num_runs
+    )
+    return _run_child(
+        spec,
+        num_threads=num_threads,
+        warmup_runs=warmup_runs,
+        num_runs=num_runs,
+        progress=_resolve_progress(progress),
+        want_predictions=labels is not None,
+    )
+
+
+def compare_models(
+    paths: Sequence[os.PathLike[str] | str],
+    token_ids: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    reference: int = 0,
+    num_threads: int = 1,
+    warmup_runs: int = DEFAULT_WARMUP_RUNS,
+    num_runs: int = DEFAULT_NUM_RUNS,
+    progress: bool | None = None,
+) -> Comparison:
+    """Benchmarks several `.tflite` files on the same rows and compares them.
+
+    Each file runs in its own child process (see `benchmark_tflite`), one after the
+    other, and predicts every row. All files are checked before the first runs.
+
+    Args:
+        paths: Sequence of path-likes, at least one `.tflite` file.
+        token_ids: Integer array `(num_rows, seq_len)`, valid for every file.
+        labels: Integer array `(num_rows,)` or None (then no accuracy columns).
+            Defaults to `None`.
+        reference: Integer. Index in `paths` of the reference file (negative
+            indices count from the end). Defaults to `0`.
+        num_threads: Integer. Interpreter threads. Defaults to `1`.
+        warmup_runs: Integer >= 0. Defaults to `10`.
+        num_runs: Integer >= 1. Defaults to `100`.
+        progress: Boolean or None. Progress bars on stderr; None shows them when
+            stderr is a terminal. Defaults to `None`.
+
+    Returns:
+        A `Comparison`; `print` it for a Markdown table.
+
+    Raises:
+        ValueError: for an empty `paths`, a `reference` out of range, files whose
+            inputs differ or data that does not fit them.
+        OutputMismatchError: if the files output different numbers of labels.
+        FileNotFoundError: if a file does not exist.
+
+    Example:
+
+    ```python
+    comparison = tl.compare_models(
+        ["baseline.tflite", "lowrank_int8.tflite"], x_test, y_test
+    )
+    print(comparison)
+    ```
+    """
+    if isinstance(paths, str | os.PathLike) or not isinstance(paths, Sequence):
+        raise TypeError(
+            "`paths` must be a sequence of `.tflite` paths (a list). "
+            f"Received: paths={paths!r}"
+        )
+    if not paths:
+        raise ValueError(
+            "`paths` must name at least one `.tflite` file. Received: paths=[]"
+        )
+    if isinstance(reference, bool) or not isinstance(reference, int):
+        raise TypeError(
+            f"`reference` must be an integer index into `paths`. "
+            f"Received: reference={reference!r}"
+        )
+    if not -len(paths) <= reference < len(paths):
+        raise ValueError(
+            f"`reference` must index one of the {len(paths)} paths. "
+            f"Received: reference={reference}"
+        )
+    if token_ids is None:
+        raise ValueError(
+            "`token_ids` are needed to compare predictions; pass the test rows. "
+            "Received: token_ids=None"
+        )
+    reference %= len(paths)
+    specs = [
+        _check_benchmark_args(
+            path,
+            token_ids,
+            labels,
+            num_threads,
+            warmup_runs,
+            num_runs,
+            name=f"paths[{index}]",
+        )
+        for index, path in enumerate(paths)
+    ]
+    widths = {spec.num_labels for spec in specs}
+    if len(widths) > 1:
+        raise OutputMismatchError(
+            "The files must output the same number of labels to be compared. "
+            "Received: "
+            + ", ".join(f"{spec.path} -> {spec.num_labels}" for spec in specs)
+        )
+    show = _resolve_progress(progress)
+    results = tuple(
+        _run_child(
+            spec,
+            num_threads=num_threads,
+            warmup_runs=warmup_runs,
+            num_runs=num_runs,
+            progress=show,
+            want_predictions=True,
+        )
+        for spec in specs
+    )
+    names = [Path(spec.path).name for spec in specs]
+    if len(set(names)) < len(names):
+        names = [spec.path for spec in specs]
+    base = results[reference]
+    rows = []
+    for name, result in zip(names, results, strict=True):
+        delta = (
+            None
+            if result.accuracy is None or base.accuracy is None
+            else result.accuracy - base.accuracy
+        )
+        rows.append(
+            ComparisonRow(
+                name=name,
+                path=result.path,
+                size_bytes=result.size_bytes,
+                size_ratio=result.size_bytes / base.size_bytes,
+                accuracy=result.accuracy,
+                accuracy_delta=delta,
+                latency_p50_ms=result.latency_p50_ms,
+                latency_ratio=result.latency_p50_ms / base.latency_p50_ms
+                if base.latency_p50_ms > 0
+                else float("nan"),
+                agreement=float(np.mean(result.predictions == base.predictions)),
+                load_time_ms=result.load_time_ms,
+                peak_memory_bytes=result.peak_memory_bytes,
+                model_memory_bytes=result.model_memory_bytes,
+            )
+        )
+    return Comparison(rows=tuple(rows), reference=reference, results=results)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FileSpec:
+    path: str
+    size_bytes: int
+    seq_len: int
+    num_labels: int
+    token_ids: np.ndarray
+    labels: np.ndarray | None
+
+
+def _check_benchmark_args(
+    path, token_ids, labels, num_threads, warmup_runs, num_runs, *, name: str = "path"
+) -> _FileSpec:
+    for arg_name, value, minimum in (
+        ("num_threads", num_threads, 1),
+        ("warmup_runs", warmup_runs, 0),
+        ("num_runs", num_runs, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(
+                f"`{arg_name}` must be an integer. Received: {arg_name}={value!r} "
+                f"(of type {type(value).__name__})"
+            )
+        if value < minimum:
+            raise ValueError(
+                f"`{arg_name}` must be >= {minimum}. Received: {arg_name}={value}"
+            )
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"`{name}` must be a path-like. Received: {name}={path!r} "
+            f"(of type {type(path).__name__})"
+        )
+    content = _litert.read_tflite(path, name=name)
+    info = _litert.inspect_model(content)
+    problems = _litert.contract_problems(info)
+    if problems:
+        raise ValueError(
+            "The file does not follow the I/O contract (one `serving_default` "
+            "signature, input `token_ids` int32 [1, seq_len], output float32 "
+            "[1, num_labels]; see docs/contracts.md): "
+            + "; ".join(problems)
+            + f". Received: {name}={os.fspath(path)!r}"
+        )
+    seq_len = info.inputs[0].shape[1]
+    num_labels = info.outputs[0].shape[1]
+    if token_ids is None:
+        if labels is not None:
+            raise ValueError(
+                "`labels` need the `token_ids` they belong to. "
+                "Received: token_ids=None with labels"
+            )
+        token_ids = _random_token_ids(seq_len, info.vocabulary_size)
+    else:
+        token_ids = _litert.check_token_ids(
+            token_ids,
+            name="token_ids",
+            seq_len=seq_len,
+            vocabulary_size=info.vocabulary_size,
+        )
+    if labels is not None:
+        labels = _check_labels(labels, len(token_ids), num_labels)
+    return _FileSpec(
+        path=os.fspath(path),
+        size_bytes=len(content),
+        seq_len=seq_len,
+        num_labels=num_labels,
+        token_ids=token_ids,
+        labels=labels,
+    )
+
+
+def _check_labels(labels, num_rows: int, num_labels: int) -> np.ndarray:
+    array = np.asarray(labels)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            "`labels` must hold integer class indices. "
+            f"Received: labels with dtype {array.dtype}"
+        )
+    if array.ndim != 1 or array.shape[0] != num_rows:
+        raise ValueError(
+            f"`labels` must have shape ({num_rows},), one label per row of "
+            f"`token_ids`. Received: labels with shape {array.shape}"
+        )
+    if array.size and (array.min() < 0 or array.max() >= num_labels):
+        raise ValueError(
+            f"`labels` must be class indices in [0, {num_labels}) (the model has "
+            f"{num_labels} outputs). Received: labels in [{array.min()}, {array.max()}]"
+        )
+    return array.astype(np.int64)
+
+
+def _random_token_ids(seq_len: int, vocabulary_size: int | None) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    high = vocabulary_size or 2
+    return rng.integers(min(2, high - 1), high, size=(64, seq_len)).astype(np.int32)
+
+
+def _resolve_progress(progress: bool | None) -> bool:
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if not isinstance(progress, bool):
+        raise TypeError(
+            f"`progress` must be a bool or None. Received: progress={progress!r}"
+        )
+    return progress
+
+
+def _run_child(
+    spec: _FileSpec,
+    *,
+    num_threads: int,
+    warmup_runs: int,
+    num_runs: int,
+    progress: bool,
+    want_predictions: bool,
+) -> BenchmarkResult:
+    """Runs `_measure` in a fresh Python process and reads its report back.
+
+    A plain `subprocess` (not `multiprocessing`), so that callers' scripts need no
+    `if __name__ == "__main__":` guard and notebooks work.
+    """
+    request = {
+        "path": os.path.abspath(spec.path),
+        "num_threads": int(num_threads),
+        "warmup_runs": int(warmup_runs),
+        "num_runs": int(num_runs),
+        "progress": progress,
+        "want_predictions": want_predictions,
+    }
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (package_root, env.get("PYTHONPATH")) if part
+    )
+    logger.info("Benchmarking %s in a child process.", spec.path)
+    with tempfile.TemporaryDirectory(prefix="tflite-lowrank-benchmark-") as folder:
+        np.save(Path(folder, "token_ids.npy"), spec.token_ids)
+        Path(folder, "request.json").write_text(json.dumps(request))
+        completed = subprocess.run(
+            [sys.executable, "-c", _CHILD_CODE, folder],
+            stdin=subprocess.DEVNULL,
+            stdout=_stderr_fileno(),  # Keep our stdout clean for results.
+            env=env,
+            check=False,
+        )
+        report_path = Path(folder, "report.json")
+        report = json.loads(report_path.read_text()) if report_path.exists() else None
+        predictions_path = Path(folder, "predictions.npy")
+        predictions = np.load(predictions_path) if predictions_path.exists() else None
+    if report is None:
+        raise RuntimeError(
+            f"The benchmark process for {spec.path} died (exit code "
+            f"{completed.returncode}) before reporting; see its messages above."
+        )
+    if "error" in report:
+        raise RuntimeError(f"Benchmarking {spec.path} failed: {report['error']}")
+    accuracy = (
+        float(np.mean(predictions == spec.labels)) if spec.labels is not None else None
+    )
+    return BenchmarkResult(
+        path=spec.path,
+        size_bytes=spec.size_bytes,
+        seq_len=spec.seq_len,
+        num_labels=spec.num_labels,
+        num_threads=int(num_threads),
+        warmup_runs=int(warmup_runs),
+        num_runs=int(num_runs),
+        num_samples=len(spec.token_ids),
+        accuracy=accuracy,
+        predictions=predictions,
+        **report,
+    )
+
+
+_CHILD_CODE = (
+    "import sys; from tflite_lowrank.benchmark import _child_main; "
+    "_child_main(sys.argv[1])"
+)
+
+
+def _stderr_fileno() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # e.g. a captured or replaced stderr
+        return subprocess.DEVNULL
+
+
+def _child_main(folder: str) -> None:
+    """Entry point of the benchmark process: reads the request, writes the report."""
+    folder = Path(folder)
+    try:
+        request = json.loads((folder / "request.json").read_text())
+        token_ids = np.load(folder / "token_ids.npy")
+        report = _measure(token_ids=token_ids, **request)
+        predictions = report.pop("predictions")
+        if predictions is not None:
+            np.save(folder / "predictions.npy", predictions)
+    except Exception as error:  # Report any failure to the parent.
+        report = {"error": f"{type(error).__name__}: {error}"}
+    (folder / "report.json").write_text(json.dumps(report))
+
+
+def _measure(
+    *,
+    path: str,
+    token_ids: np.ndarray,
+    num_threads: int,
+    warmup_runs: int,
+    num_runs: int,
+    progress: bool,
+    want_predictions: bool,
+) -> dict[str, Any]:
+    # Import LiteRT first, so that its libraries are not counted as the model's memory.
+    import ai_edge_litert.interpreter  # noqa: F401
+    from tqdm import tqdm
+
+    rss_before = _current_rss()
+    start = time.perf_counter()
+    interpreter = _litert.make_interpreter(model_path=path, num_threads=num_threads)
+    runner = _litert.Runner(interpreter)
+    load_time = time.perf_counter() - start
+
+    rows = [row[None, :] for row in token_ids]
+    runner.set_input(rows[0])
+    start = time.perf_counter()
+    runner.invoke()
+    first_inference = time.perf_counter() - start
+
+    total = warmup_runs + num_runs + (len(rows) if want_predictions else 0)
+    bar = tqdm(
+        total=total,
+        desc=Path(path).name,
+        unit="run",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
+    with bar:
+        for index in range(warmup_runs):
+            runner.set_input(rows[index % len(rows)])
+            runner.invoke()
+            bar.update()
+        latencies = np.empty(num_runs)
+        for index in range(num_runs):
+            runner.set_input(rows[index % len(rows)])
+            start = time.perf_counter()
+            runner.invoke()
+            latencies[index] = time.perf_counter() - start
+            bar.update()
+        predictions = None
+        if want_predictions:
+            predictions = np.empty(len(rows), dtype=np.int64)
+            for index, row in enumerate(rows):
+                runner.set_input(row)
+                runner.invoke()
+                predictions[index] = int(np.argmax(runner.output()[0]))
+                bar.update()
+    peak = _peak_rss()
+    return {
+        "load_time_ms": 1e3 * load_time,
+        "first_inference_ms": 1e3 * first_inference,
+        "latency_p50_ms": float(1e3 * np.percentile(latencies, 50)),
+        "latency_p90_ms": float(1e3 * np.percentile(latencies, 90)),
+        "latency_mean_ms": float(1e3 * latencies.mean()),
+        "peak_memory_bytes": int(peak),
+        "model_memory_bytes": int(max(0, peak - rss_before)),
+        "predictions": predictions,
+    }
+
+
+def _current_rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process since it started (its own `exec`).
+
+    On Linux this is `VmHWM` of `/proc/self/status`: `ru_maxrss` would also count the
+    parent's memory, which survives `fork` + `exec` in that counter.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows: the peak working set.
+        import psutil
+
+        info = psutil.Process().memory_info()
+        return int(getattr(info, "peak_wset", info.rss))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def _signed_points(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:+.2f} pt"

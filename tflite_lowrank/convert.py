@@ -1,0 +1,683 @@
+"""Converts Keras text classifiers to `.tflite` files for the stock LiteRT runtime.
+
+One call turns a trained model, baseline or with a `LowRankEmbedding`, into a file that
+follows the I/O contract of `docs/contracts.md` and uses builtin operators only:
+
+- one signature, `serving_default`, with one input `token_ids`, int32 `[1, seq_len]`,
+  and one output, float32 `[1, num_labels]` class probabilities (a softmax is appended
+  when the model ends in logits, unless `keep_logits=True`);
+- no Select TF (Flex) or custom operators: a model that would need them is refused
+  with the operators named.
+
+Quantization modes (`QUANTIZATION_MODES`), named after what is stored:
+
+- `None` or `"float32"`: no quantization.
+- `"dynamic"`: weights of 1024 or more elements stored as int8 (the embedding table is
+  gathered from int8 directly); activations stay float. No data needed.
+- `"float16"`: weights stored as float16 and expanded to float32 once, at load time
+  (smaller file, same memory as float32 at run time).
+- `"int8"`: full-integer post-training quantization of weights and activations,
+  calibrated on `representative_data`; the `token_ids` input stays int32 and the
+  output float32, as the contract requires. Operators without an int8 kernel run in
+  float, and the softmax output is quantized to steps of 1/256. Recurrent layers are
+  unrolled for this conversion only: calibrating the `WHILE` loop of an LSTM or GRU
+  crashes the TFLite converter (TF 2.21). The unrolled graph costs about 7 KB per time
+  step, so for recurrent models `"dynamic"` gives the smaller file and `"int8"` the
+  faster one.
+
+Every converted file is run once in LiteRT before it is written and checked against
+Keras (`OutputMismatchError` when it disagrees); it is written atomically, so a failed
+or interrupted conversion never leaves a partial or clobbered file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tflite_lowrank import _litert
+from tflite_lowrank._litert import QUANTIZATION_MODES, TensorInfo
+from tflite_lowrank.benchmark import OutputMismatchError
+from tflite_lowrank.layers import LowRankEmbedding
+
+logger = logging.getLogger(__name__)
+
+
+# Largest allowed max |tflite - keras| on the verification rows, per mode. Probabilities
+# are compared for float32 and float16; quantized modes are only checked to be finite
+# (their error depends on the model; measure it with `compare_models`).
+_OUTPUT_TOLERANCES = {"float32": 1e-4, "float16": 5e-2}
+_NUM_CHECK_ROWS = 16
+_PASS_THROUGH_LAYERS = (
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "Identity",
+)
+_LOGIT_ACTIVATIONS = ("linear", "log_softmax")
+_TENSOR_LIST_HINT = "TensorList"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversionResult:
+    """What `convert_to_tflite` wrote.
+
+    Args:
+        path: String. The `.tflite` file.
+        size_bytes: Integer. Size of the file.
+        quantization: String. The mode, one of `"float32"`, `"dynamic"`,
+            `"float16"`, `"int8"`.
+        ops: Tuple of strings. The builtin operators used, in all subgraphs, sorted.
+        inputs: Tuple of `TensorInfo`. The `serving_default` inputs (`token_ids`).
+        outputs: Tuple of `TensorInfo`. The `serving_default` outputs.
+        embedding_tensors: Tuple of `TensorInfo`. The stored embedding table, or the
+            factors `embeddings_a` and `embeddings_b` of a `LowRankEmbedding`, with
+            their storage type and bytes.
+        embedding_bytes: Integer. Bytes of `embedding_tensors` in the file.
+        appended_softmax: Boolean. Whether a softmax was appended to logits.
+        unrolled_layers: Tuple of strings. Recurrent layers unrolled for this
+            conversion (`"int8"` only).
+        max_output_difference: Float. Largest `|tflite - keras|` over the
+            verification rows (probabilities unless `keep_logits=True`).
+
+    Example:
+
+    ```python
+    result = tl.convert_to_tflite(model, "model.tflite", quantization="dynamic")
+    print(result.size_bytes, result.embedding_bytes, result.ops)
+    json.dumps(result.to_dict())
+    ```
+    """
+
+    path: str
+    size_bytes: int
+    quantization: str
+    ops: tuple[str, ...]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    embedding_tensors: tuple[TensorInfo, ...]
+    embedding_bytes: int
+    appended_softmax: bool
+    unrolled_layers: tuple[str, ...]
+    max_output_difference: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the fields as JSON-ready Python values."""
+        return {
+            "path": self.path,
+            "size_bytes": self.size_bytes,
+            "quantization": self.quantization,
+            "ops": list(self.ops),
+            "inputs": [spec.to_dict() for spec in self.inputs],
+            "outputs": [spec.to_dict() for spec in self.outputs],
+            "embedding_tensors": [spec.to_dict() for spec in self.embedding_tensors],
+            "embedding_bytes": self.embedding_bytes,
+            "appended_softmax": self.appended_softmax,
+            "unrolled_layers": list(self.unrolled_layers),
+            "max_output_difference": self.max_output_difference,
+        }
+
+
+def convert_to_tflite(
+    model: keras.Model,
+    path: os.PathLike[str] | str,
+    *,
+    quantization: str | None = None,
+    representative_data: np.ndarray | None = None,
+    overwrite: bool = False,
+    keep_logits: bool = False,
+    seq_len: int | None = None,
+) -> ConversionResult:
+    """Converts a Keras text classifier to a `.tflite` file with builtin ops only.
+
+    The model is wrapped in a batch-1 model with the input
+    `keras.Input(shape=(seq_len,), batch_size=1, dtype="int32", name="token_ids")`
+    and converted with `TFLiteConverter.from_keras_model`, which gives the
+    `serving_default` signature of the I/O contract (`docs/contracts.md`). The static
+    batch of 1 also lets masked LSTM and GRU layers convert to a builtin `WHILE` loop
+    (they never become fused LSTM ops). Whether the model ends in logits is read from
+    its last layer (`Dense(..., activation="softmax")` or a `Softmax` layer: already
+    probabilities; a linear activation: logits), falling back to checking that its
+    outputs sum to 1 for layers it cannot read.
+
+    All arguments are checked before any conversion work. The converted model is run
+    in LiteRT on up to 16 rows (of `representative_data`, else random valid ids) and
+    compared with Keras; the file is then written through a temporary file in the
+    same folder and `os.replace`.
+
+    Reference: Acharya et al., "Online Embedding Compression for Text Classification
+    using Low Rank Matrix Factorization", AAAI 2019 (§8 of `paper.md`: measure the
+    real file, combine the factors with int8).
+
+    Args:
+        model: `keras.Model`. One input of token ids `(batch, seq_len)` and one
+            output `(batch, num_labels)`, probabilities or logits.
+        path: Path-like. Output file; must end in `.tflite` and its folder must
+            exist.
+        quantization: String or None. One of `QUANTIZATION_MODES`: `None` or
+            `"float32"`, `"dynamic"`, `"float16"`, `"int8"`. Defaults to `None`.
+        representative_data: Integer array `(num_rows, seq_len)` of token ids in
+            `[0, input_dim)`, e.g. a few hundred training rows. Required for
+            `"int8"` (calibration, all rows are used); otherwise used for the output
+            check. Defaults to `None`.
+        overwrite: Boolean. Replace an existing file. Defaults to `False`.
+        keep_logits: Boolean. Keep the model's output as is instead of appending a
+            softmax to logits (the file then breaks the "probabilities" part of the
+            contract). Defaults to `False`.
+        seq_len: Integer or None. Length of `token_ids`; needed only when the
+            model's input length is not fixed. Defaults to `None`.
+
+    Returns:
+        A `ConversionResult`.
+
+    Raises:
+        TypeError: for arguments of the wrong type (`model`, `representative_data`).
+        ValueError: for an unknown `quantization`, a path not ending in `.tflite`,
+            `"int8"` without `representative_data`, token ids of the wrong shape or
+            out of range, a model whose output is not `(batch, num_labels)` or ends
+            in a sigmoid, or a model that needs Select TF (Flex) ops.
+        FileNotFoundError: if the output folder does not exist.
+        FileExistsError: if `path` exists and `overwrite` is False.
+        OutputMismatchError: if the converted model's output is not finite or,
+            for float32/float16, differs from Keras beyond 1e-4/5e-2.
+
+    Example:
+
+    ```python
+    import tflite_lowrank as tl
+
+    tl.convert_to_tflite(model, "baseline.tflite")
+    result = tl.convert_to_tflite(
+        model, "model_int8.tflite", quantization="int8",
+        representative_data=x_train[:256],
+    )
+    print(f"{result.size_bytes:,} bytes, embedding {result.embedding_bytes:,} bytes")
+    ```
+    """
+    # 1. Every check that needs no conversion work.
+    mode = _check_quantization(quantization)
+    _check_bool("overwrite", overwrite)
+    _check_bool("keep_logits", keep_logits)
+    path = _litert.check_output_file(
+        path, suffix=".tflite", name="path", overwrite=overwrite
+    )
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "`model` must be a `keras.Model`; load a `.keras` file with "
+            "`keras.saving.load_model` first. "
+            f"Received: model={model!r} (of type {type(model).__name__})"
+        )
+    seq_len = _resolve_seq_len(model, seq_len)
+    vocabulary_size = _vocabulary_size(model)
+    if representative_data is not None:
+        representative_data = _litert.check_token_ids(
+            representative_data,
+            name="representative_data",
+            seq_len=seq_len,
+            vocabulary_size=vocabulary_size,
+        )
+    if mode == "int8" and representative_data is None:
+        raise ValueError(
+            "`quantization='int8'` calibrates activations on real inputs: pass "
+            "`representative_data`, an integer array (num_rows, seq_len) of token ids "
+            "(a few hundred training rows), or use `quantization='dynamic'`. "
+            "Received: quantization='int8', representative_data=None"
+        )
+    recurrent = _recurrent_layers(model)
+
+    # 2. The batch-1 wrapper and the rows used to check the converted file.
+    check_rows = _check_rows(representative_data, seq_len, vocabulary_size)
+    wrapper, appended_softmax = _contract_wrapper(
+        model, seq_len, keep_logits, check_rows
+    )
+    expected = keras.ops.convert_to_numpy(model(check_rows, training=False))
+    if appended_softmax:
+        expected = keras.ops.convert_to_numpy(keras.ops.softmax(expected, axis=-1))
+
+    # 3. Conversion.
+    unrolled = tuple(layer.name for layer in recurrent) if mode == "int8" else ()
+    if unrolled:
+        logger.info(
+            "Unrolling %s over %d steps for int8 calibration.", list(unrolled), seq_len
+        )
+    with _unrolled(recurrent if mode == "int8" else ()):
+        content = _run_converter(wrapper, mode, representative_data)
+
+    # 4. Checks on the converted model.
+    info = _litert.inspect_model(content)
+    problems = _litert.builtin_problems(info) + _litert.contract_problems(info)
+    if problems:
+        raise ValueError(
+            "The converted model breaks the LiteRT builtins-only I/O contract: "
+            + "; ".join(problems)
+            + f". Received: model={model.name!r}, quantization={mode!r}"
+        )
+    max_difference = _compare_with_keras(content, check_rows, expected, mode, model)
+
+    # 5. Atomic write.
+    _litert.write_atomically(path, _write_bytes(content), overwrite=overwrite)
+    embedding_tensors = _embedding_tensors(model, info)
+    result = ConversionResult(
+        path=str(path),
+        size_bytes=len(content),
+        quantization=mode,
+        ops=info.ops,
+        inputs=info.inputs,
+        outputs=info.outputs,
+        embedding_tensors=embedding_tensors,
+        embedding_bytes=sum(spec.num_bytes for spec in embedding_tensors),
+        appended_softmax=appended_softmax,
+        unrolled_layers=unrolled,
+        max_output_difference=max_difference,
+    )
+    logger.info(
+        "Wrote %s (%d bytes, %s, embedding %d bytes, max |tflite - keras| %.3g).",
+        path,
+        result.size_bytes,
+        mode,
+        result.embedding_bytes,
+        max_difference,
+    )
+    return result
+
+
+def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
+    """Loads a `.keras` model for conversion, without its optimizer.
+
+    Imports the modules that register this package's layers first, so that models
+    holding a `LowRankEmbedding` or the reference models' layers load without
+    `custom_objects`.
+
+    Args:
+        path: Path-like. A Keras v3 `.keras` file.
+
+    Returns:
+        The `keras.Model`, uncompiled.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: if the file is not a `.keras` model archive.
+
+    Example:
+
+    ```python
+    model = load_keras_model("runs/sst2/model.keras")
+    convert_to_tflite(model, "sst2.tflite", quantization="dynamic")
+    ```
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"`model` must be an existing `.keras` file. Received: model={str(path)!r}"
+        )
+    if path.suffix != ".keras":
+        raise ValueError(
+            "`model` must be a Keras v3 `.keras` file (saved with `model.save(...)`). "
+            f"Received: model={str(path)!r}"
+        )
+    # Import the modules that register this package's serializable layers.
+    import tflite_lowrank.layers  # noqa: F401
+    import tflite_lowrank.models  # noqa: F401
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a broken archive.
+        raise ValueError(
+            f"Could not load a Keras model from the file ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}). "
+            f"Received: model={str(path)!r}"
+        ) from error
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"The file holds a {type(model).__name__}, not a `keras.Model`. "
+            f"Received: model={str(path)!r}"
+        )
+    return model
+
+
+def model_seq_len(model: keras.Model) -> int | None:
+    """The fixed length of the model's `token_ids` input, or None if not fixed.
+
+    Example:
+
+    ```python
+    tokenizer = Tokenizer.load("export/", seq_len=model_seq_len(model))
+    ```
+    """
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 2:
+        return None
+    length = inputs[0].shape[1]
+    return None if length is None else int(length)
+
+
+def _check_quantization(quantization) -> str:
+    if quantization is not None and not isinstance(quantization, str):
+        raise TypeError(
+            f"`quantization` must be a string or None, one of {QUANTIZATION_MODES}. "
+            f"Received: quantization={quantization!r} "
+            f"(of type {type(quantization).__name__})"
+        )
+    if quantization not in QUANTIZATION_MODES:
+        raise ValueError(
+            f"`quantization` must be one of {QUANTIZATION_MODES}. "
+            f"Received: quantization={quantization!r}"
+        )
+    return quantization or "float32"
+
+
+def _check_bool(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be a bool. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+
+
+def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
+    fixed = model_seq_len(model)
+    if seq_len is not None:
+        if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
+            raise TypeError(
+                f"`seq_len` must be an integer. Received: seq_len={seq_len!r} "
+                f"(of type {type(seq_len).__name__})"
+            )
+        if seq_len < 1:
+            raise ValueError(f"`seq_len` must be >= 1. Received: seq_len={seq_len}")
+        if fixed is not None and fixed != seq_len:
+            raise ValueError(
+                f"`seq_len` must match the model's input length {fixed}, or be left "
+                f"out. Received: seq_len={seq_len}"
+            )
+        return int(seq_len)
+    if fixed is None:
+        raise ValueError(
+            "The model's input length is not fixed (or the model has no single "
+            "`(batch, seq_len)` input): pass `seq_len`, the tokenizer's length. "
+            f"Received: seq_len=None for model {model.name!r}"
+        )
+    return fixed
+
+
+def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def _embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    return [
+        layer
+        for layer in _all_layers(model)
+        if isinstance(layer, keras.layers.Embedding | LowRankEmbedding)
+    ]
+
+
+def _vocabulary_size(model: keras.Model) -> int | None:
+    layers = _embedding_layers(model)
+    return min(layer.input_dim for layer in layers) if layers else None
+
+
+def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    return [
+        layer
+        for layer in _all_layers(model)
+        if isinstance(layer, keras.layers.RNN) and not layer.unroll
+    ]
+
+
+@contextlib.contextmanager
+def _unrolled(layers) -> Iterator[None]:
+    """Sets `unroll=True` on recurrent layers for the duration of one conversion."""
+    layers = list(layers)
+    for layer in layers:
+        layer.unroll = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.unroll = False
+
+
+def _check_rows(
+    representative_data: np.ndarray | None, seq_len: int, vocabulary_size: int | None
+) -> np.ndarray:
+    """Rows for the output check: real data if given, else seeded random valid ids."""
+    if representative_data is not None:
+        return representative_data[:_NUM_CHECK_ROWS]
+    rng = np.random.default_rng(0)
+    high = vocabulary_size if vocabulary_size is not None else 2
+    low = 1 if high > 1 else 0
+    rows = rng.integers(low, high, size=(_NUM_CHECK_ROWS, seq_len), dtype=np.int64)
+    for row in range(_NUM_CHECK_ROWS):  # Padding of every length from 0 to seq_len-1.
+        padding = row % seq_len
+        if padding:
+            rows[row, seq_len - padding :] = 0
+    return rows.astype(np.int32)
+
+
+def _output_kind(model: keras.Model) -> str:
+    """Reads `"probabilities"`, `"logits"`, `"sigmoid"` or `"unknown"` off the end."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return "unknown"
+    if not outputs or len(outputs) != 1:
+        return "unknown"
+    history = getattr(outputs[0], "_keras_history", None)
+    for _ in range(16):
+        if history is None:
+            return "unknown"
+        layer, node_index, _tensor_index = history
+        class_name = type(layer).__name__
+        if class_name == "Softmax":
+            return "probabilities"
+        if class_name in _PASS_THROUGH_LAYERS:
+            node = layer._inbound_nodes[node_index]
+            if len(node.input_tensors) != 1:
+                return "unknown"
+            history = getattr(node.input_tensors[0], "_keras_history", None)
+            continue
+        if isinstance(layer, keras.Model):
+            return _output_kind(layer)
+        activation = getattr(layer, "activation", None)
+        name = getattr(activation, "__name__", None)
+        if name == "softmax":
+            return "probabilities"
+        if name in _LOGIT_ACTIVATIONS:
+            return "logits"
+        if name == "sigmoid":
+            return "sigmoid"
+        return "unknown"
+    return "unknown"
+
+
+def _looks_like_probabilities(outputs: np.ndarray) -> bool:
+    return bool(
+        np.all(outputs >= 0.0)
+        and np.all(outputs <= 1.0)
+        and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
+    )
+
+
+def _contract_wrapper(
+    model: keras.Model, seq_len: int, keep_logits: bool, check_rows: np.ndarray
+) -> tuple[keras.Model, bool]:
+    """The batch-1 model of the contract, and whether a softmax was appended."""
+    token_ids = keras.Input(
+        shape=(seq_len,), batch_size=1, dtype="int32", name=_litert.INPUT_NAME
+    )
+    outputs = model(token_ids)
+    if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
+        shape = (
+            [tuple(output.shape) for output in outputs]
+            if isinstance(outputs, list | tuple)
+            else getattr(outputs, "shape", type(outputs).__name__)
+        )
+        raise ValueError(
+            "The model must have one output of shape (batch, num_labels). "
+            f"Received: model={model.name!r} with output shape {shape}"
+        )
+    if outputs.shape[1] is None:
+        raise ValueError(
+            "The model's number of labels (last output dimension) must be fixed. "
+            f"Received: model={model.name!r} with output shape {tuple(outputs.shape)}"
+        )
+    kind = _output_kind(model)
+    if kind == "unknown":
+        sample = keras.ops.convert_to_numpy(model(check_rows, training=False))
+        kind = "probabilities" if _looks_like_probabilities(sample) else "logits"
+        logger.info("Output of %r read from its values: %s.", model.name, kind)
+    if kind == "sigmoid" and not keep_logits:
+        raise ValueError(
+            "The model ends in a sigmoid, but the I/O contract needs `num_labels` "
+            "class probabilities that sum to 1. End the model in "
+            "`Dense(num_labels, activation='softmax')`, or pass `keep_logits=True` "
+            "to keep the sigmoid output as is. "
+            f"Received: model={model.name!r}, keep_logits=False"
+        )
+    appended = kind == "logits" and not keep_logits
+    if appended:
+        outputs = keras.layers.Softmax(name="probabilities")(outputs)
+    wrapper = keras.Model(token_ids, outputs, name=f"{model.name}_tflite")
+    return wrapper, appended
+
+
+def _run_converter(
+    wrapper: keras.Model, mode: str, representative_data: np.ndarray | None
+) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(wrapper)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if mode != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode == "int8":
+        rows = representative_data
+
+        def dataset():
+            for row in rows:
+                yield [row[None, :].astype(np.int32)]
+
+        converter.representative_dataset = dataset
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
+    captured = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
+            # The int32 input is not quantized; TF warns that it has no statistics.
+            warnings.filterwarnings("ignore", message=".*Statistics for quantized")
+            return converter.convert()
+    except Exception as error:
+        raise _translate_converter_error(error, wrapper) from error
+    finally:
+        if captured.getvalue().strip():
+            logger.debug("Converter output: %s", captured.getvalue().strip())
+
+
+def _translate_converter_error(error: Exception, wrapper: keras.Model) -> Exception:
+    text = str(error)
+    flex_ops = []
+    for data in getattr(error, "errors", None) or ():
+        if "NEEDS_FLEX" in str(data) and data.operator.name:
+            flex_ops.append(data.operator.name)
+    if not flex_ops and "TF Select ops:" in text:
+        line = text.split("TF Select ops:", 1)[1].splitlines()[0]
+        flex_ops = [f"tf.{name.strip()}" for name in line.split(",") if name.strip()]
+    if flex_ops:
+        flex_ops = sorted(set(flex_ops))
+        if any(_TENSOR_LIST_HINT in op for op in flex_ops):
+            fix = (
+                "These come from a recurrent layer that could not be lowered to a "
+                "loop: build it with `unroll=True` (e.g. `LSTM(150, unroll=True, "
+                "return_sequences=True)`) and a fixed `seq_len`"
+            )
+        else:
+            fix = (
+                "The stock LiteRT runtime has no kernels for them: rewrite the "
+                "layers that use them with builtin-compatible ops (see "
+                "https://ai.google.dev/edge/litert/models/ops_compatibility)"
+            )
+        return ValueError(
+            "The model needs Select TF (Flex) ops, which the stock LiteRT runtime "
+            f"cannot run: {', '.join(flex_ops)}. {fix}. "
+            f"Received: model={wrapper.name.removesuffix('_tflite')!r}"
+        )
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    return RuntimeError(f"TFLite conversion failed: {first_line}")
+
+
+def _compare_with_keras(
+    content: bytes,
+    rows: np.ndarray,
+    expected: np.ndarray,
+    mode: str,
+    model: keras.Model,
+) -> float:
+    runner = _litert.Runner(_litert.make_interpreter(model_content=content))
+    actual = runner.predict(rows)
+    if not np.all(np.isfinite(actual)):
+        raise OutputMismatchError(
+            "The converted model outputs NaN or infinite values where Keras does "
+            "not; the file was not written. Received: "
+            f"model={model.name!r}, quantization={mode!r}"
+        )
+    difference = float(np.max(np.abs(actual - expected)))
+    tolerance = _OUTPUT_TOLERANCES.get(mode)
+    if tolerance is not None:
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        if difference > tolerance * scale:
+            raise OutputMismatchError(
+                f"The converted model's outputs differ from Keras by {difference:.3g}"
+                f" (more than {tolerance * scale:.3g} allowed for {mode}); the file "
+                f"was not written. Received: model={model.name!r}, "
+                f"quantization={mode!r}"
+            )
+    return difference
+
+
+def _embedding_tensors(model: keras.Model, info: _litert.ModelInfo):
+    """Matches the file's gathered tables and projections to the Keras embeddings."""
+    found = []
+    for layer in _embedding_layers(model):
+        if isinstance(layer, LowRankEmbedding):
+            table_shape = (layer.input_dim, layer.rank)
+            factor_shapes = {
+                (layer.output_dim, layer.rank),
+                (layer.rank, layer.output_dim),
+            }
+        else:
+            table_shape = (layer.input_dim, layer.output_dim)
+            factor_shapes = set()
+        found += [spec for spec in info.embedding_tables if spec.shape == table_shape]
+        found += [spec for spec in info.projections if spec.shape in factor_shapes]
+    unique = {(spec.name, spec.shape, spec.dtype): spec for spec in found}
+    return tuple(unique.values())
+
+
+def _write_bytes(content: bytes):
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+
+    return write
