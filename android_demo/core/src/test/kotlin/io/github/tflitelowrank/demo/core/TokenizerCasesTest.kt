@@ -1,0 +1,83 @@
+package io.github.tflitelowrank.demo.core
+
+import io.github.tflitelowrank.demo.core.testing.Fixtures
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
+import org.junit.Test
+import java.io.File
+
+/**
+ * Replays the golden cases exported from Python (`tests/data/tokenizer_cases.json`, see
+ * docs/contracts.md): every case's tokens and token ids must be reproduced exactly. A missing
+ * file is a failure, not a skip: without it nothing proves that Kotlin and Python agree.
+ */
+class TokenizerCasesTest {
+    private data class Case(val index: Int, val text: String, val tokens: List<String>, val tokenIds: List<Int>)
+
+    private class Cases(val tokenizer: String, val seqLen: Int, val vocab: List<String>, val cases: List<Case>)
+
+    private fun load(): Cases {
+        val file = File(Fixtures.repoRoot(), "tests/data/tokenizer_cases.json")
+        if (!file.isFile) {
+            fail("${file.path} is missing: the Python side must export the tokenizer golden cases (docs/contracts.md)")
+        }
+        val root = Json.parse(file.readText(Charsets.UTF_8)).asObject("cases_file")
+        val cases = root.required("cases", "root").asArray("cases").items.mapIndexed { i, item ->
+            val case = item.asObject("cases[$i]")
+            Case(
+                index = i,
+                text = case.required("text", "cases[$i]").asString("cases[$i].text"),
+                tokens = case.required("tokens", "cases[$i]").asArray("tokens").items.map { it.asString("token") },
+                tokenIds = case.required("token_ids", "cases[$i]").asArray("token_ids").items.map { it.asInt("id") },
+            )
+        }
+        return Cases(
+            tokenizer = root.required("tokenizer", "root").asString("tokenizer"),
+            seqLen = root.required("seq_len", "root").asInt("seq_len"),
+            vocab = root.required("vocab", "root").asArray("vocab").items.map { it.asString("vocab[]") },
+            cases = cases,
+        )
+    }
+
+    @Test
+    fun namesTheRulesVersionThisTokenizerImplements() {
+        assertEquals(TextCleaner.VERSION, load().tokenizer)
+    }
+
+    @Test
+    fun hasEnoughCasesToMeanSomething() {
+        val cases = load().cases
+        assertTrue("only ${cases.size} cases", cases.size >= 20)
+        assertTrue("no empty text case", cases.any { it.text.isEmpty() })
+        assertTrue("no non-ASCII case", cases.any { c -> c.text.any { it.code > 0x7F } })
+        assertTrue("no case longer than seq_len", cases.any { it.tokens.size > load().seqLen })
+    }
+
+    @Test
+    fun reproducesEveryCaseTokensExactly() {
+        val mismatches = load().cases.mapNotNull { case ->
+            val actual = TextCleaner.tokenize(case.text)
+            if (actual == case.tokens) null else "case ${case.index} ${quote(case.text)}: Kotlin $actual, Python ${case.tokens}"
+        }
+        assertTrue("${mismatches.size} token mismatches:\n" + mismatches.take(20).joinToString("\n"), mismatches.isEmpty())
+    }
+
+    @Test
+    fun reproducesEveryCaseTokenIdsExactly() {
+        val data = load()
+        val tokenizer = Tokenizer(Vocabulary.of(data.vocab), data.seqLen)
+        val mismatches = data.cases.mapNotNull { case ->
+            val actual = tokenizer.encode(case.text).toList()
+            if (actual == case.tokenIds) null else "case ${case.index} ${quote(case.text)}: Kotlin $actual, Python ${case.tokenIds}"
+        }
+        assertTrue("${mismatches.size} id mismatches:\n" + mismatches.take(20).joinToString("\n"), mismatches.isEmpty())
+    }
+
+    private fun quote(text: String): String = buildString {
+        append('"')
+        for (c in text.take(80)) if (c.code in 0x20..0x7E) append(c) else append("\\u%04x".format(c.code))
+        if (text.length > 80) append("…")
+        append('"')
+    }
+}

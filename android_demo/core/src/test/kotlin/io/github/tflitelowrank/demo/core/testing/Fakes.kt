@@ -1,0 +1,40 @@
+package io.github.tflitelowrank.demo.core.testing
+
+import io.github.tflitelowrank.demo.core.Classifier
+import io.github.tflitelowrank.demo.core.NanoClock
+
+/** A clock that only moves when a fake says so. */
+class FakeClock(var now: Long = 0L) : NanoClock {
+    override fun nanoTime(): Long = now
+
+    fun advanceMillis(millis: Double) {
+        now += (millis * 1e6).toLong()
+    }
+}
+
+/**
+ * A classifier whose answer is a pure function of the ids and which advances [clock] by
+ * [latencyMillis] of the call number, so latency statistics are known in advance.
+ */
+class FakeClassifier(
+    override val key: String,
+    private val clock: FakeClock? = null,
+    private val latencyMillis: (call: Int) -> Double = { 1.0 },
+    private val answer: (IntArray) -> FloatArray,
+) : Classifier {
+    var calls = 0
+        private set
+    var closed = false
+        private set
+
+    override fun classify(tokenIds: IntArray): FloatArray {
+        check(!closed) { "classify after close" }
+        clock?.advanceMillis(latencyMillis(calls))
+        calls++
+        return answer(tokenIds)
+    }
+
+    override fun close() {
+        closed = true
+    }
+}
