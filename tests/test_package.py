@@ -45,3 +45,35 @@ def test_unknown_command_is_a_usage_error():
     )
     assert completed.returncode == 2
     assert "invalid choice" in completed.stderr
+
+
+def test_saved_model_loads_without_custom_objects_when_keras_imported_later(tmp_path):
+    # `import tflite_lowrank` does not import Keras (fast CLI); Keras objects must still
+    # be registered as soon as the user imports Keras, in either order.
+    path = tmp_path / "low_rank.keras"
+    script = f"""
+import numpy as np
+import tflite_lowrank
+import keras
+from tflite_lowrank.layers import LowRankEmbedding
+model = keras.Sequential([keras.Input((3,), dtype="int32"), LowRankEmbedding(20, 8, 2)])
+model.save({str(path)!r})
+"""
+    load = f"""
+import tflite_lowrank
+import sys
+assert "keras" not in sys.modules
+import keras
+model = keras.saving.load_model({str(path)!r})
+print(type(model.layers[0]).__name__)
+"""
+    for code in (script, load):
+        completed = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().endswith("LowRankEmbedding")

@@ -25,6 +25,7 @@ at once here when Keras is already imported.
 """
 
 import importlib as _importlib
+import importlib.util as _importlib_util
 import os as _os
 import sys as _sys
 
@@ -103,6 +104,38 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
+def _register_keras_objects() -> None:
+    for module_name in _KERAS_MODULES:
+        _importlib.import_module(module_name)
+
+
+class _RegisterAfterKerasImport:
+    """Imports our Keras serializables right after `keras` itself is imported.
+
+    So `import tflite_lowrank; import keras; keras.saving.load_model("m.keras")` finds
+    `LowRankEmbedding` without `custom_objects`, while `import tflite_lowrank` alone
+    stays free of TensorFlow.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        _sys.meta_path.remove(self)  # One shot; also avoids finding ourselves.
+        spec = _importlib_util.find_spec("keras")
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            _sys.modules["keras"] = module
+            _register_keras_objects()
+
+        spec.loader.exec_module = exec_then_register
+        return spec
+
+
 if "keras" in _sys.modules:
-    for _module_name in _KERAS_MODULES:
-        _importlib.import_module(_module_name)
+    _register_keras_objects()
+else:
+    _sys.meta_path.insert(0, _RegisterAfterKerasImport())
