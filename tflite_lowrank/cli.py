@@ -682,6 +682,84 @@ def _handle_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export_android_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export-android",
+        help="Write a run's two models, vocabulary and test set as Android assets.",
+        description=(
+            "Write baseline.tflite, compressed.tflite, vocab.txt, labels.txt, "
+            "test_set.tsv, golden.jsonl and manifest.json (docs/contracts.md, "
+            "'Android assets') from a finished run folder into ASSETS_DIR, usually "
+            "android_demo/app/src/main/assets. Nothing is written unless every "
+            "check passes."
+        ),
+    )
+    parser.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        help="A finished run folder (from tflite-lowrank demo).",
+    )
+    parser.add_argument(
+        "assets_dir",
+        metavar="ASSETS_DIR",
+        help="Output folder, e.g. android_demo/app/src/main/assets.",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace asset files already in ASSETS_DIR (other files are kept).",
+    )
+    parser.add_argument(
+        "--num-golden",
+        type=_positive_int,
+        default=32,
+        help="Test sentences replayed in golden.jsonl (default: 32).",
+    )
+    parser.add_argument(
+        "--max-test-examples",
+        type=_positive_int,
+        default=None,
+        help="Keep only the first N test sentences in test_set.tsv (default: all).",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="Write the export summary as JSON."
+    )
+    parser.set_defaults(handler=_handle_export_android)
+
+
+def _handle_export_android(args: argparse.Namespace) -> int:
+    from tflite_lowrank.android import export_android_assets
+
+    export = export_android_assets(
+        args.run_dir,
+        args.assets_dir,
+        overwrite=args.overwrite,
+        num_golden=args.num_golden,
+        max_test_examples=args.max_test_examples,
+    )
+    if args.json:
+        import json
+
+        print(json.dumps(export.to_dict(), indent=2))
+        return 0
+    manifest = export.manifest
+    lines = [f"wrote {len(export.files)} files to {export.assets_dir}"]
+    for key, model in manifest["models"].items():
+        rank = "full" if model["rank"] is None else f"rank {model['rank']}"
+        lines.append(
+            f"{key}: {model['file']}, {model['size_bytes']:,} bytes, {rank}, "
+            f"{model['quantization']}"
+        )
+    lines.append(
+        f"seq_len {manifest['seq_len']}, vocabulary {manifest['vocab_size']}, "
+        f"{manifest['num_labels']} labels, {export.num_test} test sentences, "
+        f"{export.num_golden} golden (LiteRT replay within "
+        f"{export.max_golden_difference:.1g})"
+    )
+    print("\n".join(lines))
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=_PROG,
@@ -709,6 +787,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_convert_parser(subparsers)
     _add_benchmark_parser(subparsers)
     _add_compare_parser(subparsers)
+    _add_export_android_parser(subparsers)
     return parser
 
 
