@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from tflite_lowrank import _litert
+from tflite_lowrank._checks import check_int as _check_int
+from tflite_lowrank._checks import check_path as _check_path
 
 logger = logging.getLogger(__name__)
 
@@ -508,20 +510,8 @@ def _check_benchmark_args(
         ("warmup_runs", warmup_runs, 0),
         ("num_runs", num_runs, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise TypeError(
-                f"`{arg_name}` must be an integer. Received: {arg_name}={value!r} "
-                f"(of type {type(value).__name__})"
-            )
-        if value < minimum:
-            raise ValueError(
-                f"`{arg_name}` must be >= {minimum}. Received: {arg_name}={value}"
-            )
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(
-            f"`{name}` must be a path-like. Received: {name}={path!r} "
-            f"(of type {type(path).__name__})"
-        )
+        _check_int(arg_name, value, minimum=minimum)
+    _check_path(name, path)
     content = _litert.read_tflite(path, name=name)
     info = _litert.inspect_model(content)
     problems = _litert.contract_problems(info)

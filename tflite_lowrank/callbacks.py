@@ -4,7 +4,7 @@ The callback changes the model in place, once: at the boundary after epoch `at_e
 the built `keras.layers.Embedding` becomes a `LowRankEmbedding` holding
 `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`, the model gets a fresh
 optimizer of the same class and configuration with the CALR schedule, and `fit()`
-goes on training everything. The swap lives in `_factorize_in_place`.
+goes on training everything. The swap lives in `_swap._factorize_in_place`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tflite_lowrank._checks import check_int as _check_int
+from tflite_lowrank._swap import _factorize_in_place, _find_embedding, _relative_error
 from tflite_lowrank.factorize import (
     rank_for_compression,
     rank_for_energy,
@@ -41,19 +43,6 @@ _LEARNING_RATE_DEFAULT = "calr"
 _CALR_PEAK = 1e-3
 _CALR_FLOOR = 1e-6
 _CALR_DECAY = 0.1
-# Attributes of `keras.layers.Embedding` that a `LowRankEmbedding` does not have.
-_EMBEDDING_ONLY_ATTRIBUTES = (
-    "embeddings_initializer",
-    "embeddings_regularizer",
-    "embeddings_constraint",
-    "lora_rank",
-    "lora_alpha",
-    "lora_enabled",
-    "quantization_config",
-)
-# Rows per chunk when measuring the reconstruction error (no V x D product in memory;
-# about 20 MB of float64 temporaries at D = 300).
-_ERROR_CHUNK_ROWS = 1 << 13
 _LOW_RANK_GROUP = re.compile(r"(^|/)low_rank_embedding(_\d+)?$")
 
 
@@ -248,13 +237,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
                 f"Received: rank={rank}, compression={compression}, energy={energy}"
             )
         if rank is not None:
-            if isinstance(rank, bool) or not isinstance(rank, int | np.integer):
-                raise TypeError(
-                    f"`rank` must be an integer. Received: rank={rank!r} (of type "
-                    f"{type(rank).__name__})"
-                )
-            if rank < 1:
-                raise ValueError(f"`rank` must be >= 1. Received: rank={rank}")
+            _check_int("rank", rank, minimum=1)
             rank = int(rank)
         if compression is not None:
             _check_fraction("compression", compression, closed=False)
@@ -610,69 +593,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             return
 
 
-def _factorize_in_place(layer, embeddings_a: np.ndarray, embeddings_b: np.ndarray):
-    """Turns a built `keras.layers.Embedding` into a `LowRankEmbedding`, in place.
-
-    The layer object stays the same, so every model, node and reference that holds
-    it (functional graphs, `Sequential`, attributes of subclassed models, a layer
-    called twice) sees the factors at once. Its full table is untracked and
-    released. Call inside the model's distribution strategy scope.
-    """
-    rank = int(embeddings_a.shape[1])
-    del layer._embeddings  # Layer.__delattr__ untracks it and collects garbage
-    for name in _EMBEDDING_ONLY_ATTRIBUTES:
-        if name in vars(layer):
-            delattr(layer, name)
-    # `Layer.__new__` bound wrappers of `Embedding.build`/`quantize` to the instance.
-    for name in ("build", "quantize"):
-        if name in vars(layer):
-            delattr(layer, name)
-    layer.__class__ = LowRankEmbedding
-    layer.rank = rank
-    layer.embeddings_a_initializer = keras.initializers.get("uniform")
-    layer.embeddings_b_initializer = keras.initializers.get("glorot_uniform")
-    layer._tracker.unlock()
-    try:
-        with keras.name_scope(layer.name, caller=layer):
-            layer.embeddings_a = layer.add_weight(
-                shape=embeddings_a.shape,
-                initializer=_values_initializer(embeddings_a),
-                name="embeddings_a",
-                trainable=True,
-            )
-            layer.embeddings_b = layer.add_weight(
-                shape=embeddings_b.shape,
-                initializer=_values_initializer(embeddings_b),
-                name="embeddings_b",
-                trainable=True,
-            )
-    finally:
-        layer._tracker.lock()
-
-
-def _values_initializer(values: np.ndarray):
-    def initializer(shape, dtype=None):
-        return ops.convert_to_tensor(values, dtype=dtype)
-
-    return initializer
-
-
-def _relative_error(table: np.ndarray, embeddings_a, embeddings_b) -> float:
-    """`||W - A B||_F / ||W||_F`, by row chunks (never a V x D product in memory)."""
-    squared_error = 0.0
-    squared_norm = 0.0
-    b = embeddings_b.astype(np.float64)
-    for start in range(0, table.shape[0], _ERROR_CHUNK_ROWS):
-        stop = start + _ERROR_CHUNK_ROWS
-        rows = table[start:stop].astype(np.float64)
-        squared_norm += float(np.vdot(rows, rows))
-        rows -= embeddings_a[start:stop].astype(np.float64) @ b
-        squared_error += float(np.vdot(rows, rows))
-    if squared_norm == 0.0:
-        return 0.0
-    return math.sqrt(squared_error / squared_norm)
-
-
 def _iterations(model) -> int:
     return int(ops.convert_to_numpy(model.optimizer.iterations))
 
@@ -681,54 +601,6 @@ def _max_useful_rank(input_dim: int, output_dim: int) -> int:
     """Largest k with k < min(V, D) and k (V + D) < V D."""
     by_size = (input_dim * output_dim - 1) // (input_dim + output_dim)
     return max(0, min(min(input_dim, output_dim) - 1, by_size))
-
-
-def _find_embedding(model, layer_name: str | None):
-    layers = model._flatten_layers(include_self=False, recursive=True)
-    embeddings = [layer for layer in layers if type(layer) is keras.layers.Embedding]
-    if layer_name is None:
-        if len(embeddings) != 1:
-            raise ValueError(
-                "`layer_name=None` means the model's only `Embedding` layer, but "
-                f"the model has {len(embeddings)}: "
-                f"{[layer.name for layer in embeddings]}. Pass `layer_name`. "
-                "Received: layer_name=None"
-            )
-        layer = embeddings[0]
-    else:
-        matches = [layer for layer in layers if layer.name == layer_name]
-        if not matches:
-            raise ValueError(
-                f"The model has no layer named '{layer_name}'. Its `Embedding` "
-                f"layers are {[layer.name for layer in embeddings]}. "
-                f"Received: layer_name={layer_name!r}"
-            )
-        layer = matches[0]
-        if isinstance(layer, LowRankEmbedding):
-            raise ValueError(
-                f"Layer '{layer_name}' is already a `LowRankEmbedding` (factorized). "
-                f"Received: layer_name={layer_name!r}"
-            )
-        if type(layer) is not keras.layers.Embedding:
-            raise ValueError(
-                f"Layer '{layer_name}' is a `{type(layer).__name__}`, not a "
-                "`keras.layers.Embedding` (subclasses are not supported). The "
-                f"model's `Embedding` layers are {[e.name for e in embeddings]}. "
-                f"Received: layer_name={layer_name!r}"
-            )
-    if layer.quantization_mode is not None or getattr(layer, "lora_enabled", False):
-        raise ValueError(
-            f"Layer '{layer.name}' is quantized or has LoRA enabled; factorize the "
-            "float table before quantizing, without LoRA. "
-            f"Received: layer_name={layer_name!r}"
-        )
-    if layer.embeddings_regularizer is not None or layer.embeddings_constraint:
-        warnings.warn(
-            f"Layer '{layer.name}' has an `embeddings_regularizer` or "
-            "`embeddings_constraint`; the factors after the split have neither.",
-            stacklevel=3,
-        )
-    return layer
 
 
 def _calling_callback_list(callback):

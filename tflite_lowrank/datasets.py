@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tflite_lowrank._checks import check_int as _check_int
+
 logger = logging.getLogger(__name__)
 
 DATASETS: tuple[str, ...] = ("rotten_tomatoes", "r8", "r52", "20newsgroups", "bbc")
@@ -211,13 +213,7 @@ def load_dataset(name: str, *, seed: int = 0) -> TextDataset:
             f"Unknown dataset. Expected one of {', '.join(DATASETS)}. "
             f"Received: name={name!r}"
         )
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
-        raise TypeError(
-            f"`seed` must be an integer. Received: seed={seed!r} "
-            f"(of type {type(seed).__name__})"
-        )
-    if seed < 0:
-        raise ValueError(f"`seed` must be >= 0. Received: seed={seed}")
+    _check_int("seed", seed, minimum=0)
     seed = int(seed)
     if name == "rotten_tomatoes":
         return _split_rotten_tomatoes(seed)

@@ -36,6 +36,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tflite_lowrank._checks import check_int as _check_int
+
 logger = logging.getLogger(__name__)
 
 PAPER_ADAM_EPSILON = 0.01
@@ -118,7 +120,7 @@ def build_dan(
     _check_sizes(vocab_size, num_classes, seq_len, embedding_dim, embeddings)
     hidden = tuple(hidden)
     for position, width in enumerate(hidden):
-        _check_int(width, f"hidden[{position}]", minimum=1)
+        _check_int(f"hidden[{position}]", width, minimum=1)
     token_ids, x = _embedded_input(vocab_size, seq_len, embedding_dim)
     x = _MaskedMean(name="mean")(x)
     for position, width in enumerate(hidden, start=1):
@@ -177,7 +179,7 @@ def build_lstm(
     ```
     """
     _check_sizes(vocab_size, num_classes, seq_len, embedding_dim, embeddings)
-    _check_int(units, "units", minimum=1)
+    _check_int("units", units, minimum=1)
     if isinstance(dropout, bool) or not isinstance(dropout, int | float):
         raise TypeError(
             f"`dropout` must be a float. Received: dropout={dropout!r} "
@@ -306,10 +308,10 @@ def _check_sizes(
     embedding_dim: int,
     embeddings: np.ndarray | None,
 ) -> None:
-    _check_int(vocab_size, "vocab_size", minimum=2)
-    _check_int(num_classes, "num_classes", minimum=2)
-    _check_int(seq_len, "seq_len", minimum=1)
-    _check_int(embedding_dim, "embedding_dim", minimum=1)
+    _check_int("vocab_size", vocab_size, minimum=2)
+    _check_int("num_classes", num_classes, minimum=2)
+    _check_int("seq_len", seq_len, minimum=1)
+    _check_int("embedding_dim", embedding_dim, minimum=1)
     if embeddings is not None:
         expected = (int(vocab_size), int(embedding_dim))
         shape = tuple(np.shape(embeddings))
@@ -318,13 +320,3 @@ def _check_sizes(
                 "`embeddings` must have shape (vocab_size, embedding_dim) = "
                 f"{expected}. Received: embeddings.shape={shape}"
             )
-
-
-def _check_int(value: object, name: str, *, minimum: int) -> None:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be an integer. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value}")

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tflite_lowrank._checks import check_int as _check_int
+
 logger = logging.getLogger(__name__)
 
 TOKENIZER_VERSION = "tflite_lowrank-clean-v1"
@@ -133,7 +135,7 @@ class Tokenizer:
     version = TOKENIZER_VERSION
 
     def __init__(self, vocabulary: Sequence[str], *, seq_len: int = DEFAULT_SEQ_LEN):
-        _check_positive_int(seq_len, "seq_len")
+        _check_int("seq_len", seq_len, minimum=1)
         if isinstance(vocabulary, str | bytes):
             raise TypeError(
                 "`vocabulary` must be a sequence of tokens, not a single string. "
@@ -206,10 +208,10 @@ class Tokenizer:
         )
         ```
         """
-        _check_positive_int(seq_len, "seq_len")
-        _check_positive_int(min_count, "min_count")
+        _check_int("seq_len", seq_len, minimum=1)
+        _check_int("min_count", min_count, minimum=1)
         if max_size is not None:
-            _check_positive_int(max_size, "max_size")
+            _check_int("max_size", max_size, minimum=1)
             if max_size < 2:
                 raise ValueError(
                     "`max_size` counts `<pad>` and `<unk>`, so it must be >= 2. "
@@ -429,16 +431,6 @@ def load_labels(directory: os.PathLike[str] | str) -> list[str]:
     ```
     """
     return _read_lines(Path(directory) / LABELS_FILENAME)
-
-
-def _check_positive_int(value: object, name: str) -> None:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be an integer. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
-    if value < 1:
-        raise ValueError(f"`{name}` must be >= 1. Received: {name}={value}")
 
 
 def _check_texts(texts: Iterable[str]) -> list[str]:

@@ -1,0 +1,207 @@
+"""The Android assets contract: its file names, and the checks of an assets folder.
+
+Private part of `tflite_lowrank.android`, which re-exports the public names and
+documents them (`from tflite_lowrank.android import ASSET_FILES`). `_check_assets`
+runs the app's `AssetBundle.load` checks (docs/contracts.md, "Android assets") and
+replays `golden.jsonl` in LiteRT; the export calls it on what it wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tflite_lowrank import _litert
+from tflite_lowrank.text import (
+    LABELS_FILENAME,
+    TOKENIZER_VERSION,
+    VOCAB_FILENAME,
+    Tokenizer,
+    load_labels,
+)
+
+FORMAT_VERSION = 1
+"""`format_version` of `manifest.json`; the app refuses any other."""
+MODEL_KEYS = ("baseline", "compressed")
+MODEL_FILES = {key: f"{key}.tflite" for key in MODEL_KEYS}
+TEST_SET_FILENAME = "test_set.tsv"
+GOLDEN_FILENAME = "golden.jsonl"
+MANIFEST_FILENAME = "manifest.json"
+DATA_FILES = (VOCAB_FILENAME, LABELS_FILENAME, TEST_SET_FILENAME, GOLDEN_FILENAME)
+ASSET_FILES = (*MODEL_FILES.values(), *DATA_FILES, MANIFEST_FILENAME)
+"""Every file the export writes, and the only ones it replaces."""
+GOLDEN_ATOL = 1e-6
+"""Largest |difference| when LiteRT replays `golden.jsonl` on the exporting machine."""
+
+
+def _check_assets(folder: Path, *, replay: bool) -> float:
+    """All checks; returns the largest golden replay difference (0.0 if no replay)."""
+    manifest_path = folder / MANIFEST_FILENAME
+    if not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"{MANIFEST_FILENAME} is missing; export the assets with "
+            f"`tflite-lowrank export-android`. Received: assets_dir={str(folder)!r}"
+        )
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+
+    def fail(detail: str) -> ValueError:
+        return ValueError(f"{detail}. Received: assets_dir={str(folder)!r}")
+
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise fail(
+            f"manifest.json has format_version={manifest.get('format_version')!r}, "
+            f"expected {FORMAT_VERSION}"
+        )
+    if manifest.get("tokenizer") != TOKENIZER_VERSION:
+        raise fail(
+            f"manifest.json has tokenizer={manifest.get('tokenizer')!r}, expected "
+            f"{TOKENIZER_VERSION!r}"
+        )
+    seq_len, num_labels = manifest["seq_len"], manifest["num_labels"]
+    entries = {name: manifest["files"][name] for name in DATA_FILES}
+    for key in MODEL_KEYS:
+        entries[manifest["models"][key]["file"]] = manifest["models"][key]
+    for name, entry in entries.items():
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{name} is listed in manifest.json but missing. "
+                f"Received: assets_dir={str(folder)!r}"
+            )
+        size, digest = _digest(path)
+        if size != entry["size_bytes"] or digest != entry["sha256"]:
+            raise fail(
+                f"{name} has {size} bytes and sha256 {digest}, manifest.json "
+                f"expects {entry['size_bytes']} bytes and {entry['sha256']}"
+            )
+
+    tokenizer = Tokenizer.load(folder, seq_len=seq_len)
+    if tokenizer.vocabulary_size != manifest["vocab_size"]:
+        raise fail(
+            f"{VOCAB_FILENAME} has {tokenizer.vocabulary_size} tokens, manifest.json "
+            f"says vocab_size={manifest['vocab_size']}"
+        )
+    label_names = load_labels(folder)
+    _check_labels(label_names, num_labels, folder)
+    contents = {}
+    for key in MODEL_KEYS:
+        entry = manifest["models"][key]
+        contents[key] = _litert.read_tflite(folder / entry["file"], name=f"{key} model")
+        info = _litert.inspect_model(contents[key])
+        problems = _litert.contract_problems(info)
+        if problems:
+            raise fail(f"{entry['file']} breaks the model I/O contract: {problems}")
+        actual = {
+            "input": _tensor_entry(info.inputs[0]),
+            "output": _tensor_entry(info.outputs[0]),
+        }
+        expected = {
+            "input": {"name": "token_ids", "dtype": "int32", "shape": [1, seq_len]},
+            "output": {"dtype": "float32", "shape": [1, num_labels]},
+        }
+        for tensor in ("input", "output"):
+            for field, value in expected[tensor].items():
+                if actual[tensor][field] != value or entry[tensor][field] != value:
+                    raise fail(
+                        f"The {tensor} {field} of {entry['file']} is "
+                        f"{actual[tensor][field]!r} (manifest: "
+                        f"{entry[tensor][field]!r}), expected {value!r}"
+                    )
+        rows = info.vocabulary_size
+        if entry.get("vocab_size") != rows or (
+            rows is not None and rows != manifest["vocab_size"]
+        ):
+            raise fail(
+                f"{entry['file']} has an embedding table of {rows} rows, manifest.json "
+                f"says {entry.get('vocab_size')} (vocab_size={manifest['vocab_size']})"
+            )
+
+    lines = _read_text(folder / TEST_SET_FILENAME).split("\n")
+    if lines[-1] != "" or len(lines) < 2:
+        raise fail(f"{TEST_SET_FILENAME} must hold lines ending in `\\n`")
+    for number, line in enumerate(lines[:-1], start=1):
+        name, tab, _ = line.partition("\t")
+        if not tab or name not in label_names:
+            raise fail(
+                f"{TEST_SET_FILENAME} line {number} must be `label<TAB>text` with a "
+                f"label of {LABELS_FILENAME}, found {line[:60]!r}"
+            )
+
+    golden = [
+        json.loads(line)
+        for line in _read_text(folder / GOLDEN_FILENAME).splitlines()
+        if line.strip()
+    ]
+    if not golden:
+        raise fail(f"{GOLDEN_FILENAME} has no lines")
+    token_ids = tokenizer.encode([line["text"] for line in golden])
+    for number, (line, ids) in enumerate(zip(golden, token_ids, strict=True), start=1):
+        if line["token_ids"] != ids.tolist():
+            raise fail(
+                f"{GOLDEN_FILENAME} line {number}: token_ids {line['token_ids']} are "
+                f"not the tokenizer's {ids.tolist()}"
+            )
+        if not 0 <= line["label"] < num_labels:
+            raise fail(
+                f"{GOLDEN_FILENAME} line {number}: label {line['label']} out of range"
+            )
+        for key in MODEL_KEYS:
+            if len(line["probabilities"][key]) != num_labels:
+                raise fail(
+                    f"{GOLDEN_FILENAME} line {number}: {key} has "
+                    f"{len(line['probabilities'][key])} probabilities, expected "
+                    f"{num_labels}"
+                )
+    if not replay:
+        return 0.0
+    max_difference = 0.0
+    for key in MODEL_KEYS:
+        runner = _litert.Runner(_litert.make_interpreter(model_content=contents[key]))
+        actual = runner.predict(token_ids)
+        expected = np.array([line["probabilities"][key] for line in golden])
+        difference = float(np.max(np.abs(actual - expected)))
+        if not difference <= GOLDEN_ATOL:
+            raise fail(
+                f"LiteRT gives {key} probabilities up to {difference:.3g} away from "
+                f"{GOLDEN_FILENAME} (tolerance {GOLDEN_ATOL})"
+            )
+        max_difference = max(max_difference, difference)
+    return max_difference
+
+
+def _check_labels(label_names: Sequence[str], num_labels: int, folder: Path) -> None:
+    if len(label_names) != num_labels:
+        raise ValueError(
+            f"{LABELS_FILENAME} has {len(label_names)} labels but the models output "
+            f"{num_labels} probabilities. Received: folder={str(folder)!r}"
+        )
+    tabbed = [name for name in label_names if "\t" in name]
+    if tabbed:
+        raise ValueError(
+            f"Label names must not contain a tab (test_set.tsv is tab-separated): "
+            f"{tabbed}. Received: folder={str(folder)!r}"
+        )
+
+
+def _tensor_entry(spec: _litert.TensorInfo) -> dict[str, Any]:
+    return {"name": spec.name, "dtype": spec.dtype, "shape": list(spec.shape)}
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 16), b""):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    with open(path, encoding="utf-8", newline="") as file:
+        return file.read()
