@@ -838,3 +838,16 @@ def test_embedding_factorization_mirrored_strategy_two_cpus(tmp_path):
     np.testing.assert_allclose(
         report["evaluate"], report["reference_evaluate"], rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("balanced", [False, True], ids=["paper_split", "balanced"])
+def test_relative_error_matches_direct_formula(balanced, rng):
+    from tflite_lowrank._swap import _relative_error
+    from tflite_lowrank.factorize import truncated_svd
+
+    table = (rng.standard_normal((300, 20)) * np.exp(-np.arange(20) / 5)).astype(
+        "float32"
+    )
+    a, b = truncated_svd(table, 5, balanced=balanced)
+    direct = np.linalg.norm(table - a.astype("float64") @ b) / np.linalg.norm(table)
+    np.testing.assert_allclose(_relative_error(table, a, b), direct, rtol=1e-5)
