@@ -121,6 +121,23 @@ def test_cli_convert_writes_json_result(workdir):
     assert result["size_bytes"] == output.stat().st_size
 
 
+def test_cli_convert_int4_without_folding(workdir):
+    output = workdir / "lowrank_int4.tflite"
+    completed = run_cli(
+        "convert",
+        workdir / "lowrank.keras",
+        output,
+        "--quantization",
+        "int4",
+        "--no-fold-projection",
+        "--json",
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["quantization"] == "int4"
+    assert result["folded_into"] == []  # Folding is on unless switched off.
+
+
 def test_cli_convert_int8_with_tsv_representative_data(workdir):
     output = workdir / "lowrank_int8.tflite"
     completed = run_cli(
@@ -153,8 +170,8 @@ CONVERT_ERRORS = [
         id="int8-without-data",
     ),
     pytest.param(
-        ["dan.keras", "x.tflite", "--quantization", "int4"],
-        "invalid choice: 'int4'",
+        ["dan.keras", "x.tflite", "--quantization", "int2"],
+        "invalid choice: 'int2'",
         id="unknown-mode",
     ),
     pytest.param(

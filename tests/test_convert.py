@@ -165,6 +165,9 @@ def converted(models, representative_data, tmp_path_factory):
                 / f"{kind}_{'lowrank' if factorized else 'baseline'}_{mode}.tflite",
                 quantization=mode,
                 representative_data=representative_data if mode == "int8" else None,
+                # These tests check how the factors themselves are stored; folding
+                # `embeddings_b` away (the default) is tested in test_fold.py.
+                fold_projection=False,
             )
         return cache[key]
 
@@ -254,9 +257,11 @@ def test_convert_to_tflite_factorized_file_smaller_by_embedding_bytes(
         _stored_bytes(mode, RANK * DIM)
     )
     saved = baseline.embedding_bytes - lowrank.embedding_bytes
-    # The factorized graph has one more matrix product: a few hundred bytes of ops,
-    # tensors and quantization parameters.
-    assert saved - 1024 <= baseline.size_bytes - lowrank.size_bytes <= saved
+    # Apart from the embedding bytes the two graphs differ by a few hundred bytes of
+    # ops, tensors and quantization parameters: one more matrix product in the
+    # factorized graph, and (int8, unrolled LSTM) per-step quantization parameters
+    # that can go either way.
+    assert abs((baseline.size_bytes - lowrank.size_bytes) - saved) <= 1024
 
 
 def test_convert_to_tflite_appends_softmax_to_logits(converted):
@@ -296,7 +301,14 @@ def test_convert_to_tflite_result_to_dict_is_json(converted):
 
 
 def test_quantization_modes_lists_every_mode():
-    assert QUANTIZATION_MODES == (None, "float32", "dynamic", "float16", "int8")
+    assert QUANTIZATION_MODES == (
+        None,
+        "float32",
+        "dynamic",
+        "float16",
+        "int8",
+        "int4",
+    )
 
 
 def test_convert_to_tflite_variable_length_model_needs_seq_len(tmp_path):
@@ -363,9 +375,9 @@ BAD_ARGUMENTS = [
         id="missing-folder",
     ),
     pytest.param(
-        {"quantization": "int4"},
+        {"quantization": "int2"},
         ValueError,
-        "Received: quantization='int4'",
+        "Received: quantization='int2'",
         id="unknown-mode",
     ),
     pytest.param(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8")
+QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8", "int4")
 """Values of `convert_to_tflite(quantization=...)`; `None` means `"float32"`."""
 SIGNATURE_KEY = "serving_default"
 INPUT_NAME = "token_ids"

@@ -56,7 +56,7 @@ def _version(dist: str) -> str:
 # Cheap checks (paths, modes, numbers) happen here, before TensorFlow is imported, so
 # that usage errors are reported at once.
 
-_QUANTIZATION_CHOICES = ("float32", "dynamic", "float16", "int8")
+_QUANTIZATION_CHOICES = ("float32", "dynamic", "float16", "int8", "int4")
 
 
 def _positive_int(text: str) -> int:
@@ -145,8 +145,9 @@ def _add_convert_parser(subparsers) -> None:
         choices=_QUANTIZATION_CHOICES,
         default="float32",
         help=(
-            "float32 (none), dynamic (int8 weights), float16 (float16 weights) or "
-            "int8 (full integer, needs --representative-data). Default: float32."
+            "float32 (none), dynamic (int8 weights), float16 (float16 weights), "
+            "int8 (full integer, needs --representative-data) or int4 (4-bit "
+            "embedding table, int8 elsewhere). Default: float32."
         ),
     )
     parser.add_argument(
@@ -170,6 +171,13 @@ def _add_convert_parser(subparsers) -> None:
         "--seq-len",
         type=_positive_int,
         help="Input length, for models whose input length is not fixed.",
+    )
+    parser.add_argument(
+        "--no-fold-projection",
+        dest="fold_projection",
+        action="store_false",
+        help="Keep a LowRankEmbedding's k x D projection as its own matmul instead "
+        "of folding it into the next layer.",
     )
     parser.add_argument(
         "--json", action="store_true", help="Write the result as JSON to stdout."
@@ -233,6 +241,7 @@ def _handle_convert(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             keep_logits=args.keep_logits,
             seq_len=args.seq_len,
+            fold_projection=args.fold_projection,
         )
     except (OutputMismatchError, RuntimeError) as error:
         print(f"{_PROG} convert: check failed: {error}", file=sys.stderr)

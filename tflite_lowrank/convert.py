@@ -16,6 +16,10 @@ Quantization modes (`QUANTIZATION_MODES`), named after what is stored:
   gathered from int8 directly); activations stay float. No data needed.
 - `"float16"`: weights stored as float16 and expanded to float32 once, at load time
   (smaller file, same memory as float32 at run time).
+- `"int4"`: embedding tables (the `embeddings_a` factor, or a full table) stored as
+  packed 4-bit integers with one float32 scale per column, expanded once by a builtin
+  `DEQUANTIZE`; other matrix weights stored as int8 (dynamic range, through
+  `ai-edge-quantizer` when it is installed, else float32). No data needed.
 - `"int8"`: full-integer post-training quantization of weights and activations,
   calibrated on `representative_data`; the `token_ids` input stays int32 and the
   output float32, as the contract requires. Operators without an int8 kernel run in
@@ -24,6 +28,11 @@ Quantization modes (`QUANTIZATION_MODES`), named after what is stored:
   crashes the TFLite converter (TF 2.21). The unrolled graph costs about 7 KB per time
   step, so for recurrent models `"dynamic"` gives the smaller file and `"int8"` the
   faster one.
+
+With `fold_projection=True` (the default), the `embeddings_b` factor of a
+`LowRankEmbedding` is first folded into the layer that consumes the embedding (see
+`tflite_lowrank.fold`): the file gathers k-vectors and skips the k x D product per
+token. Models it cannot fold are converted unfolded (logged at INFO).
 
 Every converted file is run once in LiteRT before it is written and checked against
 Keras (`OutputMismatchError` when it disagrees); it is written atomically, so a failed
@@ -90,6 +99,8 @@ class ConversionResult:
         appended_softmax: Boolean. Whether a softmax was appended to logits.
         unrolled_layers: Tuple of strings. Recurrent layers unrolled for this
             conversion (`"int8"` only).
+        folded_into: Tuple of strings. Layers whose input weight absorbed a
+            `LowRankEmbedding`'s `embeddings_b` (empty: nothing folded).
         max_output_difference: Float. Largest `|tflite - keras|` over the
             verification rows (probabilities unless `keep_logits=True`).
 
@@ -113,6 +124,7 @@ class ConversionResult:
     appended_softmax: bool
     unrolled_layers: tuple[str, ...]
     max_output_difference: float
+    folded_into: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the fields as JSON-ready Python values."""
@@ -128,6 +140,7 @@ class ConversionResult:
             "appended_softmax": self.appended_softmax,
             "unrolled_layers": list(self.unrolled_layers),
             "max_output_difference": self.max_output_difference,
+            "folded_into": list(self.folded_into),
         }
 
 
@@ -140,6 +153,7 @@ def convert_to_tflite(
     overwrite: bool = False,
     keep_logits: bool = False,
     seq_len: int | None = None,
+    fold_projection: bool = True,
 ) -> ConversionResult:
     """Converts a Keras text classifier to a `.tflite` file with builtin ops only.
 
@@ -179,6 +193,11 @@ def convert_to_tflite(
             contract). Defaults to `False`.
         seq_len: Integer or None. Length of `token_ids`; needed only when the
             model's input length is not fixed. Defaults to `None`.
+        fold_projection: Boolean. Fold each `LowRankEmbedding`'s `embeddings_b`
+            into the layer that consumes it (LSTM/GRU/SimpleRNN input kernel,
+            Dense, Conv1D, or the Dense after a mean over time), so the file runs
+            fewer operations per token; the output check compares the folded file
+            with the unfolded Keras model. Defaults to `True`.
 
     Returns:
         A `ConversionResult`.
@@ -211,6 +230,7 @@ def convert_to_tflite(
     mode = _check_quantization(quantization)
     _check_bool("overwrite", overwrite)
     _check_bool("keep_logits", keep_logits)
+    _check_bool("fold_projection", fold_projection)
     path = _litert.check_output_file(
         path, suffix=".tflite", name="path", overwrite=overwrite
     )
@@ -236,12 +256,13 @@ def convert_to_tflite(
             "(a few hundred training rows), or use `quantization='dynamic'`. "
             "Received: quantization='int8', representative_data=None"
         )
-    recurrent = _recurrent_layers(model)
-
-    # 2. The batch-1 wrapper and the rows used to check the converted file.
+    # 2. The batch-1 wrapper and the rows used to check the converted file. The
+    # expected outputs come from `model` itself, so the check covers the folding.
     check_rows = _check_rows(representative_data, seq_len, vocabulary_size)
+    converted, folded_into = _folded(model) if fold_projection else (model, ())
+    recurrent = _recurrent_layers(converted)
     wrapper, appended_softmax = _contract_wrapper(
-        model, seq_len, keep_logits, check_rows
+        converted, seq_len, keep_logits, check_rows
     )
     expected = keras.ops.convert_to_numpy(model(check_rows, training=False))
     if appended_softmax:
@@ -254,7 +275,13 @@ def convert_to_tflite(
             "Unrolling %s over %d steps for int8 calibration.", list(unrolled), seq_len
         )
     with _unrolled(recurrent if mode == "int8" else ()):
-        content = _run_converter(wrapper, mode, representative_data)
+        content = _run_converter(
+            wrapper, "float32" if mode == "int4" else mode, representative_data
+        )
+    if mode == "int4":
+        from tflite_lowrank import _int4
+
+        content, _ = _int4.quantize_int4(content)
 
     # 4. Checks on the converted model.
     info = _litert.inspect_model(content)
@@ -269,7 +296,7 @@ def convert_to_tflite(
 
     # 5. Atomic write.
     _litert.write_atomically(path, _write_bytes(content), overwrite=overwrite)
-    embedding_tensors = _embedding_tensors(model, info)
+    embedding_tensors = _embedding_tensors(converted, info)
     result = ConversionResult(
         path=str(path),
         size_bytes=len(content),
@@ -282,6 +309,7 @@ def convert_to_tflite(
         appended_softmax=appended_softmax,
         unrolled_layers=unrolled,
         max_output_difference=max_difference,
+        folded_into=folded_into,
     )
     logger.info(
         "Wrote %s (%d bytes, %s, embedding %d bytes, max |tflite - keras| %.3g).",
@@ -365,6 +393,14 @@ def model_seq_len(model: keras.Model) -> int | None:
         return None
     length = inputs[0].shape[1]
     return None if length is None else int(length)
+
+
+def _folded(model: keras.Model) -> tuple[keras.Model, tuple[str, ...]]:
+    """The model with its projections folded, and the layers that absorbed them."""
+    from tflite_lowrank.fold import fold_projection
+
+    folded, results = fold_projection(model, return_results=True)
+    return folded, tuple(result.consumer for result in results if result.folded)
 
 
 def _check_quantization(quantization) -> str:
