@@ -1,0 +1,554 @@
+"""Ours against what users would pick instead, side by side: one script, one run.
+
+For each dataset x model x seed, one pretraining (3 epochs on the full GloVe-50 table)
+is shared by every method; each method then gets the same retraining budget (5 epochs,
+the same CALR, dev selection) or none (post-training methods):
+
+| method | what it is |
+|---|---|
+| `baseline_float32` | the uncompressed model retrained (the reference) |
+| `ptq_int8` | post-training dynamic-range int8 of the baseline (TFLite converter) |
+| `keras_int8_embedding` | Keras' `Embedding.quantize("int8")` (per-row scales) |
+| `int4_table` | the baseline's table stored as 4-bit (per-row scales), rest int8 |
+| `ours_float32` | online split at p = 0.9, retrained, projection folded, float32 |
+| `ours_int8` | the same, dynamic-range int8 factors |
+| `ours_int4` | the same, 4-bit embedding factor, int8 elsewhere |
+| `tfmot_prune_*` | TFMOT pruning of the embedding to 90%, retrained (float/int8) |
+| `tfmot_cluster_*` | TFMOT weight clustering of the embedding, 16 clusters, retrained |
+
+TFMOT runs in a child process (`_tfmot_peer.py`, Keras 2) and is skipped with a log
+line when the `[peers]` extra is not installed. Every method is scored in LiteRT on the
+test split (1 thread): accuracy, `.tflite` bytes, gzip'ed bytes (where pruning and
+clustering save space), embedding bytes stored in the file, latency p50.
+
+One JSON line per finished (dataset, model, seed, method) goes to
+`results/peers.jsonl`; a restart skips finished groups. `--report` (also run at the
+end) writes `results/peers.md` and the Pareto plot `results/peers_pareto.png`.
+
+Usage:
+
+```bash
+.venv/bin/python benchmarks/peers.py --datasets rotten_tomatoes --models dan
+.venv/bin/python benchmarks/peers.py                 # RT + R8, DAN + LSTM, 3 seeds
+.venv/bin/python benchmarks/peers.py --report        # tables and plot only
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import store  # noqa: E402
+
+logger = logging.getLogger("peers")
+
+RESULTS = HERE / "results"
+DATASETS = ("rotten_tomatoes", "r8")
+MODELS = ("dan", "lstm")
+SEEDS = (0, 1, 2)
+COMPRESSION = 0.9
+# "Trade rank for bits" (paper.md §8): the largest p-rule rank whose 4-bit factor still
+# fits the 1.6% byte budget at D = 50 (rank 6: 6 / (8 * 50) = 1.5% of the float table).
+RANK_FOR_BITS_COMPRESSION = 0.875
+RANK_FOR_BITS_METHOD = "ours_int4_p0.875"
+DIM = 50
+KEY = ("dataset", "model", "seed", "method")
+METHODS = (
+    "baseline_float32",
+    "ptq_int8",
+    "keras_int8_embedding",
+    "int4_table",
+    "ours_float32",
+    "ours_int8",
+    "ours_int4",
+    RANK_FOR_BITS_METHOD,
+    "tfmot_prune_float32",
+    "tfmot_prune_int8",
+    "tfmot_cluster_float32",
+    "tfmot_cluster_int8",
+)
+LABELS = {
+    "baseline_float32": "baseline float32",
+    "ptq_int8": "PTQ dynamic int8",
+    "keras_int8_embedding": "Keras quantize(int8) embedding",
+    "int4_table": "4-bit table",
+    "ours_float32": "ours float32 (p=0.9)",
+    "ours_int8": "ours int8 factors",
+    "ours_int4": "ours 4-bit factor",
+    RANK_FOR_BITS_METHOD: "ours 4-bit, p=0.875 (rank for bits)",
+    "tfmot_prune_float32": "TFMOT prune 90%",
+    "tfmot_prune_int8": "TFMOT prune 90% + int8",
+    "tfmot_cluster_float32": "TFMOT cluster 16",
+    "tfmot_cluster_int8": "TFMOT cluster 16 + int8",
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=DATASETS)
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=MODELS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
+    parser.add_argument("--output", type=Path, default=RESULTS / "peers.jsonl")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-tfmot", action="store_true", help="Skip TFMOT peers.")
+    parser.add_argument("--report", action="store_true", help="Only write the report.")
+    parser.add_argument(
+        "--rank-for-bits",
+        action="store_true",
+        help=f"Also add `{RANK_FOR_BITS_METHOD}` to finished groups that lack it.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="Smoke run: a slice of the data, 1 epoch per phase (not for results).",
+    )
+    parser.add_argument("--no-progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not args.report:
+        import tensorflow as tf
+        from tqdm import tqdm
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        done = {
+            (row["dataset"], row["model"], row["seed"])
+            for row in store.read_rows(args.output)
+        }
+        groups = [
+            (dataset, model, seed)
+            for seed in args.seeds
+            for dataset in args.datasets
+            for model in args.models
+            if (dataset, model, seed) not in done
+        ]
+        for group in tqdm(groups, desc="peers", disable=args.no_progress):
+            for row in run_group(*group, args):
+                store.append_row(args.output, row)
+            report(store.read_rows(args.output), args.output.parent)
+        if args.rank_for_bits:
+            rows = store.read_rows(args.output)
+            for dataset, model, seed in sorted(
+                {(r["dataset"], r["model"], r["seed"]) for r in rows}
+            ):
+                if (
+                    dataset not in args.datasets
+                    or model not in args.models
+                    or seed not in args.seeds
+                ):
+                    continue
+                same = [
+                    r
+                    for r in rows
+                    if (r["dataset"], r["model"], r["seed"]) == (dataset, model, seed)
+                ]
+                if any(r["method"] == RANK_FOR_BITS_METHOD for r in same):
+                    continue
+                base = next(r for r in same if r["method"] == "baseline_float32")
+                row = run_rank_for_bits(dataset, model, seed, args, base)
+                store.append_row(args.output, row)
+                report(store.read_rows(args.output), args.output.parent)
+    report(store.read_rows(args.output), args.output.parent)
+    return 0
+
+
+def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
+    import experiment
+    import keras
+
+    from tflite_lowrank import _int4
+
+    data = experiment.prepare_data(dataset, quick=args.quick)
+    recipe = (
+        experiment.Recipe(pretrain_epochs=1, retrain_epochs=2)
+        if args.quick
+        else experiment.Recipe()
+    )
+    table = experiment.initial_table(data, DIM, seed)
+    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
+    baseline, baseline_phase = experiment.retrain_uncompressed(
+        model_name, data, table, recipe, pretrained, seed=seed
+    )
+    ours, ours_phase, split = experiment.retrain_online(
+        model_name,
+        data,
+        table,
+        recipe,
+        pretrained,
+        seed=seed,
+        compression=COMPRESSION,
+    )
+    work = Path(tempfile.mkdtemp(prefix=f"peers_{dataset}_{model_name}_{seed}_"))
+    files: dict[str, Path] = {}
+    extra: dict[str, dict] = {
+        "baseline_float32": _phase(baseline_phase),
+        "ours_float32": {**_phase(ours_phase), "split": split},
+    }
+    files["baseline_float32"] = _convert(baseline, work / "baseline.tflite", None)
+    files["ptq_int8"] = _convert(baseline, work / "ptq_int8.tflite", "dynamic")
+    # Per-row scales for the full table (the usual choice; 4 bytes per word).
+    int4 = _int4.quantize_int4(files["baseline_float32"].read_bytes(), axis=0)[0]
+    files["int4_table"] = _write(work / "int4_table.tflite", int4)
+
+    quantized = keras.models.clone_model(baseline)
+    quantized.set_weights(baseline.get_weights())
+    quantized.get_layer("embedding").quantize("int8")
+    files["keras_int8_embedding"] = _convert(
+        quantized, work / "keras_int8_embedding.tflite", None
+    )
+
+    from tflite_lowrank.fold import fold_projection
+
+    folded = fold_projection(ours)
+    files["ours_float32"] = _convert(folded, work / "ours_float32.tflite", None)
+    files["ours_int8"] = _convert(folded, work / "ours_int8.tflite", "dynamic")
+    ours_int4 = _int4.quantize_int4(files["ours_float32"].read_bytes())[0]
+    files["ours_int4"] = _write(work / "ours_int4.tflite", ours_int4)
+    for name in ("ours_int8", "ours_int4"):
+        extra[name] = {"split": split}
+
+    if not args.no_tfmot:
+        for method in ("prune", "cluster"):
+            result = _run_tfmot(
+                method, model_name, data, recipe, pretrained, seed, work
+            )
+            if result is None:
+                continue
+            for variant, path in result.pop("files").items():
+                files[f"tfmot_{method}_{variant}"] = Path(path)
+                extra[f"tfmot_{method}_{variant}"] = result
+
+    rows = []
+    for method, path in files.items():
+        row = {
+            **{f"train_{k}": v for k, v in extra.get(method, {}).items()},
+            **_measure(path, data),
+            "dataset": dataset,
+            "model": model_name,
+            "seed": seed,
+            "method": method,
+            "dim": DIM,
+            "vocab_size": data.vocab_size,
+            "compression": COMPRESSION if method.startswith("ours") else None,
+        }
+        rows.append(row)
+        logger.info(
+            "%s %s seed %d %s: accuracy %.4f, %d bytes, embedding %d bytes",
+            dataset,
+            model_name,
+            seed,
+            method,
+            row["test_accuracy"],
+            row["tflite_bytes"],
+            row["embedding_bytes"],
+        )
+    base = next(row for row in rows if row["method"] == "baseline_float32")
+    for row in rows:
+        row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]
+        row["tflite_bytes_ratio"] = row["tflite_bytes"] / base["tflite_bytes"]
+        row["latency_ratio"] = row["latency_p50_ms"] / base["latency_p50_ms"]
+        row["accuracy_delta_points"] = 100 * (
+            row["test_accuracy"] - base["test_accuracy"]
+        )
+        row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for path in files.values():
+        path.unlink(missing_ok=True)
+    return rows
+
+
+def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> dict:
+    """Ours at p = 0.875 with a 4-bit factor, scored against a finished group."""
+    import experiment
+
+    from tflite_lowrank import _int4
+    from tflite_lowrank.fold import fold_projection
+
+    data = experiment.prepare_data(dataset, quick=args.quick)
+    recipe = experiment.Recipe()
+    table = experiment.initial_table(data, DIM, seed)
+    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
+    ours, phase, split = experiment.retrain_online(
+        model_name,
+        data,
+        table,
+        recipe,
+        pretrained,
+        seed=seed,
+        compression=RANK_FOR_BITS_COMPRESSION,
+    )
+    work = Path(tempfile.mkdtemp(prefix=f"peers_bits_{dataset}_{model_name}_{seed}_"))
+    float_path = _convert(fold_projection(ours), work / "float.tflite", None)
+    content = _int4.quantize_int4(float_path.read_bytes())[0]
+    path = _write(work / "ours_int4_bits.tflite", content)
+    row = {
+        **{f"train_{k}": v for k, v in {**_phase(phase), "split": split}.items()},
+        **_measure(path, data),
+        "dataset": dataset,
+        "model": model_name,
+        "seed": seed,
+        "method": RANK_FOR_BITS_METHOD,
+        "dim": DIM,
+        "vocab_size": data.vocab_size,
+        "compression": RANK_FOR_BITS_COMPRESSION,
+    }
+    row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]
+    row["tflite_bytes_ratio"] = row["tflite_bytes"] / base["tflite_bytes"]
+    row["latency_ratio"] = row["latency_p50_ms"] / base["latency_p50_ms"]
+    row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - base["test_accuracy"])
+    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    logger.info(
+        "%s %s seed %d %s: accuracy %.4f (%+.2f points), embedding %.2f%%",
+        dataset,
+        model_name,
+        seed,
+        RANK_FOR_BITS_METHOD,
+        row["test_accuracy"],
+        row["accuracy_delta_points"],
+        100 * row["embedding_bytes_ratio"],
+    )
+    for file in (float_path, path):
+        file.unlink(missing_ok=True)
+    return row
+
+
+def _phase(phase) -> dict:
+    return {
+        "dev_accuracy": phase.best_dev,
+        "best_epoch": phase.best_epoch,
+        "train_seconds": phase.train_seconds,
+    }
+
+
+def _no_fold() -> dict:
+    import inspect
+
+    from tflite_lowrank.convert import convert_to_tflite
+
+    parameters = inspect.signature(convert_to_tflite).parameters
+    return {"fold_projection": False} if "fold_projection" in parameters else {}
+
+
+def _convert(model, path: Path, quantization: str | None) -> Path:
+    from tflite_lowrank.convert import convert_to_tflite
+
+    convert_to_tflite(
+        model, path, quantization=quantization, overwrite=True, **_no_fold()
+    )
+    return path
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def _measure(path: Path, data) -> dict:
+    from tflite_lowrank import _litert
+    from tflite_lowrank.benchmark import benchmark_tflite
+
+    content = path.read_bytes()
+    info = _litert.inspect_model(content)
+    tables = info.embedding_tables
+    bench = benchmark_tflite(
+        path,
+        token_ids=data.x_test,
+        labels=data.y_test,
+        warmup_runs=10,
+        num_runs=200,
+        progress=False,
+    )
+    return {
+        "test_accuracy": float(bench.accuracy),
+        "tflite_bytes": len(content),
+        "gzip_bytes": len(gzip.compress(content, compresslevel=9)),
+        "embedding_bytes": int(sum(t.num_bytes for t in tables)),
+        "embedding_tensors": [t.to_dict() for t in tables],
+        "latency_p50_ms": float(bench.latency_p50_ms),
+        "load_time_ms": float(bench.load_time_ms),
+        "model_memory_bytes": int(bench.model_memory_bytes),
+    }
+
+
+def _run_tfmot(method, model_name, data, recipe, pretrained, seed, work) -> dict | None:
+    """Runs `_tfmot_peer.py` in a child process; None when TFMOT is missing."""
+    import importlib.util
+
+    import experiment
+
+    if importlib.util.find_spec("tensorflow_model_optimization") is None:
+        logger.info("TFMOT peers skipped: install the `[peers]` extra.")
+        return None
+    job_dir = work / f"tfmot_{method}"
+    job_dir.mkdir()
+    rate = experiment.calr(data, recipe, "retrain")
+    steps = data.steps_per_epoch(recipe.batch_size) * recipe.retrain_epochs
+    rates = np.asarray([float(rate(step)) for step in range(steps + 1)], np.float32)
+    weights = {f"weight_{i}": w for i, w in enumerate(pretrained.weights)}
+    np.savez(
+        job_dir / "arrays.npz",
+        x_train=data.x_train,
+        y_train=data.y_train,
+        x_dev=data.x_dev,
+        y_dev=data.y_dev,
+        x_test=data.x_test,
+        y_test=data.y_test,
+        learning_rates=rates,
+        **weights,
+    )
+    job = {
+        "method": method,
+        "model": model_name,
+        "vocab_size": data.vocab_size,
+        "dim": DIM,
+        "seq_len": data.seq_len,
+        "num_classes": data.num_classes,
+        "hidden": [30, 25],
+        "units": 150,
+        "dropout": 0.5,
+        "epochs": recipe.retrain_epochs,
+        "batch_size": recipe.batch_size,
+        "epsilon": recipe.adam_epsilon,
+        "seed": seed,
+        "sparsity": COMPRESSION,
+        "clusters": 16,
+        "num_weights": len(pretrained.weights),
+        "threads": 1,
+    }
+    (job_dir / "job.json").write_text(json.dumps(job))
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    completed = subprocess.run(
+        [sys.executable, str(HERE / "_tfmot_peer.py"), str(job_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        logger.warning(
+            "TFMOT %s failed (exit %d): %s",
+            method,
+            completed.returncode,
+            completed.stderr[-2000:],
+        )
+        return None
+    return json.loads((job_dir / "result.json").read_text())
+
+
+def report(rows: list[dict], folder: Path = RESULTS) -> None:
+    """Writes peers.md (medians over seeds) and the Pareto plot."""
+    if not rows:
+        return
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    summary = (
+        frame.groupby(["dataset", "model", "method"])
+        .agg(
+            seeds=("seed", "nunique"),
+            accuracy=("test_accuracy", "mean"),
+            accuracy_sd=("test_accuracy", "std"),
+            delta=("accuracy_delta_points", "median"),
+            tflite_bytes=("tflite_bytes", "median"),
+            gzip_bytes=("gzip_bytes", "median"),
+            embedding_ratio=("embedding_bytes_ratio", "median"),
+            latency_ratio=("latency_ratio", "median"),
+        )
+        .reset_index()
+    )
+    order = {method: index for index, method in enumerate(METHODS)}
+    summary["order"] = summary["method"].map(order)
+    summary = summary.sort_values(["dataset", "model", "order"])
+    lines = [
+        "# Peers, side by side (same pretraining, data and seeds; LiteRT, 1 thread)",
+        "",
+        "Accuracy: test, mean over seeds (dev-selected). Δ: median over seeds of the "
+        "difference to the float baseline of the same seed, in points. Embedding: "
+        "bytes of the stored table(s) in the `.tflite` file relative to the float32 "
+        "baseline's table (median). Latency: p50 ratio to the baseline (median).",
+        "",
+        "| dataset | model | method | seeds | accuracy | Δ (pts) | .tflite bytes | "
+        "gzip bytes | embedding | latency |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary.itertuples():
+        sd = 0.0 if pd.isna(row.accuracy_sd) else row.accuracy_sd
+        lines.append(
+            f"| {row.dataset} | {row.model} | {LABELS.get(row.method, row.method)} | "
+            f"{row.seeds} | {100 * row.accuracy:.2f} ± {100 * sd:.2f} | "
+            f"{row.delta:+.2f} | {int(row.tflite_bytes):,} | {int(row.gzip_bytes):,} | "
+            f"{100 * row.embedding_ratio:.2f}% | {row.latency_ratio:.2f}x |"
+        )
+    lines.append("")
+    (folder / "peers.md").write_text("\n".join(lines), encoding="utf-8")
+    summary.drop(columns="order").to_json(
+        folder / "peers_summary.json", orient="records", indent=2
+    )
+    _plot(summary, folder / "peers_pareto.png")
+
+
+def _plot(summary, path: Path) -> None:
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(summary.groupby(["dataset", "model"]))
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(5.5 * len(groups), 4.5), squeeze=False
+    )
+    markers = dict(zip(METHODS, "o^v<>sDdPX*h", strict=False))
+    colors = plt.get_cmap("tab20")
+    for axis, ((dataset, model), frame) in zip(axes[0], groups, strict=True):
+        for row in frame.itertuples():
+            index = METHODS.index(row.method) if row.method in METHODS else 0
+            ours = row.method.startswith("ours")
+            axis.scatter(
+                row.tflite_bytes,
+                100 * row.accuracy,
+                marker=markers.get(row.method, "o"),
+                s=90 if ours else 50,
+                color=colors(index % 20),
+                edgecolor="black" if ours else "none",
+                label=LABELS.get(row.method, row.method),
+            )
+        axis.set_xscale("log")
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.set_xlabel(".tflite bytes (log)")
+        axis.set_ylabel("test accuracy (%)")
+        axis.set_title(f"{dataset} / {model}")
+        axis.grid(True, alpha=0.3)
+    labels_seen = {}
+    for axis in axes[0]:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            labels_seen.setdefault(label, handle)
+    handles, labels = list(labels_seen.values()), list(labels_seen)
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
