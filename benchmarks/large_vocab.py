@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = run_case(case, args)
         store.append_row(args.output, row)
         gc.collect()
-    write_markdown(store.read_rows(args.output), RESULTS / "large_vocab.md")
+    write_markdown(store.read_rows(args.output), args.output.with_suffix(".md"))
     return 0
 
 

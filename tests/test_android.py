@@ -66,12 +66,21 @@ def _fit(tokenizer, *, factorize):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def tokenizer():
+    return Tokenizer.from_texts([text for _, text in _TRAIN], seq_len=SEQ_LEN)
+
+
+@pytest.fixture(scope="module")
+def factorized_model(tokenizer):
+    return _fit(tokenizer, factorize=True)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tokenizer, factorized_model):
     """A finished run folder laid out as `android.py`'s docstring describes."""
     from tflite_lowrank.convert import convert_to_tflite
 
     folder = tmp_path_factory.mktemp("run")
-    tokenizer = Tokenizer.from_texts([text for _, text in _TRAIN], seq_len=SEQ_LEN)
     tokenizer.save(folder)
     save_labels(LABELS, folder)
     (folder / "test.tsv").write_text(
@@ -79,9 +88,7 @@ def run_dir(tmp_path_factory):
         encoding="utf-8",
     )
     convert_to_tflite(_fit(tokenizer, factorize=False), folder / "baseline.tflite")
-    convert_to_tflite(
-        _fit(tokenizer, factorize=True), folder / "compressed_rank3.tflite"
-    )
+    convert_to_tflite(factorized_model, folder / "compressed_rank3.tflite")
     return folder
 
 
@@ -275,6 +282,40 @@ def test_export_android_assets_ships_the_pair_named_in_results_json(run_copy, tm
     assert (tmp_path / "assets" / "compressed.tflite").read_bytes() == (
         run_copy / "compressed_dynamic.tflite"
     ).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def wide_factorized_model():
+    """Factors large enough (2,000 x 4) for the converter to quantize them."""
+    import keras
+
+    from tflite_lowrank.callbacks import EmbeddingFactorization
+    from tflite_lowrank.models import build_dan, compile_for_classification
+
+    keras.utils.set_random_seed(1)
+    model = build_dan(2000, 2, seq_len=SEQ_LEN, embedding_dim=16, hidden=(4,))
+    compile_for_classification(model)
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 2000, size=(64, SEQ_LEN))
+    y = rng.integers(0, 2, size=64)
+    split = EmbeddingFactorization("embedding", rank=4, at_epoch=1, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[split])
+    return model, x
+
+
+@pytest.mark.parametrize("mode", ["float32", "dynamic", "float16", "int8", "int4"])
+def test_export_android_assets_reads_the_quantization_from_the_file(
+    wide_factorized_model, tmp_path, mode
+):
+    """Without `results.json`, the manifest's mode comes from the stored table type."""
+    from tflite_lowrank import _litert
+    from tflite_lowrank.convert import convert_to_tflite
+
+    model, x = wide_factorized_model
+    path = tmp_path / "compressed.tflite"
+    convert_to_tflite(model, path, quantization=mode, representative_data=x)
+    info = _litert.inspect_model(path.read_bytes())
+    assert android._quantization(info) == mode
 
 
 def test_export_android_assets_results_json_naming_a_missing_file(run_copy, tmp_path):

@@ -412,6 +412,8 @@ def _embedding_width(info: _litert.ModelInfo) -> int | None:
 def _quantization(info: _litert.ModelInfo) -> str:
     """The `convert_to_tflite` mode that explains how the embedding is stored."""
     dtypes = {table.dtype for table in info.embedding_tables}
+    if "int4" in dtypes:
+        return "int4"
     if "float16" in dtypes:
         return "float16"
     if "int8" in dtypes:
