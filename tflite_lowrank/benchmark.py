@@ -11,26 +11,24 @@ latency percentiles, peak memory and, given labels, accuracy.
 reference: size ratio, accuracy delta, latency ratio and agreement of predictions,
 rendered as Markdown, JSON or a PNG plot.
 
+This module holds the two functions and the checks of their arguments. The result
+dataclasses and their reports live in `_benchmark_results` (re-exported here), the
+child process that measures in `_benchmark_child`.
+
 This module imports NumPy and LiteRT only, never TensorFlow.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from tflite_lowrank import _litert
+from tflite_lowrank._benchmark_child import _FileSpec, _run_child
 from tflite_lowrank._benchmark_results import (
     BenchmarkResult,
     Comparison,
@@ -38,8 +36,6 @@ from tflite_lowrank._benchmark_results import (
 )
 from tflite_lowrank._checks import check_int as _check_int
 from tflite_lowrank._checks import check_path as _check_path
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_WARMUP_RUNS = 10
 DEFAULT_NUM_RUNS = 100
@@ -260,16 +256,6 @@ def compare_models(
     return Comparison(rows=tuple(rows), reference=reference, results=results)
 
 
-@dataclasses.dataclass(frozen=True)
-class _FileSpec:
-    path: str
-    size_bytes: int
-    seq_len: int
-    num_labels: int
-    token_ids: np.ndarray
-    labels: np.ndarray | None
-
-
 def _check_benchmark_args(
     path, token_ids, labels, num_threads, warmup_runs, num_runs, *, name: str = "path"
 ) -> _FileSpec:
@@ -353,196 +339,3 @@ def _resolve_progress(progress: bool | None) -> bool:
             f"`progress` must be a bool or None. Received: progress={progress!r}"
         )
     return progress
-
-
-def _run_child(
-    spec: _FileSpec,
-    *,
-    num_threads: int,
-    warmup_runs: int,
-    num_runs: int,
-    progress: bool,
-    want_predictions: bool,
-) -> BenchmarkResult:
-    """Runs `_measure` in a fresh Python process and reads its report back.
-
-    A plain `subprocess` (not `multiprocessing`), so that callers' scripts need no
-    `if __name__ == "__main__":` guard and notebooks work.
-    """
-    request = {
-        "path": os.path.abspath(spec.path),
-        "num_threads": int(num_threads),
-        "warmup_runs": int(warmup_runs),
-        "num_runs": int(num_runs),
-        "progress": progress,
-        "want_predictions": want_predictions,
-    }
-    package_root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        part for part in (package_root, env.get("PYTHONPATH")) if part
-    )
-    logger.info("Benchmarking %s in a child process.", spec.path)
-    with tempfile.TemporaryDirectory(prefix="tflite-lowrank-benchmark-") as folder:
-        np.save(Path(folder, "token_ids.npy"), spec.token_ids)
-        Path(folder, "request.json").write_text(json.dumps(request))
-        completed = subprocess.run(
-            [sys.executable, "-c", _CHILD_CODE, folder],
-            stdin=subprocess.DEVNULL,
-            stdout=_stderr_fileno(),  # Keep our stdout clean for results.
-            env=env,
-            check=False,
-        )
-        report_path = Path(folder, "report.json")
-        report = json.loads(report_path.read_text()) if report_path.exists() else None
-        predictions_path = Path(folder, "predictions.npy")
-        predictions = np.load(predictions_path) if predictions_path.exists() else None
-    if report is None:
-        raise RuntimeError(
-            f"The benchmark process for {spec.path} died (exit code "
-            f"{completed.returncode}) before reporting; see its messages above."
-        )
-    if "error" in report:
-        raise RuntimeError(f"Benchmarking {spec.path} failed: {report['error']}")
-    accuracy = (
-        float(np.mean(predictions == spec.labels)) if spec.labels is not None else None
-    )
-    return BenchmarkResult(
-        path=spec.path,
-        size_bytes=spec.size_bytes,
-        seq_len=spec.seq_len,
-        num_labels=spec.num_labels,
-        num_threads=int(num_threads),
-        warmup_runs=int(warmup_runs),
-        num_runs=int(num_runs),
-        num_samples=len(spec.token_ids),
-        accuracy=accuracy,
-        predictions=predictions,
-        **report,
-    )
-
-
-_CHILD_CODE = (
-    "import sys; from tflite_lowrank.benchmark import _child_main; "
-    "_child_main(sys.argv[1])"
-)
-
-
-def _stderr_fileno() -> int | None:
-    try:
-        return sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # e.g. a captured or replaced stderr
-        return subprocess.DEVNULL
-
-
-def _child_main(folder: str) -> None:
-    """Entry point of the benchmark process: reads the request, writes the report."""
-    folder = Path(folder)
-    try:
-        request = json.loads((folder / "request.json").read_text())
-        token_ids = np.load(folder / "token_ids.npy")
-        report = _measure(token_ids=token_ids, **request)
-        predictions = report.pop("predictions")
-        if predictions is not None:
-            np.save(folder / "predictions.npy", predictions)
-    except Exception as error:  # Report any failure to the parent.
-        report = {"error": f"{type(error).__name__}: {error}"}
-    (folder / "report.json").write_text(json.dumps(report))
-
-
-def _measure(
-    *,
-    path: str,
-    token_ids: np.ndarray,
-    num_threads: int,
-    warmup_runs: int,
-    num_runs: int,
-    progress: bool,
-    want_predictions: bool,
-) -> dict[str, Any]:
-    # Import LiteRT first, so that its libraries are not counted as the model's memory.
-    import ai_edge_litert.interpreter  # noqa: F401
-    from tqdm import tqdm
-
-    rss_before = _current_rss()
-    start = time.perf_counter()
-    interpreter = _litert.make_interpreter(model_path=path, num_threads=num_threads)
-    runner = _litert.Runner(interpreter)
-    load_time = time.perf_counter() - start
-
-    rows = [row[None, :] for row in token_ids]
-    runner.set_input(rows[0])
-    start = time.perf_counter()
-    runner.invoke()
-    first_inference = time.perf_counter() - start
-
-    total = warmup_runs + num_runs + (len(rows) if want_predictions else 0)
-    bar = tqdm(
-        total=total,
-        desc=Path(path).name,
-        unit="run",
-        file=sys.stderr,
-        disable=not progress,
-        leave=False,
-    )
-    with bar:
-        for index in range(warmup_runs):
-            runner.set_input(rows[index % len(rows)])
-            runner.invoke()
-            bar.update()
-        latencies = np.empty(num_runs)
-        for index in range(num_runs):
-            runner.set_input(rows[index % len(rows)])
-            start = time.perf_counter()
-            runner.invoke()
-            latencies[index] = time.perf_counter() - start
-            bar.update()
-        predictions = None
-        if want_predictions:
-            predictions = np.empty(len(rows), dtype=np.int64)
-            for index, row in enumerate(rows):
-                runner.set_input(row)
-                runner.invoke()
-                predictions[index] = int(np.argmax(runner.output()[0]))
-                bar.update()
-    peak = _peak_rss()
-    return {
-        "load_time_ms": 1e3 * load_time,
-        "first_inference_ms": 1e3 * first_inference,
-        "latency_p50_ms": float(1e3 * np.percentile(latencies, 50)),
-        "latency_p90_ms": float(1e3 * np.percentile(latencies, 90)),
-        "latency_mean_ms": float(1e3 * latencies.mean()),
-        "peak_memory_bytes": int(peak),
-        "model_memory_bytes": int(max(0, peak - rss_before)),
-        "predictions": predictions,
-    }
-
-
-def _current_rss() -> int:
-    import psutil
-
-    return int(psutil.Process().memory_info().rss)
-
-
-def _peak_rss() -> int:
-    """Peak resident memory of this process since it started (its own `exec`).
-
-    On Linux this is `VmHWM` of `/proc/self/status`: `ru_maxrss` would also count the
-    parent's memory, which survives `fork` + `exec` in that counter.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        import resource
-    except ImportError:  # Windows: the peak working set.
-        import psutil
-
-        info = psutil.Process().memory_info()
-        return int(getattr(info, "peak_wset", info.rss))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
