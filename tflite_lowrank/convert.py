@@ -41,13 +41,9 @@ or interrupted conversion never leaves a partial or clobbered file.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import logging
 import os
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +52,7 @@ import numpy as np
 
 from tflite_lowrank import _litert
 from tflite_lowrank._litert import QUANTIZATION_MODES, TensorInfo
+from tflite_lowrank._tf_converter import _run_converter, _unrolled
 from tflite_lowrank.benchmark import OutputMismatchError
 from tflite_lowrank.layers import LowRankEmbedding
 
@@ -77,7 +74,6 @@ _PASS_THROUGH_LAYERS = (
     "Identity",
 )
 _LOGIT_ACTIVATIONS = ("linear", "log_softmax")
-_TENSOR_LIST_HINT = "TensorList"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -476,19 +472,6 @@ def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:
     ]
 
 
-@contextlib.contextmanager
-def _unrolled(layers) -> Iterator[None]:
-    """Sets `unroll=True` on recurrent layers for the duration of one conversion."""
-    layers = list(layers)
-    for layer in layers:
-        layer.unroll = True
-    try:
-        yield
-    finally:
-        for layer in layers:
-            layer.unroll = False
-
-
 def _check_rows(
     representative_data: np.ndarray | None, seq_len: int, vocabulary_size: int | None
 ) -> np.ndarray:
@@ -591,74 +574,6 @@ def _contract_wrapper(
         outputs = keras.layers.Softmax(name="probabilities")(outputs)
     wrapper = keras.Model(token_ids, outputs, name=f"{model.name}_tflite")
     return wrapper, appended
-
-
-def _run_converter(
-    wrapper: keras.Model, mode: str, representative_data: np.ndarray | None
-) -> bytes:
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(wrapper)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if mode != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
-        rows = representative_data
-
-        def dataset():
-            for row in rows:
-                yield [row[None, :].astype(np.int32)]
-
-        converter.representative_dataset = dataset
-        converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-            tf.lite.OpsSet.TFLITE_BUILTINS,
-        ]
-    captured = io.StringIO()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
-            # The int32 input is not quantized; TF warns that it has no statistics.
-            warnings.filterwarnings("ignore", message=".*Statistics for quantized")
-            return converter.convert()
-    except Exception as error:
-        raise _translate_converter_error(error, wrapper) from error
-    finally:
-        if captured.getvalue().strip():
-            logger.debug("Converter output: %s", captured.getvalue().strip())
-
-
-def _translate_converter_error(error: Exception, wrapper: keras.Model) -> Exception:
-    text = str(error)
-    flex_ops = []
-    for data in getattr(error, "errors", None) or ():
-        if "NEEDS_FLEX" in str(data) and data.operator.name:
-            flex_ops.append(data.operator.name)
-    if not flex_ops and "TF Select ops:" in text:
-        line = text.split("TF Select ops:", 1)[1].splitlines()[0]
-        flex_ops = [f"tf.{name.strip()}" for name in line.split(",") if name.strip()]
-    if flex_ops:
-        flex_ops = sorted(set(flex_ops))
-        if any(_TENSOR_LIST_HINT in op for op in flex_ops):
-            fix = (
-                "These come from a recurrent layer that could not be lowered to a "
-                "loop: build it with `unroll=True` (e.g. `LSTM(150, unroll=True, "
-                "return_sequences=True)`) and a fixed `seq_len`"
-            )
-        else:
-            fix = (
-                "The stock LiteRT runtime has no kernels for them: rewrite the "
-                "layers that use them with builtin-compatible ops (see "
-                "https://ai.google.dev/edge/litert/models/ops_compatibility)"
-            )
-        return ValueError(
-            "The model needs Select TF (Flex) ops, which the stock LiteRT runtime "
-            f"cannot run: {', '.join(flex_ops)}. {fix}. "
-            f"Received: model={wrapper.name.removesuffix('_tflite')!r}"
-        )
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    return RuntimeError(f"TFLite conversion failed: {first_line}")
 
 
 def _compare_with_keras(
