@@ -37,6 +37,12 @@ token. Models it cannot fold are converted unfolded (logged at INFO).
 Every converted file is run once in LiteRT before it is written and checked against
 Keras (`OutputMismatchError` when it disagrees); it is written atomically, so a failed
 or interrupted conversion never leaves a partial or clobbered file.
+
+This module holds `convert_to_tflite`, its result and the checks of its arguments. The
+steps it calls live in private modules: `_keras_model` (loading a `.keras` file, the
+model's input length and layers; `load_keras_model` and `model_seq_len` are re-exported
+here), `_contract` (the batch-1 wrapper and the check against Keras) and
+`_tf_converter` (the TensorFlow converter for each mode).
 """
 
 from __future__ import annotations
@@ -44,7 +50,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -52,6 +57,14 @@ import numpy as np
 
 from tflite_lowrank import _litert
 from tflite_lowrank._contract import _check_rows, _compare_with_keras, _contract_wrapper
+from tflite_lowrank._keras_model import (
+    _embedding_layers,
+    _recurrent_layers,
+    _resolve_seq_len,
+    _vocabulary_size,
+)
+from tflite_lowrank._keras_model import load_keras_model as load_keras_model
+from tflite_lowrank._keras_model import model_seq_len as model_seq_len
 from tflite_lowrank._litert import QUANTIZATION_MODES, TensorInfo
 from tflite_lowrank._tf_converter import _run_converter, _unrolled
 from tflite_lowrank.benchmark import OutputMismatchError as OutputMismatchError
@@ -302,79 +315,6 @@ def convert_to_tflite(
     return result
 
 
-def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
-    """Loads a `.keras` model for conversion, without its optimizer.
-
-    Imports the modules that register this package's layers first, so that models
-    holding a `LowRankEmbedding` or the reference models' layers load without
-    `custom_objects`.
-
-    Args:
-        path: Path-like. A Keras v3 `.keras` file.
-
-    Returns:
-        The `keras.Model`, uncompiled.
-
-    Raises:
-        FileNotFoundError: if the file does not exist.
-        ValueError: if the file is not a `.keras` model archive.
-
-    Example:
-
-    ```python
-    model = load_keras_model("runs/sst2/model.keras")
-    convert_to_tflite(model, "sst2.tflite", quantization="dynamic")
-    ```
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"`model` must be an existing `.keras` file. Received: model={str(path)!r}"
-        )
-    if path.suffix != ".keras":
-        raise ValueError(
-            "`model` must be a Keras v3 `.keras` file (saved with `model.save(...)`). "
-            f"Received: model={str(path)!r}"
-        )
-    # Import the modules that register this package's serializable layers.
-    import tflite_lowrank.layers  # noqa: F401
-    import tflite_lowrank.models  # noqa: F401
-
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for a broken archive.
-        raise ValueError(
-            f"Could not load a Keras model from the file ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}). "
-            f"Received: model={str(path)!r}"
-        ) from error
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"The file holds a {type(model).__name__}, not a `keras.Model`. "
-            f"Received: model={str(path)!r}"
-        )
-    return model
-
-
-def model_seq_len(model: keras.Model) -> int | None:
-    """The fixed length of the model's `token_ids` input, or None if not fixed.
-
-    Example:
-
-    ```python
-    tokenizer = Tokenizer.load("export/", seq_len=model_seq_len(model))
-    ```
-    """
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        return None
-    if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 2:
-        return None
-    length = inputs[0].shape[1]
-    return None if length is None else int(length)
-
-
 def _folded(model: keras.Model) -> tuple[keras.Model, tuple[str, ...]]:
     """The model with its projections folded, and the layers that absorbed them."""
     from tflite_lowrank.fold import fold_projection
@@ -404,56 +344,6 @@ def _check_bool(name: str, value) -> None:
             f"`{name}` must be a bool. Received: {name}={value!r} "
             f"(of type {type(value).__name__})"
         )
-
-
-def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
-    fixed = model_seq_len(model)
-    if seq_len is not None:
-        if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
-            raise TypeError(
-                f"`seq_len` must be an integer. Received: seq_len={seq_len!r} "
-                f"(of type {type(seq_len).__name__})"
-            )
-        if seq_len < 1:
-            raise ValueError(f"`seq_len` must be >= 1. Received: seq_len={seq_len}")
-        if fixed is not None and fixed != seq_len:
-            raise ValueError(
-                f"`seq_len` must match the model's input length {fixed}, or be left "
-                f"out. Received: seq_len={seq_len}"
-            )
-        return int(seq_len)
-    if fixed is None:
-        raise ValueError(
-            "The model's input length is not fixed (or the model has no single "
-            "`(batch, seq_len)` input): pass `seq_len`, the tokenizer's length. "
-            f"Received: seq_len=None for model {model.name!r}"
-        )
-    return fixed
-
-
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return list(model._flatten_layers(include_self=False, recursive=True))
-
-
-def _embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return [
-        layer
-        for layer in _all_layers(model)
-        if isinstance(layer, keras.layers.Embedding | LowRankEmbedding)
-    ]
-
-
-def _vocabulary_size(model: keras.Model) -> int | None:
-    layers = _embedding_layers(model)
-    return min(layer.input_dim for layer in layers) if layers else None
-
-
-def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return [
-        layer
-        for layer in _all_layers(model)
-        if isinstance(layer, keras.layers.RNN) and not layer.unroll
-    ]
 
 
 def _embedding_tensors(model: keras.Model, info: _litert.ModelInfo):
