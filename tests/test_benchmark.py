@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from tflite_lowrank import benchmark
+from tflite_lowrank import _benchmark_child, benchmark
 from tflite_lowrank.benchmark import (
     BenchmarkResult,
     Comparison,
@@ -133,7 +133,7 @@ def test_benchmark_tflite_shows_progress_on_stderr(files, data, capfd):
 
 
 def test_benchmark_tflite_reports_a_dead_child(files, monkeypatch):
-    monkeypatch.setattr(benchmark, "_CHILD_CODE", "import sys; sys.exit(3)")
+    monkeypatch.setattr(_benchmark_child, "_CHILD_CODE", "import sys; sys.exit(3)")
     with pytest.raises(RuntimeError, match=r"died \(exit code 3\)"):
         benchmark_tflite(files["lowrank"], **FAST)
 

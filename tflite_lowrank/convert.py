@@ -37,47 +37,40 @@ token. Models it cannot fold are converted unfolded (logged at INFO).
 Every converted file is run once in LiteRT before it is written and checked against
 Keras (`OutputMismatchError` when it disagrees); it is written atomically, so a failed
 or interrupted conversion never leaves a partial or clobbered file.
+
+This module holds `convert_to_tflite`, its result and the checks of its arguments. The
+steps it calls live in private modules: `_keras_model` (loading a `.keras` file, the
+model's input length and layers; `load_keras_model` and `model_seq_len` are re-exported
+here), `_contract` (the batch-1 wrapper and the check against Keras) and
+`_tf_converter` (the TensorFlow converter for each mode).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import logging
 import os
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
 from tflite_lowrank import _litert
+from tflite_lowrank._contract import _check_rows, _compare_with_keras, _contract_wrapper
+from tflite_lowrank._keras_model import (
+    _embedding_layers,
+    _recurrent_layers,
+    _resolve_seq_len,
+    _vocabulary_size,
+)
+from tflite_lowrank._keras_model import load_keras_model as load_keras_model
+from tflite_lowrank._keras_model import model_seq_len as model_seq_len
 from tflite_lowrank._litert import QUANTIZATION_MODES, TensorInfo
-from tflite_lowrank.benchmark import OutputMismatchError
+from tflite_lowrank._tf_converter import _run_converter, _unrolled
+from tflite_lowrank.benchmark import OutputMismatchError as OutputMismatchError
 from tflite_lowrank.layers import LowRankEmbedding
 
 logger = logging.getLogger(__name__)
-
-
-# Largest allowed max |tflite - keras| on the verification rows, per mode. Probabilities
-# are compared for float32 and float16; quantized modes are only checked to be finite
-# (their error depends on the model; measure it with `compare_models`).
-_OUTPUT_TOLERANCES = {"float32": 1e-4, "float16": 5e-2}
-_NUM_CHECK_ROWS = 16
-_PASS_THROUGH_LAYERS = (
-    "Dropout",
-    "SpatialDropout1D",
-    "GaussianDropout",
-    "GaussianNoise",
-    "AlphaDropout",
-    "ActivityRegularization",
-    "Identity",
-)
-_LOGIT_ACTIVATIONS = ("linear", "log_softmax")
-_TENSOR_LIST_HINT = "TensorList"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -322,79 +315,6 @@ def convert_to_tflite(
     return result
 
 
-def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
-    """Loads a `.keras` model for conversion, without its optimizer.
-
-    Imports the modules that register this package's layers first, so that models
-    holding a `LowRankEmbedding` or the reference models' layers load without
-    `custom_objects`.
-
-    Args:
-        path: Path-like. A Keras v3 `.keras` file.
-
-    Returns:
-        The `keras.Model`, uncompiled.
-
-    Raises:
-        FileNotFoundError: if the file does not exist.
-        ValueError: if the file is not a `.keras` model archive.
-
-    Example:
-
-    ```python
-    model = load_keras_model("runs/sst2/model.keras")
-    convert_to_tflite(model, "sst2.tflite", quantization="dynamic")
-    ```
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"`model` must be an existing `.keras` file. Received: model={str(path)!r}"
-        )
-    if path.suffix != ".keras":
-        raise ValueError(
-            "`model` must be a Keras v3 `.keras` file (saved with `model.save(...)`). "
-            f"Received: model={str(path)!r}"
-        )
-    # Import the modules that register this package's serializable layers.
-    import tflite_lowrank.layers  # noqa: F401
-    import tflite_lowrank.models  # noqa: F401
-
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for a broken archive.
-        raise ValueError(
-            f"Could not load a Keras model from the file ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}). "
-            f"Received: model={str(path)!r}"
-        ) from error
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"The file holds a {type(model).__name__}, not a `keras.Model`. "
-            f"Received: model={str(path)!r}"
-        )
-    return model
-
-
-def model_seq_len(model: keras.Model) -> int | None:
-    """The fixed length of the model's `token_ids` input, or None if not fixed.
-
-    Example:
-
-    ```python
-    tokenizer = Tokenizer.load("export/", seq_len=model_seq_len(model))
-    ```
-    """
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        return None
-    if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 2:
-        return None
-    length = inputs[0].shape[1]
-    return None if length is None else int(length)
-
-
 def _folded(model: keras.Model) -> tuple[keras.Model, tuple[str, ...]]:
     """The model with its projections folded, and the layers that absorbed them."""
     from tflite_lowrank.fold import fold_projection
@@ -424,270 +344,6 @@ def _check_bool(name: str, value) -> None:
             f"`{name}` must be a bool. Received: {name}={value!r} "
             f"(of type {type(value).__name__})"
         )
-
-
-def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
-    fixed = model_seq_len(model)
-    if seq_len is not None:
-        if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
-            raise TypeError(
-                f"`seq_len` must be an integer. Received: seq_len={seq_len!r} "
-                f"(of type {type(seq_len).__name__})"
-            )
-        if seq_len < 1:
-            raise ValueError(f"`seq_len` must be >= 1. Received: seq_len={seq_len}")
-        if fixed is not None and fixed != seq_len:
-            raise ValueError(
-                f"`seq_len` must match the model's input length {fixed}, or be left "
-                f"out. Received: seq_len={seq_len}"
-            )
-        return int(seq_len)
-    if fixed is None:
-        raise ValueError(
-            "The model's input length is not fixed (or the model has no single "
-            "`(batch, seq_len)` input): pass `seq_len`, the tokenizer's length. "
-            f"Received: seq_len=None for model {model.name!r}"
-        )
-    return fixed
-
-
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return list(model._flatten_layers(include_self=False, recursive=True))
-
-
-def _embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return [
-        layer
-        for layer in _all_layers(model)
-        if isinstance(layer, keras.layers.Embedding | LowRankEmbedding)
-    ]
-
-
-def _vocabulary_size(model: keras.Model) -> int | None:
-    layers = _embedding_layers(model)
-    return min(layer.input_dim for layer in layers) if layers else None
-
-
-def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return [
-        layer
-        for layer in _all_layers(model)
-        if isinstance(layer, keras.layers.RNN) and not layer.unroll
-    ]
-
-
-@contextlib.contextmanager
-def _unrolled(layers) -> Iterator[None]:
-    """Sets `unroll=True` on recurrent layers for the duration of one conversion."""
-    layers = list(layers)
-    for layer in layers:
-        layer.unroll = True
-    try:
-        yield
-    finally:
-        for layer in layers:
-            layer.unroll = False
-
-
-def _check_rows(
-    representative_data: np.ndarray | None, seq_len: int, vocabulary_size: int | None
-) -> np.ndarray:
-    """Rows for the output check: real data if given, else seeded random valid ids."""
-    if representative_data is not None:
-        return representative_data[:_NUM_CHECK_ROWS]
-    rng = np.random.default_rng(0)
-    high = vocabulary_size if vocabulary_size is not None else 2
-    low = 1 if high > 1 else 0
-    rows = rng.integers(low, high, size=(_NUM_CHECK_ROWS, seq_len), dtype=np.int64)
-    for row in range(_NUM_CHECK_ROWS):  # Padding of every length from 0 to seq_len-1.
-        padding = row % seq_len
-        if padding:
-            rows[row, seq_len - padding :] = 0
-    return rows.astype(np.int32)
-
-
-def _output_kind(model: keras.Model) -> str:
-    """Reads `"probabilities"`, `"logits"`, `"sigmoid"` or `"unknown"` off the end."""
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        return "unknown"
-    if not outputs or len(outputs) != 1:
-        return "unknown"
-    history = getattr(outputs[0], "_keras_history", None)
-    for _ in range(16):
-        if history is None:
-            return "unknown"
-        layer, node_index, _tensor_index = history
-        class_name = type(layer).__name__
-        if class_name == "Softmax":
-            return "probabilities"
-        if class_name in _PASS_THROUGH_LAYERS:
-            node = layer._inbound_nodes[node_index]
-            if len(node.input_tensors) != 1:
-                return "unknown"
-            history = getattr(node.input_tensors[0], "_keras_history", None)
-            continue
-        if isinstance(layer, keras.Model):
-            return _output_kind(layer)
-        activation = getattr(layer, "activation", None)
-        name = getattr(activation, "__name__", None)
-        if name == "softmax":
-            return "probabilities"
-        if name in _LOGIT_ACTIVATIONS:
-            return "logits"
-        if name == "sigmoid":
-            return "sigmoid"
-        return "unknown"
-    return "unknown"
-
-
-def _looks_like_probabilities(outputs: np.ndarray) -> bool:
-    return bool(
-        np.all(outputs >= 0.0)
-        and np.all(outputs <= 1.0)
-        and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
-    )
-
-
-def _contract_wrapper(
-    model: keras.Model, seq_len: int, keep_logits: bool, check_rows: np.ndarray
-) -> tuple[keras.Model, bool]:
-    """The batch-1 model of the contract, and whether a softmax was appended."""
-    token_ids = keras.Input(
-        shape=(seq_len,), batch_size=1, dtype="int32", name=_litert.INPUT_NAME
-    )
-    outputs = model(token_ids)
-    if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
-        shape = (
-            [tuple(output.shape) for output in outputs]
-            if isinstance(outputs, list | tuple)
-            else getattr(outputs, "shape", type(outputs).__name__)
-        )
-        raise ValueError(
-            "The model must have one output of shape (batch, num_labels). "
-            f"Received: model={model.name!r} with output shape {shape}"
-        )
-    if outputs.shape[1] is None:
-        raise ValueError(
-            "The model's number of labels (last output dimension) must be fixed. "
-            f"Received: model={model.name!r} with output shape {tuple(outputs.shape)}"
-        )
-    kind = _output_kind(model)
-    if kind == "unknown":
-        sample = keras.ops.convert_to_numpy(model(check_rows, training=False))
-        kind = "probabilities" if _looks_like_probabilities(sample) else "logits"
-        logger.info("Output of %r read from its values: %s.", model.name, kind)
-    if kind == "sigmoid" and not keep_logits:
-        raise ValueError(
-            "The model ends in a sigmoid, but the I/O contract needs `num_labels` "
-            "class probabilities that sum to 1. End the model in "
-            "`Dense(num_labels, activation='softmax')`, or pass `keep_logits=True` "
-            "to keep the sigmoid output as is. "
-            f"Received: model={model.name!r}, keep_logits=False"
-        )
-    appended = kind == "logits" and not keep_logits
-    if appended:
-        outputs = keras.layers.Softmax(name="probabilities")(outputs)
-    wrapper = keras.Model(token_ids, outputs, name=f"{model.name}_tflite")
-    return wrapper, appended
-
-
-def _run_converter(
-    wrapper: keras.Model, mode: str, representative_data: np.ndarray | None
-) -> bytes:
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(wrapper)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if mode != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
-        rows = representative_data
-
-        def dataset():
-            for row in rows:
-                yield [row[None, :].astype(np.int32)]
-
-        converter.representative_dataset = dataset
-        converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-            tf.lite.OpsSet.TFLITE_BUILTINS,
-        ]
-    captured = io.StringIO()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
-            # The int32 input is not quantized; TF warns that it has no statistics.
-            warnings.filterwarnings("ignore", message=".*Statistics for quantized")
-            return converter.convert()
-    except Exception as error:
-        raise _translate_converter_error(error, wrapper) from error
-    finally:
-        if captured.getvalue().strip():
-            logger.debug("Converter output: %s", captured.getvalue().strip())
-
-
-def _translate_converter_error(error: Exception, wrapper: keras.Model) -> Exception:
-    text = str(error)
-    flex_ops = []
-    for data in getattr(error, "errors", None) or ():
-        if "NEEDS_FLEX" in str(data) and data.operator.name:
-            flex_ops.append(data.operator.name)
-    if not flex_ops and "TF Select ops:" in text:
-        line = text.split("TF Select ops:", 1)[1].splitlines()[0]
-        flex_ops = [f"tf.{name.strip()}" for name in line.split(",") if name.strip()]
-    if flex_ops:
-        flex_ops = sorted(set(flex_ops))
-        if any(_TENSOR_LIST_HINT in op for op in flex_ops):
-            fix = (
-                "These come from a recurrent layer that could not be lowered to a "
-                "loop: build it with `unroll=True` (e.g. `LSTM(150, unroll=True, "
-                "return_sequences=True)`) and a fixed `seq_len`"
-            )
-        else:
-            fix = (
-                "The stock LiteRT runtime has no kernels for them: rewrite the "
-                "layers that use them with builtin-compatible ops (see "
-                "https://ai.google.dev/edge/litert/models/ops_compatibility)"
-            )
-        return ValueError(
-            "The model needs Select TF (Flex) ops, which the stock LiteRT runtime "
-            f"cannot run: {', '.join(flex_ops)}. {fix}. "
-            f"Received: model={wrapper.name.removesuffix('_tflite')!r}"
-        )
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    return RuntimeError(f"TFLite conversion failed: {first_line}")
-
-
-def _compare_with_keras(
-    content: bytes,
-    rows: np.ndarray,
-    expected: np.ndarray,
-    mode: str,
-    model: keras.Model,
-) -> float:
-    runner = _litert.Runner(_litert.make_interpreter(model_content=content))
-    actual = runner.predict(rows)
-    if not np.all(np.isfinite(actual)):
-        raise OutputMismatchError(
-            "The converted model outputs NaN or infinite values where Keras does "
-            "not; the file was not written. Received: "
-            f"model={model.name!r}, quantization={mode!r}"
-        )
-    difference = float(np.max(np.abs(actual - expected)))
-    tolerance = _OUTPUT_TOLERANCES.get(mode)
-    if tolerance is not None:
-        scale = max(1.0, float(np.max(np.abs(expected))))
-        if difference > tolerance * scale:
-            raise OutputMismatchError(
-                f"The converted model's outputs differ from Keras by {difference:.3g}"
-                f" (more than {tolerance * scale:.3g} allowed for {mode}); the file "
-                f"was not written. Received: model={model.name!r}, "
-                f"quantization={mode!r}"
-            )
-    return difference
 
 
 def _embedding_tensors(model: keras.Model, info: _litert.ModelInfo):
