@@ -10,40 +10,40 @@ goes on training everything. The swap lives in `_swap._factorize_in_place`.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import math
-import os
-import re
 import time
-import warnings
 import weakref
 
 import keras
 import numpy as np
-from keras import ops
 
-from tflite_lowrank._checks import check_int as _check_int
-from tflite_lowrank._swap import _factorize_in_place, _find_embedding, _relative_error
-from tflite_lowrank.factorize import (
-    rank_for_compression,
-    rank_for_energy,
-    singular_values,
-    truncated_svd,
+from tflite_lowrank._fresh_optimizer import (
+    _describe,
+    _finish_swap,
+    _install_fresh_optimizer,
+    _iterations,
+    _steps_per_epoch,
 )
-from tflite_lowrank.layers import LowRankEmbedding
-from tflite_lowrank.schedules import CyclicalAnnealedLearningRate
+from tflite_lowrank._sibling_callbacks import (
+    _calling_callback_list,
+    _checkpoint_bests,
+    _post_split_backup,
+    _reset_siblings,
+    _warn_reduce_lr_on_plateau,
+)
+from tflite_lowrank._split_arguments import (
+    _LEARNING_RATE_DEFAULT,
+    _check_arguments,
+    _check_not_split,
+    _check_rank,
+    _rank_at_split,
+    _warn_if_never_splits,
+)
+from tflite_lowrank._swap import _factorize_in_place, _find_embedding, _relative_error
+from tflite_lowrank.factorize import truncated_svd
 
 logger = logging.getLogger(__name__)
-
-_LEARNING_RATE_DEFAULT = "calr"
-# The authors' fine-tuning CALR: peak 1e-3, floor 1e-6 (1e-8 after a restart), peak
-# times 0.1 per epoch. Only the half cycle changes: half an epoch instead of 1,000
-# steps (see `EmbeddingFactorization` and benchmarks/split_defaults.py).
-_CALR_PEAK = 1e-3
-_CALR_FLOOR = 1e-6
-_CALR_DECAY = 0.1
-_LOW_RANK_GROUP = re.compile(r"(^|/)low_rank_embedding(_\d+)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,49 +217,17 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         verbose: int = 1,
     ):
         super().__init__()
-        backend = keras.backend.backend()
-        if backend != "tensorflow":
-            raise ValueError(
-                "`EmbeddingFactorization` supports the TensorFlow backend only (it "
-                "swaps variables in the middle of `fit()`). Set "
-                f"KERAS_BACKEND=tensorflow. Received: backend={backend!r}"
-            )
-        if layer_name is not None and not isinstance(layer_name, str):
-            raise TypeError(
-                "`layer_name` must be a string or None. "
-                f"Received: layer_name={layer_name!r} (of type "
-                f"{type(layer_name).__name__})"
-            )
-        given = [v is not None for v in (rank, compression, energy)]
-        if sum(given) != 1:
-            raise ValueError(
-                "Pass exactly one of `rank`, `compression` or `energy`. "
-                f"Received: rank={rank}, compression={compression}, energy={energy}"
-            )
-        if rank is not None:
-            _check_int("rank", rank, minimum=1)
-            rank = int(rank)
-        if compression is not None:
-            _check_fraction("compression", compression, closed=False)
-        if energy is not None:
-            _check_fraction("energy", energy, closed=True)
-        if isinstance(at_epoch, bool) or not isinstance(at_epoch, int | np.integer):
-            raise TypeError(
-                "`at_epoch` must be an integer (epochs completed before the split). "
-                f"Received: at_epoch={at_epoch!r} (of type {type(at_epoch).__name__})"
-            )
-        if at_epoch < 1:
-            raise ValueError(
-                "`at_epoch` must be >= 1: the table is split after that many epochs "
-                f"of training. Received: at_epoch={at_epoch}"
-            )
-        _check_learning_rate(learning_rate)
-        if isinstance(verbose, bool) or not isinstance(verbose, int):
-            raise TypeError(
-                f"`verbose` must be an integer. Received: verbose={verbose!r}"
-            )
+        _check_arguments(
+            layer_name,
+            rank=rank,
+            compression=compression,
+            energy=energy,
+            at_epoch=at_epoch,
+            learning_rate=learning_rate,
+            verbose=verbose,
+        )
         self.layer_name = layer_name
-        self.rank = rank
+        self.rank = None if rank is None else int(rank)
         self.compression = compression
         self.energy = energy
         self.at_epoch = int(at_epoch)
@@ -275,26 +243,15 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     # ------------------------------------------------------------------ hooks
 
     def set_model(self, model):
-        if self.result is not None:
-            raise ValueError(
-                "This `EmbeddingFactorization` already split layer "
-                f"'{self.result.layer_name}' at epoch {self.result.epoch}; a "
-                "callback splits once. Create a new one for another run, or leave "
-                "it out when training the factorized model further. "
-                f"Received: at_epoch={self.at_epoch}"
-            )
+        _check_not_split(self.result, self.at_epoch)
         super().set_model(model)
         self._layer = _find_embedding(model, self.layer_name)
-        self._check_rank(self._layer)
+        _check_rank(self._layer, rank=self.rank, compression=self.compression)
         callback_list = _calling_callback_list(self)
         self._callback_list = (
             weakref.ref(callback_list) if callback_list is not None else None
         )
-        self._checkpoint_best = {
-            id(cb): cb.best
-            for cb in self._siblings()
-            if isinstance(cb, keras.callbacks.ModelCheckpoint)
-        }
+        self._checkpoint_best = _checkpoint_bests(self._siblings())
 
     def set_params(self, params):
         super().set_params(params)
@@ -303,28 +260,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         epochs = (self.params or {}).get("epochs")
-        if self.result is None and epochs is not None and self.at_epoch >= epochs:
-            warnings.warn(
-                f"`EmbeddingFactorization(at_epoch={self.at_epoch})` will never "
-                f"split: `fit()` runs {epochs} epochs and the split happens after "
-                f"epoch {self.at_epoch}, before the next one. Use `at_epoch` < "
-                f"`epochs`. Received: at_epoch={self.at_epoch}, epochs={epochs}",
-                stacklevel=2,
-            )
-        if self.learning_rate is not None and not isinstance(
-            self.learning_rate, int | float
-        ):
-            for cb in self._siblings():
-                if isinstance(cb, keras.callbacks.ReduceLROnPlateau):
-                    warnings.warn(
-                        "`ReduceLROnPlateau` cannot change a learning-rate "
-                        "schedule, and `EmbeddingFactorization` installs one at "
-                        "the split: the first reduction after the split would "
-                        "fail. Pass `learning_rate=None` (keep the current rate) "
-                        "or a float. "
-                        f"Received: learning_rate={self.learning_rate!r}",
-                        stacklevel=2,
-                    )
+        if self.result is None and epochs is not None:
+            _warn_if_never_splits(self.at_epoch, epochs)
+        _warn_reduce_lr_on_plateau(self.learning_rate, self._siblings())
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.result is not None:
@@ -358,108 +296,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             return []
         return [cb for cb in callback_list.callbacks if cb is not self]
 
-    def _check_rank(self, layer) -> None:
-        input_dim, output_dim = layer.input_dim, layer.output_dim
-        if self.compression is not None:
-            try:
-                rank_for_compression(input_dim, output_dim, self.compression)
-            except ValueError as error:
-                raise ValueError(
-                    f"{error} (layer '{layer.name}'). "
-                    f"Received: compression={self.compression}"
-                ) from None
-            return
-        if self.rank is None:
-            return
-        max_rank = _max_useful_rank(input_dim, output_dim)
-        if self.rank > max_rank:
-            raise ValueError(
-                f"`rank` must be at most {max_rank} for the {input_dim} x "
-                f"{output_dim} table of layer '{layer.name}': at a larger rank the "
-                f"factors ({self.rank} x ({input_dim} + {output_dim}) parameters) are "
-                "not smaller than the table, or the rank is not below "
-                f"min({input_dim}, {output_dim}). Received: rank={self.rank}"
-            )
-
-    def _steps_per_epoch(self) -> int:
-        steps = (self.params or {}).get("steps")
-        if steps:
-            return int(steps)
-        # A dataset of unknown size: the optimizer iterations of the last epoch,
-        # the clock the schedule runs on.
-        if self._steps_in_last_epoch:
-            return self._steps_in_last_epoch
-        raise ValueError(
-            "`EmbeddingFactorization` needs the number of steps per epoch for its "
-            "learning-rate schedule, and `fit()` does not know it (a dataset of "
-            "unknown size). Pass `steps_per_epoch` to `fit()`, or a float or "
-            "schedule as `learning_rate`. Received: steps=None"
-        )
-
-    def _new_learning_rate(self, optimizer):
-        """Learning rate (float or schedule) for the fresh optimizer."""
-        if self.learning_rate is None:
-            return optimizer.get_config()["learning_rate"]
-        if isinstance(self.learning_rate, str):
-            steps_per_epoch = self._steps_per_epoch()
-            return CyclicalAnnealedLearningRate(
-                initial_learning_rate=_CALR_PEAK,
-                minimal_learning_rate=_CALR_FLOOR,
-                step_size=steps_per_epoch / 2,
-                decay=_CALR_DECAY,
-                steps_per_epoch=steps_per_epoch,
-            )
-        if isinstance(
-            self.learning_rate, keras.optimizers.schedules.LearningRateSchedule
-        ):
-            # A copy, so that the callback's own object is never shared.
-            return type(self.learning_rate).from_config(self.learning_rate.get_config())
-        return float(self.learning_rate)
-
     def _install_fresh_optimizer(self) -> None:
-        """Gives the model a new optimizer of the same class, config and wrapping."""
-        model = self.model
-        old = model.optimizer
-        if old is None:
-            raise ValueError(
-                "`EmbeddingFactorization` needs a compiled model (it replaces the "
-                "optimizer at the split). Call `model.compile()` before `fit()`. "
-                "Received: optimizer=None"
-            )
-        scaled = isinstance(old, keras.optimizers.LossScaleOptimizer)
-        inner = old.inner_optimizer if scaled else old
-        config = inner.get_config()
-        config["learning_rate"] = self._new_learning_rate(inner)
-        # A TensorFlow optimizer binds to the strategy in scope when it is created.
-        with model.distribute_strategy.scope():
-            optimizer = type(inner).from_config(config)
-            compile_optimizer = optimizer
-            if scaled:
-                optimizer = keras.optimizers.LossScaleOptimizer(
-                    optimizer,
-                    initial_scale=old.initial_scale,
-                    dynamic_growth_steps=old.dynamic_growth_steps,
-                    name=old.name,
-                )
-        # Drop every reference to the old optimizer, so that reference counting
-        # frees it and its slots (as large as the table each, for Adam) before the
-        # SVD: compiled functions capture them, and `compile()` keeps the optimizer
-        # in the compile config, which `model.save()` would also write.
-        model.train_function = None
-        model.test_function = None
-        model.predict_function = None
-        model.optimizer = optimizer
-        compile_config = getattr(model, "_compile_config", None)
-        if compile_config is not None and "optimizer" in compile_config.config:
-            compile_config.config["optimizer"] = compile_optimizer
+        def steps_per_epoch() -> int:
+            return _steps_per_epoch(self.params, self._steps_in_last_epoch)
 
-    def _finish_swap(self) -> None:
-        model = self.model
-        with model.distribute_strategy.scope():
-            model.optimizer.build(model.trainable_variables)
-            model.make_train_function(force=True)
-            model.make_test_function(force=True)
-            model.make_predict_function(force=True)
+        _install_fresh_optimizer(self.model, self.learning_rate, steps_per_epoch)
 
     def _split(self, epoch: int) -> None:
         start = time.perf_counter()
@@ -469,23 +310,22 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self._install_fresh_optimizer()
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)
-        if self.energy is not None:
-            rank = rank_for_energy(singular_values(table), self.energy)
-            max_rank = _max_useful_rank(input_dim, output_dim)
-            if rank > max_rank:
-                logger.warning(
-                    "energy=%s needs rank %d for layer '%s', which would not save "
-                    "parameters; using rank %d.",
-                    self.energy,
-                    rank,
-                    layer.name,
-                    max_rank,
-                )
-                rank = max_rank
-        elif self.compression is not None:
-            rank = rank_for_compression(input_dim, output_dim, self.compression)
-        else:
-            rank = self.rank
+        rank, wanted = _rank_at_split(
+            layer,
+            table,
+            rank=self.rank,
+            compression=self.compression,
+            energy=self.energy,
+        )
+        if wanted > rank:
+            logger.warning(
+                "energy=%s needs rank %d for layer '%s', which would not save "
+                "parameters; using rank %d.",
+                self.energy,
+                wanted,
+                layer.name,
+                rank,
+            )
         embeddings_a, embeddings_b = truncated_svd(
             table, rank, self._svd_method, balanced=self._balanced
         )
@@ -494,8 +334,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         with model.distribute_strategy.scope():
             _factorize_in_place(layer, embeddings_a, embeddings_b)
         del embeddings_a, embeddings_b
-        self._finish_swap()
-        reset = self._reset_siblings()
+        _finish_swap(model)
+        reset = _reset_siblings(self._siblings(), self._checkpoint_best)
         self.result = FactorizationResult(
             epoch=epoch,
             layer_name=layer.name,
@@ -527,21 +367,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
                 ", ".join(reset) or "none",
             )
 
-    def _reset_siblings(self) -> list[str]:
-        """Restarts monitor callbacks so that "best" refers to the factorized model."""
-        reset = []
-        for cb in self._siblings():
-            if isinstance(
-                cb, keras.callbacks.EarlyStopping | keras.callbacks.ReduceLROnPlateau
-            ):
-                cb.on_train_begin()
-            elif isinstance(cb, keras.callbacks.ModelCheckpoint):
-                cb.best = self._checkpoint_best.get(id(cb))
-            else:
-                continue
-            reset.append(type(cb).__name__)
-        return reset
-
     def _resume_from_backup(self) -> None:
         """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
 
@@ -551,168 +376,37 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         variables.
         """
         layer = self._layer
-        for cb in self._siblings():
-            if not isinstance(cb, keras.callbacks.BackupAndRestore):
-                continue
-            path = os.fspath(cb._weights_path)
-            if not os.path.exists(path):
-                continue
-            rank = _rank_in_backup(path, self.model, layer)
-            if rank is None:
-                continue
-            start = time.perf_counter()
-            self._install_fresh_optimizer()
-            # Placeholder values: the backup overwrites them.
-            embeddings_a = np.zeros((layer.input_dim, rank), dtype="float32")
-            embeddings_b = np.zeros((rank, layer.output_dim), dtype="float32")
-            with self.model.distribute_strategy.scope():
-                _factorize_in_place(layer, embeddings_a, embeddings_b)
-            self._finish_swap()
-            self.result = FactorizationResult(
-                epoch=self.at_epoch,
-                layer_name=layer.name,
-                input_dim=layer.input_dim,
-                output_dim=layer.output_dim,
-                rank=rank,
-                params_before=layer.input_dim * layer.output_dim,
-                params_after=rank * (layer.input_dim + layer.output_dim),
-                relative_error=math.nan,
-                seconds=time.perf_counter() - start,
-                resumed=True,
+        found = _post_split_backup(self._siblings(), self.model, layer)
+        if found is None:
+            return
+        cb, rank = found
+        start = time.perf_counter()
+        self._install_fresh_optimizer()
+        # Placeholder values: the backup overwrites them.
+        embeddings_a = np.zeros((layer.input_dim, rank), dtype="float32")
+        embeddings_b = np.zeros((rank, layer.output_dim), dtype="float32")
+        with self.model.distribute_strategy.scope():
+            _factorize_in_place(layer, embeddings_a, embeddings_b)
+        _finish_swap(self.model)
+        self.result = FactorizationResult(
+            epoch=self.at_epoch,
+            layer_name=layer.name,
+            input_dim=layer.input_dim,
+            output_dim=layer.output_dim,
+            rank=rank,
+            params_before=layer.input_dim * layer.output_dim,
+            params_after=rank * (layer.input_dim + layer.output_dim),
+            relative_error=math.nan,
+            seconds=time.perf_counter() - start,
+            resumed=True,
+        )
+        if self.verbose:
+            logger.info(
+                "Resuming after the split: the backup in '%s' holds layer '%s' "
+                "factorized to rank %d; factorized the model and installed a "
+                "fresh optimizer (%s) before the backup is loaded.",
+                cb.backup_dir,
+                layer.name,
+                rank,
+                _describe(self.model.optimizer),
             )
-            if self.verbose:
-                logger.info(
-                    "Resuming after the split: the backup in '%s' holds layer '%s' "
-                    "factorized to rank %d; factorized the model and installed a "
-                    "fresh optimizer (%s) before the backup is loaded.",
-                    cb.backup_dir,
-                    layer.name,
-                    rank,
-                    _describe(self.model.optimizer),
-                )
-            return
-
-
-def _iterations(model) -> int:
-    return int(ops.convert_to_numpy(model.optimizer.iterations))
-
-
-def _max_useful_rank(input_dim: int, output_dim: int) -> int:
-    """Largest k with k < min(V, D) and k (V + D) < V D."""
-    by_size = (input_dim * output_dim - 1) // (input_dim + output_dim)
-    return max(0, min(min(input_dim, output_dim) - 1, by_size))
-
-
-def _calling_callback_list(callback):
-    """The `CallbackList` calling `callback.set_model`, found on the call stack.
-
-    `fit()` builds its `CallbackList` and immediately calls `set_model` on every
-    callback; the list is what lets the split coordinate with `EarlyStopping`,
-    `ModelCheckpoint` and `BackupAndRestore` of the same run. `None` if the hook is
-    called some other way.
-    """
-    frame = inspect.currentframe()
-    try:
-        for _ in range(16):
-            frame = frame.f_back if frame is not None else None
-            if frame is None:
-                return None
-            owner = frame.f_locals.get("self")
-            if isinstance(owner, keras.callbacks.CallbackList) and any(
-                cb is callback for cb in owner.callbacks
-            ):
-                return owner
-        return None
-    finally:
-        del frame
-
-
-def _rank_in_backup(path: str, model, layer) -> int | None:
-    """Rank of the factorized `layer` in a weights file, `None` if it is not there.
-
-    A `.weights.h5` file names each layer's group after its class, so a model saved
-    after the split has one more `low_rank_embedding` group (with factors of shape
-    `(V, k)` and `(k, D)`) than the model has `LowRankEmbedding` layers.
-    """
-    import h5py
-
-    shape_pairs = []
-
-    def visit(name, item):
-        if not isinstance(item, h5py.Group) or not _LOW_RANK_GROUP.search(name):
-            return
-        group = item.get("vars")
-        if group is None or "0" not in group or "1" not in group:
-            return
-        shape_pairs.append((tuple(group["0"].shape), tuple(group["1"].shape)))
-
-    with h5py.File(path, "r") as file:
-        file.visititems(visit)
-    ranks = [
-        a[1]
-        for a, b in shape_pairs
-        if len(a) == 2
-        and len(b) == 2
-        and a[0] == layer.input_dim
-        and b == (a[1], layer.output_dim)
-    ]
-    for existing in model._flatten_layers(include_self=False, recursive=True):
-        if (
-            isinstance(existing, LowRankEmbedding)
-            and existing.input_dim == layer.input_dim
-            and existing.output_dim == layer.output_dim
-            and existing.rank in ranks
-        ):
-            ranks.remove(existing.rank)
-    return int(ranks[0]) if ranks else None
-
-
-def _describe(optimizer) -> str:
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = inner._learning_rate
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        config = rate.get_config()
-        config.pop("name", None)
-        arguments = ", ".join(f"{key}={value!r}" for key, value in config.items())
-        rate = f"{type(rate).__name__}({arguments})"
-    else:
-        rate = f"{float(ops.convert_to_numpy(rate)):.3g}"
-    return f"{type(inner).__name__}, learning rate {rate}"
-
-
-def _check_fraction(name: str, value, *, closed: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(
-            f"`{name}` must be a float. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
-    upper_ok = value <= 1.0 if closed else value < 1.0
-    if not (0.0 < value and upper_ok):
-        interval = "(0, 1]" if closed else "(0, 1)"
-        raise ValueError(f"`{name}` must be in {interval}. Received: {name}={value}")
-
-
-def _check_learning_rate(learning_rate) -> None:
-    if learning_rate is None or isinstance(
-        learning_rate, keras.optimizers.schedules.LearningRateSchedule
-    ):
-        return
-    if isinstance(learning_rate, str):
-        if learning_rate != _LEARNING_RATE_DEFAULT:
-            raise ValueError(
-                '`learning_rate` must be "calr", None, a float or a '
-                "`LearningRateSchedule`. "
-                f"Received: learning_rate={learning_rate!r}"
-            )
-        return
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float):
-        raise TypeError(
-            '`learning_rate` must be "calr", None, a float or a '
-            "`keras.optimizers.schedules.LearningRateSchedule`. "
-            f"Received: learning_rate={learning_rate!r} (of type "
-            f"{type(learning_rate).__name__})"
-        )
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
-        raise ValueError(
-            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}"
-        )
