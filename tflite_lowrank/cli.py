@@ -14,6 +14,8 @@ import platform
 import sys
 from collections.abc import Sequence
 
+from tflite_lowrank._versions import version as _version
+
 _PROG = "tflite-lowrank"
 
 
@@ -36,15 +38,6 @@ def _handle_env(args: argparse.Namespace) -> int:
         lines.append(f"{dist}: {_version(dist)}")
     print("\n".join(lines))
     return 0
-
-
-def _version(dist: str) -> str:
-    import importlib.metadata as metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 # --- convert | benchmark | compare ------------------------------------------------
