@@ -308,14 +308,14 @@ def test_export_android_assets_reads_the_quantization_from_the_file(
     wide_factorized_model, tmp_path, mode
 ):
     """Without `results.json`, the manifest's mode comes from the stored table type."""
-    from tflite_lowrank import _litert
+    from tflite_lowrank import _android_assets, _litert
     from tflite_lowrank.convert import convert_to_tflite
 
     model, x = wide_factorized_model
     path = tmp_path / "compressed.tflite"
     convert_to_tflite(model, path, quantization=mode, representative_data=x)
     info = _litert.inspect_model(path.read_bytes())
-    assert android._quantization(info) == mode
+    assert _android_assets._quantization(info) == mode
 
 
 def test_export_android_assets_results_json_naming_a_missing_file(run_copy, tmp_path):

@@ -1,7 +1,9 @@
-"""The Android assets contract: its file names, and the checks of an assets folder.
+"""The Android assets contract: its file names, and `manifest.json` built and checked.
 
 Private part of `tflite_lowrank.android`, which re-exports the public names and
-documents them (`from tflite_lowrank.android import ASSET_FILES`). `_check_assets`
+documents them (`from tflite_lowrank.android import ASSET_FILES`). `_build_manifest`
+describes the files the export wrote (sizes, sha256, and each model's rank,
+quantization and I/O, read from the file when the run does not say). `_check_assets`
 runs the app's `AssetBundle.load` checks (docs/contracts.md, "Android assets") and
 replays `golden.jsonl` in LiteRT; the export calls it on what it wrote.
 """
@@ -186,6 +188,73 @@ def _check_labels(label_names: Sequence[str], num_labels: int, folder: Path) -> 
             f"Label names must not contain a tab (test_set.tsv is tab-separated): "
             f"{tabbed}. Received: folder={str(folder)!r}"
         )
+
+
+def _build_manifest(
+    folder: Path,
+    *,
+    infos: dict[str, _litert.ModelInfo],
+    seq_len: int,
+    num_labels: int,
+    vocab_size: int,
+    num_golden: int,
+    metadata: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    from tflite_lowrank import __version__
+
+    baseline_width = _embedding_width(infos["baseline"])
+    models = {}
+    for key in MODEL_KEYS:
+        info = infos[key]
+        described = metadata.get(key, {})
+        width = _embedding_width(info)
+        rank = None
+        if key == "compressed" and width is not None and baseline_width is not None:
+            rank = width if width < baseline_width else None
+        size, digest = _digest(folder / MODEL_FILES[key])
+        models[key] = {
+            "file": MODEL_FILES[key],
+            "sha256": digest,
+            "size_bytes": size,
+            "rank": described.get("rank", rank),
+            "quantization": described.get("quantization", _quantization(info)),
+            "vocab_size": info.vocabulary_size,
+            "input": _tensor_entry(info.inputs[0]),
+            "output": _tensor_entry(info.outputs[0]),
+        }
+    files = {}
+    for name in DATA_FILES:
+        size, digest = _digest(folder / name)
+        files[name] = {"sha256": digest, "size_bytes": size}
+    return {
+        "format_version": FORMAT_VERSION,
+        "tokenizer": TOKENIZER_VERSION,
+        "seq_len": seq_len,
+        "num_labels": num_labels,
+        "vocab_size": vocab_size,
+        "models": models,
+        "files": files,
+        "num_golden": num_golden,
+        "created_by": f"tflite_lowrank {__version__}",
+    }
+
+
+def _embedding_width(info: _litert.ModelInfo) -> int | None:
+    """Columns of the gathered table: the embedding dim, or the rank of factors."""
+    tables = [table for table in info.embedding_tables if len(table.shape) == 2]
+    return min(table.shape[1] for table in tables) if tables else None
+
+
+def _quantization(info: _litert.ModelInfo) -> str:
+    """The `convert_to_tflite` mode that explains how the embedding is stored."""
+    dtypes = {table.dtype for table in info.embedding_tables}
+    if "int4" in dtypes:
+        return "int4"
+    if "float16" in dtypes:
+        return "float16"
+    if "int8" in dtypes:
+        return "int8" if "QUANTIZE" in info.ops else "dynamic"
+    return "float32"
 
 
 def _tensor_entry(spec: _litert.TensorInfo) -> dict[str, Any]:

@@ -7,10 +7,10 @@ they are documented and imported from (`from tflite_lowrank.demo import DemoResu
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata as metadata
 from typing import Any
 
 from tflite_lowrank import __version__
+from tflite_lowrank._versions import version as _version  # noqa: F401 (for demo.py)
 from tflite_lowrank.text import LABELS_FILENAME, VOCAB_FILENAME
 
 FORMAT_VERSION = 1
@@ -292,10 +292,3 @@ class DemoResult:
                 f"{model.peak_memory_bytes / 2**20:.1f} |"
             )
         return "\n".join(lines)
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
