@@ -26,8 +26,8 @@ from tflite_lowrank._demo_results import (
     RESULTS_JSON,
     RESULTS_MARKDOWN,
     DemoResult,
-    _version,
 )
+from tflite_lowrank._versions import version as _version
 
 _NUM_STAGES = 6
 

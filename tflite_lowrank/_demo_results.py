@@ -10,7 +10,6 @@ import dataclasses
 from typing import Any
 
 from tflite_lowrank import __version__
-from tflite_lowrank._versions import version as _version  # noqa: F401 (for demo.py)
 from tflite_lowrank.text import LABELS_FILENAME, VOCAB_FILENAME
 
 FORMAT_VERSION = 1

@@ -56,6 +56,7 @@ import keras
 import numpy as np
 
 from tflite_lowrank import _litert
+from tflite_lowrank._checks import check_bool
 from tflite_lowrank._contract import _check_rows, _compare_with_keras, _contract_wrapper
 from tflite_lowrank._keras_model import (
     _embedding_layers,
@@ -221,9 +222,9 @@ def convert_to_tflite(
     """
     # 1. Every check that needs no conversion work.
     mode = _check_quantization(quantization)
-    _check_bool("overwrite", overwrite)
-    _check_bool("keep_logits", keep_logits)
-    _check_bool("fold_projection", fold_projection)
+    check_bool("overwrite", overwrite)
+    check_bool("keep_logits", keep_logits)
+    check_bool("fold_projection", fold_projection)
     path = _litert.check_output_file(
         path, suffix=".tflite", name="path", overwrite=overwrite
     )
@@ -336,14 +337,6 @@ def _check_quantization(quantization) -> str:
             f"Received: quantization={quantization!r}"
         )
     return quantization or "float32"
-
-
-def _check_bool(name: str, value) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be a bool. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
 
 
 def _embedding_tensors(model: keras.Model, info: _litert.ModelInfo):
