@@ -8,8 +8,8 @@ learning-rate study), drops `--quick` rows, and writes:
   seed; the p = 0.9 headline; the learning-rate study with CALR's paired margins.
 - `results/accuracy_vs_bytes_<dataset>_<model>_d<dim>.png`: test accuracy against
   embedding bytes (log scale) for every method.
-- `results/lr_curves_<dataset>.png`: mean dev accuracy per epoch for each schedule,
-  after the split (p = 0.9) and without it; `results/lr_schedules.png`: the rates.
+- `results/lr_curves_<dataset>.png` (DAN) and `lr_curves_<dataset>_lstm.png`: mean
+  dev accuracy per epoch for each schedule, after the split (p = 0.9) and without it; `results/lr_schedules.png`: the rates.
 
 Only measured numbers are written; a cell with no finished run says so. Pure pandas
 and matplotlib, no TensorFlow: `python benchmarks/report.py` takes seconds.
@@ -192,7 +192,7 @@ def headline_markdown(summary: pd.DataFrame) -> list[str]:
 
 def lr_markdown(lr: pd.DataFrame) -> list[str]:
     lines = [
-        "## Learning-rate study (retraining after pretraining; DAN, D = 50)",
+        "## Learning-rate study (retraining after pretraining; D = 50)",
         "",
         "Test accuracy (%) at the best dev epoch, mean ± sd over seeds; CALR margin = "
         "CALR minus the schedule, paired by seed (points; positive = CALR better).",
@@ -318,7 +318,7 @@ def plot_lr(lr: pd.DataFrame, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = []
-    for dataset, part in lr.groupby("dataset"):
+    for (dataset, model), part in lr.groupby(["dataset", "model"]):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
         for ax, (p_key, title) in zip(
             axes,
@@ -342,13 +342,15 @@ def plot_lr(lr: pd.DataFrame, out_dir: Path) -> list[Path]:
                 )
             pre = int(part.recipe.iloc[0]["pretrain_epochs"])
             ax.axvline(pre + 0.5, color="grey", linestyle=":", linewidth=1)
-            ax.set_title(f"{dataset}: {title}")
+            ax.set_title(f"{dataset}, {model.upper()}: {title}")
             ax.set_xlabel("epoch (dotted: end of shared pretraining)")
             ax.set_ylabel("dev accuracy (%)")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
         fig.tight_layout()
-        path = out_dir / f"lr_curves_{dataset}.png"
+        # The DAN keeps the original name (the notebook and README link to it).
+        suffix = "" if model == "dan" else f"_{model}"
+        path = out_dir / f"lr_curves_{dataset}{suffix}.png"
         fig.savefig(path, dpi=120)
         plt.close(fig)
         paths.append(path)
