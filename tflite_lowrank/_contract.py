@@ -17,6 +17,7 @@ import numpy as np
 
 from tflite_lowrank import _litert
 from tflite_lowrank.benchmark import OutputMismatchError
+from tflite_lowrank.fold import _IDENTITY_LAYERS
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
 logger = logging.getLogger("tflite_lowrank.convert")
@@ -27,15 +28,8 @@ logger = logging.getLogger("tflite_lowrank.convert")
 # (their error depends on the model; measure it with `compare_models`).
 _OUTPUT_TOLERANCES = {"float32": 1e-4, "float16": 5e-2}
 _NUM_CHECK_ROWS = 16
-_PASS_THROUGH_LAYERS = (
-    "Dropout",
-    "SpatialDropout1D",
-    "GaussianDropout",
-    "GaussianNoise",
-    "AlphaDropout",
-    "ActivityRegularization",
-    "Identity",
-)
+# Layers that are the identity at inference (the same list the folding pass skips).
+_PASS_THROUGH_LAYERS = _IDENTITY_LAYERS
 _LOGIT_ACTIVATIONS = ("linear", "log_softmax")
 
 
