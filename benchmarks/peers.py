@@ -13,8 +13,13 @@ the same CALR, dev selection) or none (post-training methods):
 | `ours_float32` | online split at p = 0.9, retrained, projection folded, float32 |
 | `ours_int8` | the same, dynamic-range int8 factors |
 | `ours_int4` | the same, 4-bit embedding factor, int8 elsewhere |
+| `ours_int4_p0.875` | `--rank-for-bits`: rank 6 (p = 0.875) with a 4-bit factor |
+| `ours_adam_*` | `--dev-schedule`: ours, constant Adam 1e-3 after the split |
 | `tfmot_prune_*` | TFMOT pruning of the embedding to 90%, retrained (float/int8) |
 | `tfmot_cluster_*` | TFMOT weight clustering of the embedding, 16 clusters, retrained |
+
+`ours_adam_*` (float32, int8, 4-bit factors) uses the retraining schedule that the
+learning-rate study's dev accuracy picked (`lr_study.py`); the rest is as `ours_*`.
 
 TFMOT runs in a child process (`_tfmot_peer.py`, Keras 2) and is skipped with a log
 line when the `[peers]` extra is not installed. Every method is scored in LiteRT on the
@@ -30,6 +35,7 @@ Usage:
 ```bash
 .venv/bin/python benchmarks/peers.py --datasets rotten_tomatoes --models dan
 .venv/bin/python benchmarks/peers.py                 # RT + R8, DAN + LSTM, 3 seeds
+.venv/bin/python benchmarks/peers.py --dev-schedule  # add ours_adam_* to finished runs
 .venv/bin/python benchmarks/peers.py --report        # tables and plot only
 ```
 """
@@ -68,6 +74,10 @@ COMPRESSION = 0.9
 # fits the 1.6% byte budget at D = 50 (rank 6: 6 / (8 * 50) = 1.5% of the float table).
 RANK_FOR_BITS_COMPRESSION = 0.875
 RANK_FOR_BITS_METHOD = "ours_int4_p0.875"
+# The retraining schedule the learning-rate study's *dev* accuracy picked after the
+# split (benchmarks/README.md, Claim 3): constant Adam at 1e-3 instead of CALR at 1e-2.
+DEV_SCHEDULE_LEARNING_RATE = 1e-3
+DEV_SCHEDULE_METHODS = ("ours_adam_float32", "ours_adam_int8", "ours_adam_int4")
 DIM = 50
 KEY = ("dataset", "model", "seed", "method")
 METHODS = (
@@ -79,6 +89,7 @@ METHODS = (
     "ours_int8",
     "ours_int4",
     RANK_FOR_BITS_METHOD,
+    *DEV_SCHEDULE_METHODS,
     "tfmot_prune_float32",
     "tfmot_prune_int8",
     "tfmot_cluster_float32",
@@ -93,6 +104,9 @@ LABELS = {
     "ours_int8": "ours int8 factors",
     "ours_int4": "ours 4-bit factor",
     RANK_FOR_BITS_METHOD: "ours 4-bit, p=0.875 (rank for bits)",
+    "ours_adam_float32": "ours float32, Adam 1e-3 after split",
+    "ours_adam_int8": "ours int8 factors, Adam 1e-3 after split",
+    "ours_adam_int4": "ours 4-bit factor, Adam 1e-3 after split",
     "tfmot_prune_float32": "TFMOT prune 90%",
     "tfmot_prune_int8": "TFMOT prune 90% + int8",
     "tfmot_cluster_float32": "TFMOT cluster 16",
@@ -113,6 +127,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--rank-for-bits",
         action="store_true",
         help=f"Also add `{RANK_FOR_BITS_METHOD}` to finished groups that lack it.",
+    )
+    parser.add_argument(
+        "--dev-schedule",
+        action="store_true",
+        help="Also add ours retrained with constant Adam 1e-3 after the split "
+        "(float32, int8 and 4-bit factors) to finished groups that lack it.",
     )
     parser.add_argument(
         "--quick",
@@ -147,28 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for row in run_group(*group, args):
                 store.append_row(args.output, row)
             report(store.read_rows(args.output), args.output.parent)
+        additions = []
         if args.rank_for_bits:
-            rows = store.read_rows(args.output)
-            for dataset, model, seed in sorted(
-                {(r["dataset"], r["model"], r["seed"]) for r in rows}
-            ):
-                if (
-                    dataset not in args.datasets
-                    or model not in args.models
-                    or seed not in args.seeds
-                ):
-                    continue
-                same = [
-                    r
-                    for r in rows
-                    if (r["dataset"], r["model"], r["seed"]) == (dataset, model, seed)
-                ]
-                if any(r["method"] == RANK_FOR_BITS_METHOD for r in same):
-                    continue
-                base = next(r for r in same if r["method"] == "baseline_float32")
-                row = run_rank_for_bits(dataset, model, seed, args, base)
-                store.append_row(args.output, row)
-                report(store.read_rows(args.output), args.output.parent)
+            additions.append((RANK_FOR_BITS_METHOD, run_rank_for_bits))
+        if args.dev_schedule:
+            additions.append((DEV_SCHEDULE_METHODS[0], run_dev_schedule))
+        for marker, run in additions:
+            _add_to_finished_groups(marker, run, args)
     report(store.read_rows(args.output), args.output.parent)
     return 0
 
@@ -180,11 +185,7 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
     from tflite_lowrank import _int4
 
     data = experiment.prepare_data(dataset, quick=args.quick)
-    recipe = (
-        experiment.Recipe(pretrain_epochs=1, retrain_epochs=2)
-        if args.quick
-        else experiment.Recipe()
-    )
+    recipe = _recipe(args)
     table = experiment.initial_table(data, DIM, seed)
     pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
     baseline, baseline_phase = experiment.retrain_uncompressed(
@@ -277,7 +278,110 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
     return rows
 
 
-def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> dict:
+def _add_to_finished_groups(marker: str, run, args) -> None:
+    """Runs `run` for every selected finished group without a `marker` row."""
+    rows = store.read_rows(args.output)
+    for dataset, model, seed in sorted(
+        {(r["dataset"], r["model"], r["seed"]) for r in rows}
+    ):
+        if (
+            dataset not in args.datasets
+            or model not in args.models
+            or seed not in args.seeds
+        ):
+            continue
+        same = [
+            r
+            for r in rows
+            if (r["dataset"], r["model"], r["seed"]) == (dataset, model, seed)
+        ]
+        if any(r["method"] == marker for r in same):
+            continue
+        base = next(r for r in same if r["method"] == "baseline_float32")
+        for row in run(dataset, model, seed, args, base):
+            store.append_row(args.output, row)
+        report(store.read_rows(args.output), args.output.parent)
+
+
+def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> list:
+    """Ours at p = 0.9 retrained with constant Adam 1e-3, against a finished group."""
+    import experiment
+
+    from tflite_lowrank import _int4
+    from tflite_lowrank.fold import fold_projection
+
+    data = experiment.prepare_data(dataset, quick=args.quick)
+    recipe = _recipe(args)
+    table = experiment.initial_table(data, DIM, seed)
+    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
+    ours, phase, split = experiment.retrain_online(
+        model_name,
+        data,
+        table,
+        recipe,
+        pretrained,
+        seed=seed,
+        compression=COMPRESSION,
+        learning_rate=DEV_SCHEDULE_LEARNING_RATE,
+    )
+    work = Path(tempfile.mkdtemp(prefix=f"peers_adam_{dataset}_{model_name}_{seed}_"))
+    folded = fold_projection(ours)
+    float_name, int8_name, int4_name = DEV_SCHEDULE_METHODS
+    files = {
+        float_name: _convert(folded, work / "float.tflite", None),
+        int8_name: _convert(folded, work / "int8.tflite", "dynamic"),
+    }
+    content = _int4.quantize_int4(files[float_name].read_bytes())[0]
+    files[int4_name] = _write(work / "int4.tflite", content)
+    rows = []
+    for method, path in files.items():
+        extra = {**_phase(phase), "split": split} if method == float_name else {}
+        row = {
+            **{f"train_{k}": v for k, v in extra.items()},
+            **_measure(path, data),
+            "dataset": dataset,
+            "model": model_name,
+            "seed": seed,
+            "method": method,
+            "dim": DIM,
+            "vocab_size": data.vocab_size,
+            "compression": COMPRESSION,
+            "retrain_learning_rate": DEV_SCHEDULE_LEARNING_RATE,
+        }
+        rows.append(_relative_to(row, base))
+        logger.info(
+            "%s %s seed %d %s: accuracy %.4f (%+.2f points), embedding %.2f%%",
+            dataset,
+            model_name,
+            seed,
+            method,
+            row["test_accuracy"],
+            row["accuracy_delta_points"],
+            100 * row["embedding_bytes_ratio"],
+        )
+        path.unlink(missing_ok=True)
+    return rows
+
+
+def _recipe(args):
+    import experiment
+
+    if args.quick:
+        return experiment.Recipe(pretrain_epochs=1, retrain_epochs=2)
+    return experiment.Recipe()
+
+
+def _relative_to(row: dict, base: dict) -> dict:
+    """Adds the ratios and the accuracy delta against the group's float baseline."""
+    row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]
+    row["tflite_bytes_ratio"] = row["tflite_bytes"] / base["tflite_bytes"]
+    row["latency_ratio"] = row["latency_p50_ms"] / base["latency_p50_ms"]
+    row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - base["test_accuracy"])
+    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return row
+
+
+def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.875 with a 4-bit factor, scored against a finished group."""
     import experiment
 
@@ -285,7 +389,7 @@ def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> d
     from tflite_lowrank.fold import fold_projection
 
     data = experiment.prepare_data(dataset, quick=args.quick)
-    recipe = experiment.Recipe()
+    recipe = _recipe(args)
     table = experiment.initial_table(data, DIM, seed)
     pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
     ours, phase, split = experiment.retrain_online(
@@ -312,11 +416,7 @@ def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> d
         "vocab_size": data.vocab_size,
         "compression": RANK_FOR_BITS_COMPRESSION,
     }
-    row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]
-    row["tflite_bytes_ratio"] = row["tflite_bytes"] / base["tflite_bytes"]
-    row["latency_ratio"] = row["latency_p50_ms"] / base["latency_p50_ms"]
-    row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - base["test_accuracy"])
-    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _relative_to(row, base)
     logger.info(
         "%s %s seed %d %s: accuracy %.4f (%+.2f points), embedding %.2f%%",
         dataset,
@@ -329,7 +429,7 @@ def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> d
     )
     for file in (float_path, path):
         file.unlink(missing_ok=True)
-    return row
+    return [row]
 
 
 def _phase(phase) -> dict:
