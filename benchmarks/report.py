@@ -9,7 +9,8 @@ learning-rate study), drops `--quick` rows, and writes:
 - `results/accuracy_vs_bytes_<dataset>_<model>_d<dim>.png`: test accuracy against
   embedding bytes (log scale) for every method.
 - `results/lr_curves_<dataset>.png` (DAN) and `lr_curves_<dataset>_lstm.png`: mean
-  dev accuracy per epoch for each schedule, after the split (p = 0.9) and without it; `results/lr_schedules.png`: the rates.
+  dev accuracy per epoch for each schedule, after the split (p = 0.9) and without it;
+  `results/lr_schedules.png`: the rates.
 
 Only measured numbers are written; a cell with no finished run says so. Pure pandas
 and matplotlib, no TensorFlow: `python benchmarks/report.py` takes seconds.
