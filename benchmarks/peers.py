@@ -184,21 +184,13 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
 
     from tflite_lowrank import _int4
 
-    data = experiment.prepare_data(dataset, quick=args.quick)
-    recipe = _recipe(args)
-    table = experiment.initial_table(data, DIM, seed)
-    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
+    start = _pretrained(dataset, model_name, seed, args)
+    data, recipe, table, pretrained = start
     baseline, baseline_phase = experiment.retrain_uncompressed(
         model_name, data, table, recipe, pretrained, seed=seed
     )
-    ours, ours_phase, split = experiment.retrain_online(
-        model_name,
-        data,
-        table,
-        recipe,
-        pretrained,
-        seed=seed,
-        compression=COMPRESSION,
+    ours, ours_phase, split = _retrain_ours(
+        start, model_name, seed, compression=COMPRESSION
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_{dataset}_{model_name}_{seed}_"))
     files: dict[str, Path] = {}
@@ -305,22 +297,16 @@ def _add_to_finished_groups(marker: str, run, args) -> None:
 
 def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.9 retrained with constant Adam 1e-3, against a finished group."""
-    import experiment
 
     from tflite_lowrank import _int4
     from tflite_lowrank.fold import fold_projection
 
-    data = experiment.prepare_data(dataset, quick=args.quick)
-    recipe = _recipe(args)
-    table = experiment.initial_table(data, DIM, seed)
-    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
-    ours, phase, split = experiment.retrain_online(
+    start = _pretrained(dataset, model_name, seed, args)
+    data = start[0]
+    ours, phase, split = _retrain_ours(
+        start,
         model_name,
-        data,
-        table,
-        recipe,
-        pretrained,
-        seed=seed,
+        seed,
         compression=COMPRESSION,
         learning_rate=DEV_SCHEDULE_LEARNING_RATE,
     )
@@ -363,6 +349,34 @@ def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> li
     return rows
 
 
+def _pretrained(dataset: str, model_name: str, seed: int, args):
+    """The group's shared start: `(data, recipe, table, pretrained)`."""
+    import experiment
+
+    data = experiment.prepare_data(dataset, quick=args.quick)
+    recipe = _recipe(args)
+    table = experiment.initial_table(data, DIM, seed)
+    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
+    return data, recipe, table, pretrained
+
+
+def _retrain_ours(start, model_name, seed, *, compression, learning_rate=None):
+    """Ours from the shared start: `experiment.retrain_online`'s result."""
+    import experiment
+
+    data, recipe, table, pretrained = start
+    return experiment.retrain_online(
+        model_name,
+        data,
+        table,
+        recipe,
+        pretrained,
+        seed=seed,
+        compression=compression,
+        learning_rate=learning_rate,
+    )
+
+
 def _recipe(args):
     import experiment
 
@@ -383,23 +397,14 @@ def _relative_to(row: dict, base: dict) -> dict:
 
 def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.875 with a 4-bit factor, scored against a finished group."""
-    import experiment
 
     from tflite_lowrank import _int4
     from tflite_lowrank.fold import fold_projection
 
-    data = experiment.prepare_data(dataset, quick=args.quick)
-    recipe = _recipe(args)
-    table = experiment.initial_table(data, DIM, seed)
-    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
-    ours, phase, split = experiment.retrain_online(
-        model_name,
-        data,
-        table,
-        recipe,
-        pretrained,
-        seed=seed,
-        compression=RANK_FOR_BITS_COMPRESSION,
+    start = _pretrained(dataset, model_name, seed, args)
+    data = start[0]
+    ours, phase, split = _retrain_ours(
+        start, model_name, seed, compression=RANK_FOR_BITS_COMPRESSION
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_bits_{dataset}_{model_name}_{seed}_"))
     float_path = _convert(fold_projection(ours), work / "float.tflite", None)
