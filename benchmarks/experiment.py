@@ -317,6 +317,20 @@ def _from_pretrained(
     return model
 
 
+def _retraining_start(
+    model_name, data, table, recipe, pretrained, seed: int, learning_rate
+) -> tuple[keras.Model, object]:
+    """The pretrained model, compiled with a fresh Adam for retraining, and its rate.
+
+    The seed is set first, so the control and ours draw the same batch order.
+    """
+    keras.utils.set_random_seed(seed + 1000)
+    model = _from_pretrained(model_name, data, table, pretrained)
+    rate = learning_rate if learning_rate is not None else calr(data, recipe, "retrain")
+    compile_model(model, rate, recipe)
+    return model, rate
+
+
 def retrain_uncompressed(
     model_name: str,
     data: PreparedData,
@@ -333,10 +347,9 @@ def retrain_uncompressed(
     The best dev epoch over both phases is kept. `learning_rate` replaces the
     retraining CALR (for the learning-rate study).
     """
-    keras.utils.set_random_seed(seed + 1000)
-    model = _from_pretrained(model_name, data, table, pretrained)
-    rate = learning_rate if learning_rate is not None else calr(data, recipe, "retrain")
-    compile_model(model, rate, recipe)
+    model, _ = _retraining_start(
+        model_name, data, table, recipe, pretrained, seed, learning_rate
+    )
     selection = DevSelection(data, start=pretrained.selection)
     seconds = fit(
         model,
@@ -371,10 +384,9 @@ def retrain_online(
     """
     from tflite_lowrank.callbacks import EmbeddingFactorization
 
-    keras.utils.set_random_seed(seed + 1000)
-    model = _from_pretrained(model_name, data, table, pretrained)
-    rate = learning_rate if learning_rate is not None else calr(data, recipe, "retrain")
-    compile_model(model, rate, recipe)
+    model, rate = _retraining_start(
+        model_name, data, table, recipe, pretrained, seed, learning_rate
+    )
     split = EmbeddingFactorization(
         "embedding",
         compression=compression,
