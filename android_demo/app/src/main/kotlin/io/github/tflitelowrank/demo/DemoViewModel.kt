@@ -192,7 +192,10 @@ class DemoViewModel(application: Application) : AndroidViewModel(application) {
         val loaded = bundle ?: return
         if (benchmarkJob?.isActive == true) return
         stopReason = null
-        _state.update { it.copy(benchmark = BenchmarkState.Running(null)) }
+        // A pending text-box classification would find its interpreters closed; the text is
+        // classified again when the benchmark ends.
+        classifyJob?.cancel()
+        _state.update { it.copy(benchmark = BenchmarkState.Running(null), classifyError = null) }
         benchmarkJob = viewModelScope.launch {
             try {
                 withContext(interactive) { closeInteractiveClassifiers() }
@@ -222,7 +225,7 @@ class DemoViewModel(application: Application) : AndroidViewModel(application) {
             } catch (e: Throwable) {
                 _state.update { it.copy(benchmark = BenchmarkState.Failed(FailureReport.from("running the benchmark", e))) }
             } finally {
-                withContext(NonCancellable + interactive) {
+                val active = withContext(NonCancellable + interactive) {
                     if (classifiers.isEmpty() && !cleared) {
                         reopenFailure = try {
                             openInteractiveClassifiers(loaded)
@@ -231,7 +234,10 @@ class DemoViewModel(application: Application) : AndroidViewModel(application) {
                             FailureReport.from("reloading the models for the text box", e)
                         }
                     }
+                    !cleared
                 }
+                // Shows the text's result again, or the card of a failed reload.
+                if (active) onTextChange(_state.value.text)
             }
         }
     }
