@@ -112,7 +112,12 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         self.projection = projection
         self.supports_masking = mask_zero
         self.autocast = False
-        self._slices = slices
+
+    @property
+    def _slices(self) -> list[slice]:
+        # Derived, not stored: an in-place swap only has to set the constructor's
+        # attributes.
+        return band_slices(self.input_dim, self.boundaries)
 
     @property
     def num_bands(self) -> int:
