@@ -18,8 +18,8 @@ print(tl.compare_models(["baseline.tflite", "model.tflite"], x_test, y_test))
 ```
 
 Importing the package imports Keras and registers the package's Keras objects
-(`LowRankEmbedding`, `CyclicalAnnealedLearningRate`, the paper's models' layers) with
-`keras.saving`, so a `.keras` file holding them loads with `keras.saving.load_model`
+(`LowRankEmbedding`, `BandedLowRankEmbedding`, `CyclicalAnnealedLearningRate`, the
+layers of the paper's models) with `keras.saving`, so a `.keras` file holding them loads with `keras.saving.load_model`
 once `tflite_lowrank` is imported. It has no other side effect. The package is laid
 out by stage: `compression` (the method), `export` (Keras to `.tflite`), `litert`
 (reading and running `.tflite` files), `benchmark`, `data`, `models` and `apps` (the
@@ -32,6 +32,8 @@ from tflite_lowrank.benchmark import (
     benchmark_tflite,
     compare_models,
 )
+from tflite_lowrank.compression.banded import BandedLowRankEmbedding
+from tflite_lowrank.compression.bands import allocate_band_ranks, frequency_order
 from tflite_lowrank.compression.callback import EmbeddingFactorization
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
@@ -58,6 +60,9 @@ from tflite_lowrank.version import __version__
 __all__ = [
     "__version__",
     "LowRankEmbedding",
+    "BandedLowRankEmbedding",
+    "allocate_band_ranks",
+    "frequency_order",
     "EmbeddingFactorization",
     "CyclicalAnnealedLearningRate",
     "DATASETS",

@@ -176,3 +176,58 @@ def _check_learning_rate(learning_rate) -> None:
         raise ValueError(
             f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}"
         )
+
+
+def _check_bands(bands, token_counts, *, energy) -> None:
+    """Raises for a bad `bands` or `token_counts` (checked again against V at fit)."""
+    if isinstance(bands, bool) or not (
+        isinstance(bands, int | np.integer)
+        or (
+            isinstance(bands, list | tuple | np.ndarray)
+            and all(isinstance(b, int | np.integer) for b in bands)
+        )
+    ):
+        raise TypeError(
+            "`bands` must be a positive integer (the number of frequency bands) or "
+            "a sequence of increasing token ids (the first id of each band after "
+            f"the first). Received: bands={bands!r}"
+        )
+    if isinstance(bands, int | np.integer) and bands < 1:
+        raise ValueError(f"`bands` must be >= 1. Received: bands={bands}")
+    single = isinstance(bands, int | np.integer) and bands == 1
+    if energy is not None and not single:
+        raise ValueError(
+            "`energy` picks one rank from the spectrum of the whole table; with "
+            "`bands` other than 1 pass `rank` or `compression`. "
+            f"Received: energy={energy}, bands={bands!r}"
+        )
+    if token_counts is not None and single:
+        raise ValueError(
+            "`token_counts` weights the frequency bands; with `bands=1` (one SVD "
+            "of the whole table) it has no effect. Pass `bands` > 1 or leave "
+            f"`token_counts` out. Received: bands={bands!r}"
+        )
+
+
+def _check_band_budget(layer, *, rank, compression, bands, token_counts) -> None:
+    """Raises at `fit()` start if the budget cannot give every band rank 1."""
+    from tflite_lowrank.compression.bands import allocate_band_ranks
+
+    if isinstance(bands, int | np.integer) and bands == 1:
+        return
+    input_dim, output_dim = layer.input_dim, layer.output_dim
+    if compression is None:
+        compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
+    else:
+        rank = rank_for_compression(input_dim, output_dim, compression)
+        compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
+    try:
+        allocate_band_ranks(
+            input_dim,
+            output_dim,
+            compression,
+            bands=bands,
+            token_counts=token_counts,
+        )
+    except ValueError as error:
+        raise ValueError(f"{error} (layer '{layer.name}')") from None

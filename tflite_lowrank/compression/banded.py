@@ -159,7 +159,6 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         for index, (band, table) in enumerate(
             zip(self._slices, self.embeddings_a, strict=True)
         ):
-            size = band.stop - band.start
             local = inputs - band.start if band.start else inputs
             if index == 0 and index == last:
                 inside = None
@@ -171,8 +170,13 @@ class BandedLowRankEmbedding(keras.layers.Layer):
                 inside = ops.logical_and(
                     ops.greater_equal(inputs, band.start), ops.less(inputs, band.stop)
                 )
-            code = ops.take(table, ops.clip(local, 0, size - 1), axis=0)
-            code = ops.cast(code, self.compute_dtype)
+            if inside is None:
+                rows = local
+            else:
+                # A select, not a clip: the converter fuses an integer clip to
+                # [0, 6] into RELU6, which has no int32 kernel in LiteRT.
+                rows = ops.where(inside, local, ops.zeros_like(local))
+            code = ops.cast(ops.take(table, rows, axis=0), self.compute_dtype)
             if inside is not None:
                 code = ops.where(ops.expand_dims(inside, -1), code, 0.0)
             codes.append(code)

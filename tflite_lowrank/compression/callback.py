@@ -14,6 +14,7 @@ import logging
 import math
 import time
 import weakref
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -21,6 +22,8 @@ import numpy as np
 from tflite_lowrank.compression.arguments import (
     _LEARNING_RATE_DEFAULT,
     _check_arguments,
+    _check_band_budget,
+    _check_bands,
     _check_not_split,
     _check_rank,
     _rank_at_split,
@@ -33,6 +36,7 @@ from tflite_lowrank.compression.coordination import (
     _reset_siblings,
     _warn_reduce_lr_on_plateau,
 )
+from tflite_lowrank.compression.factors import install_factors, plan_factors
 from tflite_lowrank.compression.optimizer import (
     _describe,
     _finish_swap,
@@ -40,12 +44,7 @@ from tflite_lowrank.compression.optimizer import (
     _iterations,
     _steps_per_epoch,
 )
-from tflite_lowrank.compression.svd import truncated_svd
-from tflite_lowrank.compression.swap import (
-    _factorize_in_place,
-    _find_embedding,
-    _relative_error,
-)
+from tflite_lowrank.compression.swap import _factorize_in_place, _find_embedding
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +66,9 @@ class FactorizationResult:
         seconds: Float. Wall time of the split.
         resumed: Boolean. `True` if the factorized state was restored from a
             `BackupAndRestore` backup instead of computed from the table.
+        boundaries: Tuple of integers. First id of each band after the first
+            (empty for the paper's single band).
+        band_ranks: Tuple of integers. Rank of each band (`(rank,)` for one band).
     """
 
     epoch: int
@@ -79,6 +81,8 @@ class FactorizationResult:
     relative_error: float
     seconds: float
     resumed: bool = False
+    boundaries: tuple[int, ...] = ()
+    band_ranks: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         """Returns the fields as a plain dictionary (e.g. for JSON)."""
@@ -169,6 +173,17 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             (capped at the largest rank that still saves parameters). Exactly one
             of `rank`, `compression` and `energy` must be given.
         at_epoch: Integer >= 1. Number of epochs trained on the full table.
+        bands: Integer >= 1, or a sequence of increasing ids. `1` is the paper's
+            single rank-k SVD. More bands split the frequency-sorted ids (id 0
+            padding, 1 unknown, then the most frequent word first, as
+            `tl.Tokenizer` and `keras.layers.TextVectorization` number them) into
+            geometric bands (or at the given ids), each with its own factors,
+            and give frequent words more rank within the same parameter budget
+            `k * (V + D)` (`tl.allocate_band_ranks`); the layer becomes a
+            `tl.BandedLowRankEmbedding`. Defaults to `1`.
+        token_counts: 1-D array of V counts or `None`. How often each id occurs,
+            to weight the bands; `None` assumes frequency-sorted ids (a Zipf
+            prior). Only used with `bands` other than `1`. Defaults to `None`.
         learning_rate: `"calr"`, `None`, a float or a
             `keras.optimizers.schedules.LearningRateSchedule`. Learning rate of the
             fresh optimizer: `"calr"` the default CALR above; `None` keeps the
@@ -214,6 +229,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         compression: float | None = None,
         energy: float | None = None,
         at_epoch: int,
+        bands: int | Sequence[int] = 1,
+        token_counts: Sequence[float] | np.ndarray | None = None,
         learning_rate: str
         | float
         | keras.optimizers.schedules.LearningRateSchedule
@@ -230,11 +247,14 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             learning_rate=learning_rate,
             verbose=verbose,
         )
+        _check_bands(bands, token_counts, energy=energy)
         self.layer_name = layer_name
         self.rank = None if rank is None else int(rank)
         self.compression = compression
         self.energy = energy
         self.at_epoch = int(at_epoch)
+        self.bands = bands if isinstance(bands, int) else tuple(int(b) for b in bands)
+        self.token_counts = token_counts
         self.learning_rate = learning_rate
         self.verbose = verbose
         self.result: FactorizationResult | None = None
@@ -251,6 +271,13 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         super().set_model(model)
         self._layer = _find_embedding(model, self.layer_name)
         _check_rank(self._layer, rank=self.rank, compression=self.compression)
+        _check_band_budget(
+            self._layer,
+            rank=self.rank,
+            compression=self.compression,
+            bands=self.bands,
+            token_counts=self.token_counts,
+        )
         callback_list = _calling_callback_list(self)
         self._callback_list = (
             weakref.ref(callback_list) if callback_list is not None else None
@@ -330,14 +357,17 @@ class EmbeddingFactorization(keras.callbacks.Callback):
                 layer.name,
                 rank,
             )
-        embeddings_a, embeddings_b = truncated_svd(
-            table, rank, self._svd_method, balanced=self._balanced
+        factors = plan_factors(
+            table,
+            rank=rank,
+            bands=self.bands,
+            token_counts=self.token_counts,
+            svd_method=self._svd_method,
+            balanced=self._balanced,
         )
-        relative_error = _relative_error(table, embeddings_a, embeddings_b)
         del table
         with model.distribute_strategy.scope():
-            _factorize_in_place(layer, embeddings_a, embeddings_b)
-        del embeddings_a, embeddings_b
+            install_factors(layer, factors)
         _finish_swap(model)
         reset = _reset_siblings(self._siblings(), self._checkpoint_best)
         self.result = FactorizationResult(
@@ -347,10 +377,13 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             output_dim=output_dim,
             rank=rank,
             params_before=input_dim * output_dim,
-            params_after=rank * (input_dim + output_dim),
-            relative_error=relative_error,
+            params_after=factors.num_parameters,
+            relative_error=factors.relative_error,
             seconds=time.perf_counter() - start,
+            boundaries=factors.boundaries,
+            band_ranks=factors.ranks,
         )
+        del factors
         if self.verbose:
             r = self.result
             logger.info(

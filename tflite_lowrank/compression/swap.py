@@ -148,3 +148,45 @@ def _relative_error(table: np.ndarray, embeddings_a, embeddings_b) -> float:
     b = np.asarray(embeddings_b, dtype=np.float64)
     squared_kept = float(np.vdot(gram_a, b @ b.T))
     return math.sqrt(max(squared_norm - squared_kept, 0.0) / squared_norm)
+
+
+def _factorize_banded_in_place(layer, boundaries, pairs) -> None:
+    """Turns a built `keras.layers.Embedding` into a `BandedLowRankEmbedding`.
+
+    As `_factorize_in_place`: the same layer object, its full table released, one
+    `(a_i, b_i)` weight pair per band of the frequency-sorted ids.
+    """
+    from tflite_lowrank.compression.banded import BandedLowRankEmbedding
+
+    del layer._embeddings
+    for name in _EMBEDDING_ONLY_ATTRIBUTES:
+        if name in vars(layer):
+            delattr(layer, name)
+    for name in ("build", "quantize"):
+        if name in vars(layer):
+            delattr(layer, name)
+    layer.__class__ = BandedLowRankEmbedding
+    layer.boundaries = tuple(int(edge) for edge in boundaries)
+    layer.ranks = tuple(int(a.shape[1]) for a, _ in pairs)
+    layer.projection = True
+    layer.embeddings_a_initializer = keras.initializers.get("uniform")
+    layer.embeddings_b_initializer = keras.initializers.get("glorot_uniform")
+    layer._tracker.unlock()
+    try:
+        with keras.name_scope(layer.name, caller=layer):
+            layer.embeddings_a, layer.embeddings_b = [], []
+            for index, (a, b) in enumerate(pairs):
+                for values, prefix, weights in (
+                    (a, "embeddings_a", layer.embeddings_a),
+                    (b, "embeddings_b", layer.embeddings_b),
+                ):
+                    weights.append(
+                        layer.add_weight(
+                            shape=values.shape,
+                            initializer=_values_initializer(values),
+                            name=f"{prefix}_{index}",
+                            trainable=True,
+                        )
+                    )
+    finally:
+        layer._tracker.lock()
