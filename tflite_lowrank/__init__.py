@@ -19,11 +19,11 @@ print(tl.compare_models(["baseline.tflite", "model.tflite"], x_test, y_test))
 
 Importing the package imports Keras and registers the package's Keras objects
 (`LowRankEmbedding`, `BandedLowRankEmbedding`, `CyclicalAnnealedLearningRate`, the
-layers of the paper's models) with `keras.saving`, so a `.keras` file holding them loads with `keras.saving.load_model`
-once `tflite_lowrank` is imported. It has no other side effect. The package is laid
-out by stage: `compression` (the method), `export` (Keras to `.tflite`), `litert`
-(reading and running `.tflite` files), `benchmark`, `data`, `models` and `apps` (the
-command line, the demo and the Android export).
+layers of the paper's models) with `keras.saving`, so a `.keras` file holding them loads
+with `keras.saving.load_model` once `tflite_lowrank` is imported. It has no other side
+effect. The package is laid out by stage: `compression` (the method), `export` (Keras to
+`.tflite`), `litert` (reading and running `.tflite` files), `benchmark`, `data`,
+`models` and `apps` (the command line, the demo and the Android export).
 """
 
 from tflite_lowrank.benchmark import (
