@@ -9,6 +9,7 @@ from tflite_lowrank.compression.callback import (  # noqa: F401
     FactorizationResult,
     truncated_svd,
 )
+from tflite_lowrank.compression.svd import truncated_svd  # noqa: F401  (re-exported before)
 
 __all__ = [
     "truncated_svd",
