@@ -1,7 +1,10 @@
 """The package surface: curated `__all__`, version, and the console entry point."""
 
+import importlib
 import subprocess
 import sys
+
+import pytest
 
 import tflite_lowrank as tl
 
@@ -79,3 +82,39 @@ print(type(model.layers[0]).__name__)
         )
         assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip().endswith("LowRankEmbedding")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("callbacks", "compression.callback"),
+        ("layers", "compression.layers"),
+        ("schedules", "compression.schedules"),
+        ("factorize", "compression.svd"),
+        ("convert", "export.converter"),
+        ("fold", "export.fold"),
+        ("benchmark", "benchmark.api"),
+        ("datasets", "data.datasets"),
+        ("text", "data.tokenizer"),
+        ("models", "models.paper"),
+        ("demo", "apps.demo.run"),
+        ("android", "apps.android.export"),
+    ],
+)
+def test_old_module_paths_reexport_the_same_objects(old, new):
+    # Users import from the paths the package had before its sub-packages; every
+    # public name there must be the implementation's own object.
+    old_module = importlib.import_module(f"tflite_lowrank.{old}")
+    new_module = importlib.import_module(f"tflite_lowrank.{new}")
+    assert old_module.__all__
+    for name in old_module.__all__:
+        value = getattr(old_module, name)
+        if hasattr(new_module, name):
+            assert getattr(new_module, name) is value, name
+
+
+def test_cli_module_path_still_gives_main():
+    from tflite_lowrank.cli import main
+    from tflite_lowrank_cli.main import main as cli_main
+
+    assert main is cli_main
