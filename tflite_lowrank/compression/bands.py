@@ -49,7 +49,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tflite_lowrank.factorize import singular_values, truncated_svd
+from tflite_lowrank.compression.svd import singular_values, truncated_svd
 
 # Ids reserved by `tl.Tokenizer` and `TextVectorization`: 0 padding, 1 unknown.
 _NUM_RESERVED_IDS = 2

@@ -22,9 +22,8 @@ from tflite_lowrank.compression.layers import LowRankEmbedding
 def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
     """Loads a `.keras` model for conversion, without its optimizer.
 
-    Imports the modules that register this package's layers first, so that models
-    holding a `LowRankEmbedding` or the reference models' layers load without
-    `custom_objects`.
+    Importing `tflite_lowrank` registered this package's layers, so models holding a
+    `LowRankEmbedding` or the reference models' layers load without `custom_objects`.
 
     Args:
         path: Path-like. A Keras v3 `.keras` file.
@@ -53,10 +52,6 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
             "`model` must be a Keras v3 `.keras` file (saved with `model.save(...)`). "
             f"Received: model={str(path)!r}"
         )
-    # Import the modules that register this package's serializable layers.
-    import tflite_lowrank.compression.layers  # noqa: F401
-    import tflite_lowrank.models.paper  # noqa: F401
-
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a broken archive.
