@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from tflite_lowrank.compression import keras_adapter
 from tflite_lowrank.compression.callback import EmbeddingFactorization
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
@@ -188,7 +189,7 @@ class EpochWeights(keras.callbacks.Callback):
 
 
 def find_layer(model, name):
-    for layer in model._flatten_layers(include_self=False):
+    for layer in keras_adapter.flatten_layers(model):
         if layer.name == name:
             return layer
     raise KeyError(name)
@@ -311,12 +312,12 @@ def test_embedding_factorization_replaces_optimizer_functions_and_logs(
     assert old["table"]() is None
     new = model.optimizer
     assert type(new) is keras.optimizers.Adam
-    assert model._compile_config.config["optimizer"] is new
+    assert keras_adapter.compiled_optimizer(model) is new
     actual = new.get_config()
     for key in ("beta_1", "epsilon", "clipnorm", "name"):
         assert actual[key] == expected[key]
     assert int(new.iterations) == 2 * STEPS  # fresh: only the post-split steps
-    schedule = new._learning_rate
+    schedule = keras_adapter.learning_rate_object(new)
     assert isinstance(schedule, CyclicalAnnealedLearningRate)
     assert schedule.steps_per_epoch == STEPS and schedule.step_size == STEPS / 2
     assert schedule.initial_learning_rate == 1e-3
@@ -355,7 +356,10 @@ def test_embedding_factorization_replaces_optimizer_functions_and_logs(
     # The saved optimizer carries the schedule and its position.
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
-    assert isinstance(loaded.optimizer._learning_rate, CyclicalAnnealedLearningRate)
+    assert isinstance(
+        keras_adapter.learning_rate_object(loaded.optimizer),
+        CyclicalAnnealedLearningRate,
+    )
     assert int(loaded.optimizer.iterations) == 2 * STEPS
     loaded.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
 
@@ -374,7 +378,7 @@ def test_embedding_factorization_learning_rate_options(learning_rate, expected, 
     model = compiled(functional("gap")(), keras.optimizers.SGD(0.02, momentum=0.5))
     split = EmbeddingFactorization(rank=2, at_epoch=1, learning_rate=learning_rate)
     model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
-    rate = model.optimizer._learning_rate
+    rate = keras_adapter.learning_rate_object(model.optimizer)
     assert type(model.optimizer) is keras.optimizers.SGD
     assert model.optimizer.momentum == 0.5
     if expected == "schedule":
@@ -418,7 +422,7 @@ def test_embedding_factorization_unknown_steps_per_epoch(data):
     assert split.result is not None
     # Measured in optimizer iterations, the clock of the schedule (Keras counts
     # one more iteration than batches when a dataset of unknown size runs out).
-    steps = model.optimizer._learning_rate.steps_per_epoch
+    steps = keras_adapter.learning_rate_object(model.optimizer).steps_per_epoch
     assert steps == int(model.optimizer.iterations)  # one epoch after the split
     assert steps in (STEPS, STEPS + 1)
 
@@ -450,6 +454,16 @@ def test_embedding_factorization_unknown_steps_per_epoch(data):
         ({"rank": 2, "learning_rate": -1.0}, ValueError, "Received: learning_rate=-1"),
         ({"rank": 2, "learning_rate": [1e-3]}, TypeError, "learning_rate=\\[0.001\\]"),
         ({"rank": 2, "layer_name": 3}, TypeError, "Received: layer_name=3"),
+        (
+            {"rank": 2, "coordinate_with": keras.callbacks.EarlyStopping()},
+            TypeError,
+            "list or tuple of .*Received: coordinate_with=<.*EarlyStopping",
+        ),
+        (
+            {"rank": 2, "coordinate_with": [keras.callbacks.History(), "stop"]},
+            TypeError,
+            "item 1 is a str.*Received: coordinate_with=\\[",
+        ),
     ],
     ids=[
         "none_of_three",
@@ -465,6 +479,8 @@ def test_embedding_factorization_unknown_steps_per_epoch(data):
         "learning_rate_negative",
         "learning_rate_list",
         "layer_name_int",
+        "coordinate_with_bare_callback",
+        "coordinate_with_not_callback",
     ],
 )
 def test_embedding_factorization_constructor_errors(kwargs, error, match):
@@ -570,12 +586,14 @@ def test_embedding_factorization_warns_when_split_never_happens(data):
 # ------------------------------------------------------- other callbacks
 
 
-def rank_one_setup(data):
+def rank_one_setup(data, coordinate_with=()):
     """A model whose split (rank 1, frozen learning rate) makes val_loss worse."""
     x, y = data
     keras.utils.set_random_seed(0)
     model = functional("gap")()
-    split = EmbeddingFactorization(rank=1, at_epoch=2, learning_rate=1e-9)
+    split = EmbeddingFactorization(
+        rank=1, at_epoch=2, learning_rate=1e-9, coordinate_with=coordinate_with
+    )
     return x, y, model, split
 
 
@@ -583,10 +601,10 @@ def rank_one_setup(data):
 def test_embedding_factorization_early_stopping_and_checkpoint_never_mix(
     order, data, tmp_path
 ):
-    x, y, model, split = rank_one_setup(data)
     stopping = keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)
     path = tmp_path / "best.keras"
     checkpoint = keras.callbacks.ModelCheckpoint(path, save_best_only=True)
+    x, y, model, split = rank_one_setup(data, coordinate_with=[stopping, checkpoint])
     record = EpochWeights(x)
     callbacks = [stopping, checkpoint, split, record]
     if order == "after_split":
@@ -622,7 +640,7 @@ def test_embedding_factorization_not_split_when_training_stops_first(data, caplo
     model = functional("gap")()
     # The training loss falls, so in "max" mode epoch 1 is no improvement: stop.
     stopping = keras.callbacks.EarlyStopping(monitor="loss", mode="max", patience=0)
-    split = EmbeddingFactorization(rank=2, at_epoch=3)
+    split = EmbeddingFactorization(rank=2, at_epoch=3, coordinate_with=[stopping])
     with caplog.at_level(logging.WARNING, logger="tflite_lowrank.compression.callback"):
         model.fit(
             x, y, batch_size=BATCH, epochs=5, callbacks=[stopping, split], verbose=0
@@ -634,14 +652,16 @@ def test_embedding_factorization_not_split_when_training_stops_first(data, caplo
 
 def test_embedding_factorization_warns_reduce_lr_on_plateau_with_schedule():
     model = functional("gap")()
-    split = EmbeddingFactorization(rank=2, at_epoch=1)
     plateau = keras.callbacks.ReduceLROnPlateau()
+    split = EmbeddingFactorization(rank=2, at_epoch=1, coordinate_with=[plateau])
     callbacks = keras.callbacks.CallbackList(
         [split, plateau], model=model, epochs=2, steps=1
     )
     with pytest.warns(UserWarning, match="`ReduceLROnPlateau` cannot change"):
         callbacks.on_train_begin()
-    keeping = EmbeddingFactorization(rank=2, at_epoch=1, learning_rate=None)
+    keeping = EmbeddingFactorization(
+        rank=2, at_epoch=1, learning_rate=None, coordinate_with=(plateau,)
+    )
     callbacks = keras.callbacks.CallbackList(
         [keeping, plateau], model=model, epochs=2, steps=1
     )
@@ -649,57 +669,248 @@ def test_embedding_factorization_warns_reduce_lr_on_plateau_with_schedule():
 
 
 class Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
+    """Kills the run: raises at `hook` of epoch `epoch` (after batch `batch`)."""
+
+    def __init__(self, epoch, hook="on_epoch_begin", batch=0):
         super().__init__()
-        self.epoch = epoch
+        self.epoch, self.hook, self.batch = epoch, hook, batch
+        self.current = None
+
+    def _kill(self, hook, epoch, batch=0):
+        if (hook, epoch, batch) == (self.hook, self.epoch, self.batch):
+            raise RuntimeError(f"interrupted at {hook} of epoch {epoch}")
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError(f"interrupted before epoch {epoch}")
+        self.current = epoch
+        self._kill("on_epoch_begin", epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._kill("on_epoch_end", epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._kill("on_train_batch_end", self.current, batch)
 
 
-def test_embedding_factorization_backup_and_restore_before_and_after_split(
-    data, tmp_path
-):
+MARKER = "tflite_lowrank_split.json"
+
+
+def backup_run(data, backup_dir, *, order="backup,split", interrupt=None, **backup):
+    """5 epochs with a split after epoch 2 and a `BackupAndRestore`, in `order`."""
     x, y = data
+    keras.utils.set_random_seed(0)
+    model = functional("gap")()
+    callbacks = {"backup": keras.callbacks.BackupAndRestore(backup_dir, **backup)}
+    callbacks["split"] = EmbeddingFactorization(
+        rank=3, at_epoch=2, coordinate_with=[callbacks["backup"]]
+    )
+    ordered = [callbacks[name] for name in order.split(",")]
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=5,
+        shuffle=False,
+        callbacks=ordered + ([interrupt] if interrupt else []),
+        verbose=0,
+    )
+    return model, callbacks["split"]
 
-    def run(backup_dir, interrupt=None):
-        keras.utils.set_random_seed(0)
-        model = functional("gap")()
-        split = EmbeddingFactorization(rank=3, at_epoch=2)
-        callbacks = [keras.callbacks.BackupAndRestore(backup_dir), split]
-        if interrupt is not None:
-            callbacks.append(Interrupt(interrupt))
+
+@pytest.fixture(scope="module")
+def backup_reference(tmp_path_factory):
+    """The same run, never killed."""
+    rng = np.random.default_rng(0)  # the `data` fixture's numbers
+    x = rng.integers(1, VOCAB, (SAMPLES, SEQ)).astype("int32")
+    x[: SAMPLES // 4, 3:] = 0
+    y = (x[:, 0] % 2).astype("int32")
+    model, _ = backup_run((x, y), tmp_path_factory.mktemp("reference") / "backup")
+    return model
+
+
+def assert_same_training(model, reference):
+    assert type(model.get_layer("embedding")) is LowRankEmbedding
+    assert int(model.optimizer.iterations) == int(reference.optimizer.iterations)
+    learning_rate = keras_adapter.learning_rate_object
+    assert (
+        learning_rate(model.optimizer).get_config()
+        == learning_rate(reference.optimizer).get_config()
+    )
+    for resumed_weight, reference_weight in zip(
+        model.get_weights(), reference.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(resumed_weight, reference_weight, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "order, interrupt, marker_after_kill",
+    [
+        ("backup,split", Interrupt(1), False),
+        ("backup,split", Interrupt(2, "on_train_batch_end", batch=1), False),
+        ("split,backup", Interrupt(2, "on_train_batch_end", batch=1), False),
+        ("backup,split", Interrupt(2, "on_epoch_end"), True),
+        ("split,backup", Interrupt(3), True),
+        ("backup,split", Interrupt(4), True),
+    ],
+    ids=[
+        "killed_before_split",
+        "killed_after_split_before_backup",
+        "killed_after_split_before_backup_split_first",
+        "killed_right_after_post_split_backup",
+        "killed_at_next_epoch_split_first",
+        "killed_epochs_later",
+    ],
+)
+def test_embedding_factorization_backup_and_restore_resumes_after_kill(
+    order, interrupt, marker_after_kill, data, tmp_path, backup_reference
+):
+    backup_dir = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        backup_run(data, backup_dir, order=order, interrupt=interrupt)
+    # The marker exists exactly when the backup holds the factorized model.
+    assert (backup_dir / MARKER).exists() is marker_after_kill
+    if marker_after_kill:
+        marker = json.loads((backup_dir / MARKER).read_text())
+        assert marker["layer_name"] == "embedding" and marker["epoch"] == 2
+        assert marker["class_name"] == "LowRankEmbedding"
+        assert marker["registered_name"] == "tflite_lowrank>LowRankEmbedding"
+        assert marker["config"]["rank"] == 3 and marker["config"]["mask_zero"]
+        assert marker["weights"] == [
+            {"name": "embeddings_a", "shape": [VOCAB, 3]},
+            {"name": "embeddings_b", "shape": [3, DIM]},
+        ]
+    model, split = backup_run(data, backup_dir, order=order)
+    assert split.result.resumed is marker_after_kill
+    assert split.result.rank == 3 and split.result.epoch == 2
+    assert_same_training(model, backup_reference)
+    assert not backup_dir.exists()  # the completed run removed its backup
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning")
+def test_embedding_factorization_backup_marker_window_fails_loudly(data, tmp_path):
+    """Killed after the first post-split backup, before the marker (documented)."""
+    backup_dir = tmp_path / "backup"
+    interrupt = Interrupt(2, "on_epoch_end")  # after both: the split checked first
+    with pytest.raises(RuntimeError, match="interrupted"):
+        backup_run(data, backup_dir, order="split,backup", interrupt=interrupt)
+    assert not (backup_dir / MARKER).exists()
+    with pytest.raises(ValueError, match="'embedding' expected 1 variables"):
+        backup_run(data, backup_dir, order="split,backup")
+
+
+def test_embedding_factorization_backup_marker_with_batch_backups(data, tmp_path):
+    backup_dir = tmp_path / "backup"
+    interrupt = Interrupt(2, "on_train_batch_end", batch=1)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        backup_run(
+            data, backup_dir, order="split,backup", interrupt=interrupt, save_freq=1
+        )
+    # The backup after batch 0 of epoch 2 is post-split: marked at batch 1.
+    assert (backup_dir / MARKER).exists()
+    model, split = backup_run(data, backup_dir, order="split,backup", save_freq=1)
+    assert split.result.resumed and split.result.epoch == 2
+    assert type(model.get_layer("embedding")) is LowRankEmbedding
+    # Epoch 2 starts over from the weights after its batch 1 (2 steps counted).
+    assert int(model.optimizer.iterations) == 3 * STEPS + 2
+
+
+def test_embedding_factorization_backup_marker_kept_with_kept_backup(data, tmp_path):
+    backup_dir = tmp_path / "backup"
+    # The split is the last epoch's: only `on_train_end` sees the last backup.
+    x, y = data
+    backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+    split = EmbeddingFactorization(rank=3, at_epoch=2, coordinate_with=[backup])
+    model = functional("gap")()
+    model.fit(x, y, epochs=3, callbacks=[split, backup], verbose=0)
+    assert json.loads((backup_dir / MARKER).read_text())["epoch"] == 2
+    again = functional("gap")()
+    backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+    split = EmbeddingFactorization(rank=3, at_epoch=2, coordinate_with=[backup])
+    again.fit(x, y, epochs=3, callbacks=[split, backup], verbose=0)
+    assert split.result.resumed
+    for restored, saved in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(restored, saved)
+
+
+def write_marker(backup_dir, **changes):
+    backup_dir.mkdir()
+    marker = {
+        "format": 1,
+        "layer_name": "embedding",
+        "class_name": "LowRankEmbedding",
+        "registered_name": "tflite_lowrank>LowRankEmbedding",
+        "config": {"input_dim": VOCAB, "output_dim": DIM, "rank": 3},
+        "weights": [
+            {"name": "embeddings_a", "shape": [VOCAB, 3]},
+            {"name": "embeddings_b", "shape": [3, DIM]},
+        ],
+        "epoch": 2,
+        **changes,
+    }
+    (backup_dir / MARKER).write_text(json.dumps(marker))
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"layer_name": "words"}, "holds layer 'words' factorized"),
+        (
+            {"config": {"input_dim": 7, "output_dim": DIM, "rank": 3}},
+            r"'input_dim': \(7, 50\)",
+        ),
+        ({"registered_name": "nowhere>Layer"}, "not registered"),
+    ],
+    ids=["other_layer", "other_vocabulary", "unknown_class"],
+)
+def test_embedding_factorization_backup_marker_mismatch_raises(
+    changes, match, data, tmp_path
+):
+    backup_dir = tmp_path / "backup"
+    write_marker(backup_dir, **changes)
+    (backup_dir / "latest.weights.h5").write_bytes(b"")  # any backup file
+    x, y = data
+    backup = keras.callbacks.BackupAndRestore(backup_dir)
+    split = EmbeddingFactorization(rank=3, at_epoch=2, coordinate_with=[backup])
+    with pytest.raises(ValueError, match=match):
+        functional("gap")().fit(x, y, epochs=3, callbacks=[backup, split], verbose=0)
+
+
+def test_embedding_factorization_stale_backup_marker_is_removed(data, tmp_path, caplog):
+    backup_dir = tmp_path / "backup"
+    write_marker(backup_dir)  # a marker without a backup next to it
+    x, y = data
+    backup = keras.callbacks.BackupAndRestore(backup_dir)
+    split = EmbeddingFactorization(rank=3, at_epoch=1, coordinate_with=[backup])
+    with caplog.at_level(
+        logging.WARNING, logger="tflite_lowrank.compression.coordination"
+    ):
+        functional("gap")().fit(x, y, epochs=2, callbacks=[split, backup], verbose=0)
+    assert "removed the marker" in caplog.text
+    assert split.result is not None and not split.result.resumed
+
+
+def test_embedding_factorization_uncoordinated_restore_best_weights_fails(data):
+    """Without `coordinate_with`, pre-split best weights cannot be restored."""
+    x, y, model, split = rank_one_setup(data)
+    stopping = keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)
+    with pytest.raises(ValueError, match="weight list of length 3.*expecting 4"):
         model.fit(
             x,
             y,
             batch_size=BATCH,
-            epochs=5,
-            shuffle=False,
-            callbacks=callbacks,
+            epochs=4,
+            validation_data=(x, y),
+            callbacks=[stopping, split],
             verbose=0,
         )
-        return model, split
+    assert stopping.best_epoch < 2  # the best epoch was before the split
 
-    reference, reference_split = run(tmp_path / "reference")
-    for interrupt, resumed in ((1, False), (4, True)):
-        backup_dir = tmp_path / f"interrupt{interrupt}"
-        with pytest.raises(RuntimeError, match="interrupted"):
-            run(backup_dir, interrupt)
-        model, split = run(backup_dir)
-        assert split.result.resumed is resumed
-        assert split.result.rank == 3 and split.result.epoch == 2
-        assert type(model.get_layer("embedding")) is LowRankEmbedding
-        assert int(model.optimizer.iterations) == int(reference.optimizer.iterations)
-        assert (
-            model.optimizer._learning_rate.get_config()
-            == reference.optimizer._learning_rate.get_config()
-        )
-        for resumed_weight, reference_weight in zip(
-            model.get_weights(), reference.get_weights(), strict=True
-        ):
-            np.testing.assert_allclose(resumed_weight, reference_weight, atol=1e-6)
-        assert not backup_dir.exists()  # the completed run removed its backup
+
+def test_embedding_factorization_warns_coordinated_callback_not_in_fit(data):
+    x, y = data
+    stopping = keras.callbacks.EarlyStopping(patience=10)
+    split = EmbeddingFactorization(rank=2, at_epoch=1, coordinate_with=[stopping])
+    with pytest.warns(UserWarning, match=r"was not given: \['EarlyStopping'\]"):
+        functional("gap")().fit(x, y, epochs=2, callbacks=[split], verbose=0)
 
 
 # ----------------------------------------------------- precision, devices
@@ -726,7 +937,8 @@ def test_embedding_factorization_mixed_float16(data, tmp_path):
         optimizer = model.optimizer
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         assert isinstance(
-            optimizer.inner_optimizer._learning_rate, CyclicalAnnealedLearningRate
+            keras_adapter.learning_rate_object(optimizer.inner_optimizer),
+            CyclicalAnnealedLearningRate,
         )
         layer = model.get_layer("embedding")
         assert layer.embeddings_a.dtype == "float32"

@@ -127,29 +127,45 @@ class BandedLowRankEmbedding(keras.layers.Layer):
     def build(self, input_shape=None):
         if self.built:
             return
-        self.embeddings_a = []
-        self.embeddings_b = []
         for index, (band, rank) in enumerate(
             zip(self._slices, self.ranks, strict=True)
         ):
-            self.embeddings_a.append(
+            # One attribute per weight, named as the weight, so that the in-place
+            # swap and `BackupAndRestore` see the same names as `build`.
+            setattr(
+                self,
+                f"embeddings_a_{index}",
                 self.add_weight(
                     shape=(band.stop - band.start, rank),
                     initializer=self.embeddings_a_initializer,
                     name=f"embeddings_a_{index}",
                     trainable=True,
-                )
+                ),
             )
             if self.projection:
-                self.embeddings_b.append(
+                setattr(
+                    self,
+                    f"embeddings_b_{index}",
                     self.add_weight(
                         shape=(rank, self.output_dim),
                         initializer=self.embeddings_b_initializer,
                         name=f"embeddings_b_{index}",
                         trainable=True,
-                    )
+                    ),
                 )
         self.built = True
+
+    @property
+    def embeddings_a(self) -> list:
+        """The bands' `a_i` variables (`n_i x k_i`), in band order."""
+        return [getattr(self, f"embeddings_a_{i}") for i in range(self.num_bands)]
+
+    @property
+    def embeddings_b(self) -> list:
+        """The bands' `b_i` variables (`k_i x D`); empty with `projection=False`."""
+        if not self.projection:
+            return []
+        return [getattr(self, f"embeddings_b_{i}") for i in range(self.num_bands)]
 
     def call(self, inputs):
         if inputs.dtype not in ("int32", "int64"):

@@ -4,7 +4,9 @@ The callback changes the model in place, once: at the boundary after epoch `at_e
 the built `keras.layers.Embedding` becomes a `LowRankEmbedding` holding
 `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`, the model gets a fresh
 optimizer of the same class and configuration with the CALR schedule, and `fit()`
-goes on training everything. The swap lives in `_swap._factorize_in_place`.
+goes on training everything. The swap lives in `swap._swap_layer_class`, the
+callbacks it works with and its backup marker in `coordination`, the fresh optimizer
+in `optimizer`, and every Keras internal they need in `keras_adapter`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import dataclasses
 import logging
 import math
 import time
-import weakref
 from collections.abc import Sequence
 
 import keras
@@ -30,10 +31,14 @@ from tflite_lowrank.compression.arguments import (
     _warn_if_never_splits,
 )
 from tflite_lowrank.compression.coordination import (
-    _calling_callback_list,
+    _backup_dirs,
+    _check_coordinate_with,
     _checkpoint_bests,
-    _post_split_backup,
+    _find_marker,
+    _marker_payload,
     _reset_siblings,
+    _SplitMarkers,
+    _warn_not_attached,
     _warn_reduce_lr_on_plateau,
 )
 from tflite_lowrank.compression.factors import install_factors, plan_factors
@@ -44,7 +49,7 @@ from tflite_lowrank.compression.optimizer import (
     _iterations,
     _steps_per_epoch,
 )
-from tflite_lowrank.compression.swap import _factorize_in_place, _find_embedding
+from tflite_lowrank.compression.swap import _find_embedding, _swap_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +121,15 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     (`CyclicalAnnealedLearningRate`: peak 1e-3, floor 1e-6, peak times 0.1 per
     epoch, restart to 1e-3 with floor 1e-8), except that the half cycle is half an
     epoch (`step_size = steps_per_epoch / 2`: one triangle per epoch, ending at the
-    floor at each epoch boundary) instead of 1,000 steps. The authors' 1,000 steps
-    assume about 1,500 steps per epoch; at 40 steps per epoch the rate stays near
-    the floor and the factors hardly retrain (Rotten Tomatoes, DAN, rank 4, median
-    of 5 seeds: test accuracy 60.6% with 1,000 steps, 68.6% with half an epoch; at
-    205 steps per epoch 75.6% for both, as the model never split: 75.5%; see
-    `benchmarks/results/split_defaults.md`). The schedule starts from step 0 with
-    the fresh optimizer. The paper's split (all of S in `embeddings_b`) is kept: the
-    balanced split `U_k sqrt(S_k)`, `sqrt(S_k) V_k^T` ended 4 to 8 points lower in
-    test accuracy with this schedule in the same benchmark.
+    floor at each epoch boundary) instead of the authors' 1,000 steps, which assume
+    about 1,500 steps per epoch: with few steps per epoch the rate would stay near
+    the floor and the factors would hardly retrain. The schedule starts from step 0
+    with the fresh optimizer. All of S goes into `embeddings_b`, as in the paper.
+    Both choices were measured against the alternatives in
+    `benchmarks/results/split_defaults.md`.
 
-    Other callbacks of the same `fit()` (found in its callback list):
+    Other callbacks of the same `fit()` are coordinated with only if they are also
+    listed in `coordinate_with` (the same objects):
 
     - `EarlyStopping` and `ReduceLROnPlateau` start over at the split, as at the
       start of `fit()`: best value, patience and (for
@@ -140,12 +143,28 @@ class EmbeddingFactorization(keras.callbacks.Callback):
       the first factorized epoch is saved and later ones are compared with
       factorized epochs only. With a fixed `filepath` the file then holds the best
       factorized model; put `{epoch}` in the path to also keep the full model.
-    - `BackupAndRestore`: its backups are plain Keras weights. When a run restarts
-      from a backup written after the split, this callback factorizes the fresh
-      model (with the rank found in the backup) and installs the fresh optimizer
-      before the backup is loaded, so weights, optimizer state and the schedule
-      position are all restored. A backup written before the split restores the
-      full model, which is split at the right epoch as usual.
+    - `BackupAndRestore`: once a file in its `backup_dir` has been written after
+      the split (checked at this callback's next batch, epoch or end hook), this
+      callback writes the marker `tflite_lowrank_split.json` there (layer name,
+      class, `get_config()`, weight shapes, split epoch). A restarted run that
+      finds it factorizes the fresh model and installs the fresh optimizer before
+      the backup is loaded, so weights, optimizer state and schedule position are
+      restored. Without a marker (a backup from before the split, also after a
+      kill between the split and the first post-split backup) the full model is
+      restored and split at the right epoch. A kill after the first post-split
+      backup but before this callback's next hook leaves no marker, and Keras
+      then fails to load that backup (delete `backup_dir` to start over). List
+      this callback right after `BackupAndRestore` in `fit()`: at epoch ends the
+      window is then only the callbacks listed between them. The same happens if
+      `double_checkpoint=True` falls back to a pre-split backup.
+
+    Without `coordinate_with`, no other callback learns of the split:
+    `EarlyStopping` and `ModelCheckpoint(save_best_only=True)` compare the
+    factorized model with the full model's best, an
+    `EarlyStopping(restore_best_weights=True)` whose best epoch came before the
+    split fails in Keras' `set_weights` when training ends (one weight more; this
+    callback cannot see it to say so), and a restart from a post-split backup fails
+    to load.
 
     The split logs (at INFO, through `logging`) the epoch, layer, V, D, rank,
     parameters before and after, the relative reconstruction error and the seconds
@@ -157,7 +176,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for
     Text Classification using Low Rank Matrix Factorization". AAAI 2019. Unlike the
     authors' code, the right singular vectors are sliced correctly, the recurrent
-    layers keep their trained weights and no ReLU is inserted (paper.md section 7).
+    layers keep their trained weights and no ReLU is inserted (see "How this setup
+    differs from the paper" in `benchmarks/README.md`).
 
     Args:
         layer_name: String or `None`. Name of the `keras.layers.Embedding` to split
@@ -191,6 +211,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             step 0); a float or a schedule is used as given. Defaults to `"calr"`.
         verbose: Integer. `0` is silent, `1` logs the split at INFO. Defaults to
             `1`.
+        coordinate_with: Sequence of `keras.callbacks.Callback`. Callbacks also
+            given to `fit()` to coordinate with (see above): `EarlyStopping`,
+            `ReduceLROnPlateau`, `ModelCheckpoint` and `BackupAndRestore`; others
+            are ignored, and one not given to `fit()` gets a warning. Defaults to
+            `()`.
 
     Raises:
         ValueError: in the constructor, for a bad `rank`, `compression`, `energy`,
@@ -201,21 +226,26 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             `keras.layers.Embedding` (or a quantized or LoRA one), a rank that is
             not below `min(V, D)` or saves no parameters, or a callback that
             already split.
-        TypeError: for arguments of the wrong type.
+        TypeError: for arguments of the wrong type, e.g. a `coordinate_with` that
+            is not a list or tuple of callbacks.
 
     Example:
 
     ```python
     import tflite_lowrank as tl
 
-    split = tl.EmbeddingFactorization("embedding", compression=0.9, at_epoch=3)
-    model.fit(x, y, epochs=8, validation_data=(x_dev, y_dev), callbacks=[split])
+    stopping = keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+    split = tl.EmbeddingFactorization(
+        "embedding", compression=0.9, at_epoch=3, coordinate_with=[stopping]
+    )
+    model.fit(x, y, epochs=8, validation_data=(x_dev, y_dev),
+              callbacks=[stopping, split])
     print(split.result)  # FactorizationResult(epoch=3, layer_name='embedding', ...)
     model.save("model.keras")  # holds a tl.LowRankEmbedding
     ```
     """
 
-    # Where the singular values go (measured in benchmarks/split_defaults.py), and
+    # Where the singular values go (measured by benchmarks/split_defaults.py), and
     # the SVD method (`truncated_svd`'s "auto": eigendecomposition of the Gram
     # matrix for tall tables, timed in benchmarks/split_overhead.py).
     _balanced = False
@@ -236,6 +266,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         | keras.optimizers.schedules.LearningRateSchedule
         | None = _LEARNING_RATE_DEFAULT,
         verbose: int = 1,
+        coordinate_with: Sequence[keras.callbacks.Callback] = (),
     ):
         super().__init__()
         _check_arguments(
@@ -248,6 +279,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             verbose=verbose,
         )
         _check_bands(bands, token_counts, energy=energy)
+        self.coordinate_with = _check_coordinate_with(coordinate_with)
         self.layer_name = layer_name
         self.rank = None if rank is None else int(rank)
         self.compression = compression
@@ -259,8 +291,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.verbose = verbose
         self.result: FactorizationResult | None = None
         self._layer = None
-        self._callback_list = None
         self._checkpoint_best: dict[int, object] = {}
+        self._markers = _SplitMarkers((), {})
         self._epoch_start_iterations: int | None = None
         self._steps_in_last_epoch: int | None = None
 
@@ -278,11 +310,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             bands=self.bands,
             token_counts=self.token_counts,
         )
-        callback_list = _calling_callback_list(self)
-        self._callback_list = (
-            weakref.ref(callback_list) if callback_list is not None else None
-        )
-        self._checkpoint_best = _checkpoint_bests(self._siblings())
+        self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
 
     def set_params(self, params):
         super().set_params(params)
@@ -293,9 +321,14 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         epochs = (self.params or {}).get("epochs")
         if self.result is None and epochs is not None:
             _warn_if_never_splits(self.at_epoch, epochs)
-        _warn_reduce_lr_on_plateau(self.learning_rate, self._siblings())
+        _warn_reduce_lr_on_plateau(self.learning_rate, self.coordinate_with)
+        _warn_not_attached(self.coordinate_with, self.model)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._markers.write_ready()
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._markers.write_ready()
         if self.result is not None:
             return
         if epoch >= self.at_epoch:
@@ -304,12 +337,14 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self._epoch_start_iterations = _iterations(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
+        self._markers.write_ready()
         if self.result is None and self._epoch_start_iterations is not None:
             self._steps_in_last_epoch = (
                 _iterations(self.model) - self._epoch_start_iterations
             )
 
     def on_train_end(self, logs=None):
+        self._markers.write_ready()  # Unless `BackupAndRestore` deleted the folder.
         epochs = (self.params or {}).get("epochs")
         if self.result is None and epochs is not None and self.at_epoch < epochs:
             logger.warning(
@@ -320,12 +355,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             )
 
     # ---------------------------------------------------------------- helpers
-
-    def _siblings(self) -> list:
-        callback_list = self._callback_list() if self._callback_list else None
-        if callback_list is None:
-            return []
-        return [cb for cb in callback_list.callbacks if cb is not self]
 
     def _install_fresh_optimizer(self) -> None:
         def steps_per_epoch() -> int:
@@ -369,7 +398,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         with model.distribute_strategy.scope():
             install_factors(layer, factors)
         _finish_swap(model)
-        reset = _reset_siblings(self._siblings(), self._checkpoint_best)
+        reset = _reset_siblings(self.coordinate_with, self._checkpoint_best)
+        self._markers = _SplitMarkers(
+            _backup_dirs(self.coordinate_with),
+            _marker_payload(layer, epoch),
+        )
         self.result = FactorizationResult(
             epoch=epoch,
             layer_name=layer.name,
@@ -410,29 +443,28 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         Runs from `set_params`, before any callback's `on_train_begin`, so that
         `BackupAndRestore` then loads the factorized weights, the fresh optimizer's
         state and its iteration count (the schedule position) into matching
-        variables.
+        variables. The backup is post-split when its folder holds the marker.
         """
-        layer = self._layer
-        found = _post_split_backup(self._siblings(), self.model, layer)
+        found = _find_marker(self.coordinate_with, self._layer)
         if found is None:
             return
-        cb, rank = found
+        folder, marker, new_class = found
+        layer = self._layer
         start = time.perf_counter()
+        input_dim, output_dim = layer.input_dim, layer.output_dim
         self._install_fresh_optimizer()
-        # Placeholder values: the backup overwrites them.
-        embeddings_a = np.zeros((layer.input_dim, rank), dtype="float32")
-        embeddings_b = np.zeros((rank, layer.output_dim), dtype="float32")
         with self.model.distribute_strategy.scope():
-            _factorize_in_place(layer, embeddings_a, embeddings_b)
+            _swap_from_config(layer, new_class, marker["config"], marker["weights"])
         _finish_swap(self.model)
+        rank = marker["config"].get("rank")
         self.result = FactorizationResult(
-            epoch=self.at_epoch,
+            epoch=int(marker["epoch"]),
             layer_name=layer.name,
-            input_dim=layer.input_dim,
-            output_dim=layer.output_dim,
+            input_dim=input_dim,
+            output_dim=output_dim,
             rank=rank,
-            params_before=layer.input_dim * layer.output_dim,
-            params_after=rank * (layer.input_dim + layer.output_dim),
+            params_before=input_dim * output_dim,
+            params_after=sum(math.prod(w["shape"]) for w in marker["weights"]),
             relative_error=math.nan,
             seconds=time.perf_counter() - start,
             resumed=True,
@@ -440,10 +472,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         if self.verbose:
             logger.info(
                 "Resuming after the split: the backup in '%s' holds layer '%s' "
-                "factorized to rank %d; factorized the model and installed a "
+                "factorized (%s, rank %s); factorized the model and installed a "
                 "fresh optimizer (%s) before the backup is loaded.",
-                cb.backup_dir,
+                folder,
                 layer.name,
+                marker["class_name"],
                 rank,
                 _describe(self.model.optimizer),
             )

@@ -5,7 +5,8 @@ gives the model a new optimizer of the same class and configuration with the lea
 rate of `_new_learning_rate` (by default the CALR schedule below, whose epoch length is
 `_steps_per_epoch`: `fit()`'s steps, or the optimizer `_iterations` of the last epoch),
 `_finish_swap` builds it and rebuilds the model's train, test and predict functions
-after the swap, and `_describe` names the optimizer and its rate for the log.
+after the swap, and `_describe` names the optimizer and its rate for the log. The
+Keras internals they need are in `keras_adapter`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Callable
 import keras
 from keras import ops
 
+from tflite_lowrank.compression import keras_adapter
 from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
 
 # The authors' fine-tuning CALR: peak 1e-3, floor 1e-6 (1e-8 after a restart), peak
 # times 0.1 per epoch. Only the half cycle changes: half an epoch instead of 1,000
-# steps (see `EmbeddingFactorization` and benchmarks/split_defaults.py).
+# steps (see `EmbeddingFactorization` and benchmarks/results/split_defaults.md).
 _CALR_PEAK = 1e-3
 _CALR_FLOOR = 1e-6
 _CALR_DECAY = 0.1
@@ -91,21 +93,15 @@ def _install_fresh_optimizer(
     # frees it and its slots (as large as the table each, for Adam) before the
     # SVD: compiled functions capture them, and `compile()` keeps the optimizer
     # in the compile config, which `model.save()` would also write.
-    model.train_function = None
-    model.test_function = None
-    model.predict_function = None
+    keras_adapter.reset_step_functions(model)
     model.optimizer = optimizer
-    compile_config = getattr(model, "_compile_config", None)
-    if compile_config is not None and "optimizer" in compile_config.config:
-        compile_config.config["optimizer"] = compile_optimizer
+    keras_adapter.set_compiled_optimizer(model, compile_optimizer)
 
 
 def _finish_swap(model) -> None:
     with model.distribute_strategy.scope():
         model.optimizer.build(model.trainable_variables)
-        model.make_train_function(force=True)
-        model.make_test_function(force=True)
-        model.make_predict_function(force=True)
+        keras_adapter.rebuild_step_functions(model)
 
 
 def _iterations(model) -> int:
@@ -114,7 +110,7 @@ def _iterations(model) -> int:
 
 def _describe(optimizer) -> str:
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = inner._learning_rate
+    rate = keras_adapter.learning_rate_object(inner)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         config = rate.get_config()
         config.pop("name", None)

@@ -1,39 +1,34 @@
 """The in-place swap behind `EmbeddingFactorization`: find the table, factorize it.
 
 Private helpers of `tflite_lowrank.compression.callback`: `_find_embedding` picks and
-checks the `keras.layers.Embedding` to split, `_factorize_in_place` turns it into a
-`LowRankEmbedding` holding the given factors, and `_relative_error` measures what the
-factors lose.
+checks the `keras.layers.Embedding` to split; `_swap_layer_class` turns it, in place,
+into a factorized layer of a given class holding given weights (the one place where
+the swap happens, used at the split by `_factorize_in_place` and on resuming from a
+backup by `_swap_from_config`); `_relative_error` measures what the factors lose. The
+Keras internals the swap needs are in `keras_adapter`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
 from keras import ops
 
+from tflite_lowrank.compression import keras_adapter
 from tflite_lowrank.compression.layers import LowRankEmbedding
 
-# Attributes of `keras.layers.Embedding` that a `LowRankEmbedding` does not have.
-_EMBEDDING_ONLY_ATTRIBUTES = (
-    "embeddings_initializer",
-    "embeddings_regularizer",
-    "embeddings_constraint",
-    "lora_rank",
-    "lora_alpha",
-    "lora_enabled",
-    "quantization_config",
-)
 # Rows per chunk when measuring the reconstruction error (no V x D product in memory;
 # about 20 MB of float64 temporaries at D = 300).
 _ERROR_CHUNK_ROWS = 1 << 13
 
 
 def _find_embedding(model, layer_name: str | None):
-    layers = model._flatten_layers(include_self=False, recursive=True)
+    layers = keras_adapter.flatten_layers(model)
     embeddings = [layer for layer in layers if type(layer) is keras.layers.Embedding]
     if layer_name is None:
         if len(embeddings) != 1:
@@ -80,44 +75,103 @@ def _find_embedding(model, layer_name: str | None):
     return layer
 
 
-def _factorize_in_place(layer, embeddings_a: np.ndarray, embeddings_b: np.ndarray):
-    """Turns a built `keras.layers.Embedding` into a `LowRankEmbedding`, in place.
+def _swap_layer_class(
+    layer,
+    new_class: type,
+    attributes: Mapping[str, object],
+    weights: Mapping[str, np.ndarray],
+) -> None:
+    """Turns a built `keras.layers.Embedding` into a `new_class` layer, in place.
 
     The layer object stays the same, so every model, node and reference that holds
     it (functional graphs, `Sequential`, attributes of subclassed models, a layer
-    called twice) sees the factors at once. Its full table is untracked and
-    released. Call inside the model's distribution strategy scope.
+    called twice) sees the new layer at once. Its full table and its
+    Embedding-only attributes are untracked and released; then the class changes,
+    `attributes` are set (one per constructor argument of `new_class`, see
+    `_constructor_attributes`; the Embedding's `input_dim`, `output_dim`,
+    `mask_zero`, name, dtype policy and trainability stay), and each entry of
+    `weights` becomes a trainable variable of that name, initialized to those
+    values and stored as the attribute of the same name, in the given order (the
+    order of `layer.weights`, which weight files follow). Call inside the model's
+    distribution strategy scope.
     """
-    rank = int(embeddings_a.shape[1])
-    del layer._embeddings  # Layer.__delattr__ untracks it and collects garbage
-    for name in _EMBEDDING_ONLY_ATTRIBUTES:
-        if name in vars(layer):
-            delattr(layer, name)
-    # `Layer.__new__` bound wrappers of `Embedding.build`/`quantize` to the instance.
-    for name in ("build", "quantize"):
-        if name in vars(layer):
-            delattr(layer, name)
-    layer.__class__ = LowRankEmbedding
-    layer.rank = rank
-    layer.embeddings_a_initializer = keras.initializers.get("uniform")
-    layer.embeddings_b_initializer = keras.initializers.get("glorot_uniform")
-    layer._tracker.unlock()
-    try:
-        with keras.name_scope(layer.name, caller=layer):
-            layer.embeddings_a = layer.add_weight(
-                shape=embeddings_a.shape,
-                initializer=_values_initializer(embeddings_a),
-                name="embeddings_a",
+    keras_adapter.release_embedding_state(layer)
+    layer.__class__ = new_class
+    for name, value in attributes.items():
+        setattr(layer, name, value)
+    with (
+        keras_adapter.unlocked_tracker(layer),
+        keras.name_scope(layer.name, caller=layer),
+    ):
+        for name, values in weights.items():
+            variable = layer.add_weight(
+                shape=values.shape,
+                initializer=_values_initializer(values),
+                name=name,
                 trainable=True,
             )
-            layer.embeddings_b = layer.add_weight(
-                shape=embeddings_b.shape,
-                initializer=_values_initializer(embeddings_b),
-                name="embeddings_b",
-                trainable=True,
-            )
-    finally:
-        layer._tracker.lock()
+            setattr(layer, name, variable)
+
+
+def _factorize_in_place(layer, embeddings_a: np.ndarray, embeddings_b: np.ndarray):
+    """Turns a built `Embedding` into a `LowRankEmbedding` holding the factors."""
+    config = {
+        "input_dim": layer.input_dim,
+        "output_dim": layer.output_dim,
+        "rank": int(embeddings_a.shape[1]),
+        "mask_zero": layer.mask_zero,
+    }
+    _swap_layer_class(
+        layer,
+        LowRankEmbedding,
+        _constructor_attributes(layer, LowRankEmbedding, config),
+        {"embeddings_a": embeddings_a, "embeddings_b": embeddings_b},
+    )
+
+
+def _swap_from_config(
+    layer, new_class: type, config: Mapping, weights: Sequence[Mapping]
+) -> None:
+    """Turns a built `Embedding` into `new_class.from_config(config)`'s layer, in place.
+
+    `weights` are `{"name": ..., "shape": ...}` entries; the variables are zeros,
+    placeholders for values that are loaded next (from a `BackupAndRestore` backup).
+    """
+    placeholders = {
+        weight["name"]: np.zeros(tuple(weight["shape"]), dtype="float32")
+        for weight in weights
+    }
+    _swap_layer_class(
+        layer,
+        new_class,
+        _constructor_attributes(layer, new_class, config),
+        placeholders,
+    )
+
+
+def _constructor_attributes(
+    layer, new_class: type, config: Mapping
+) -> dict[str, object]:
+    """`new_class`'s attribute for each of its constructor arguments.
+
+    `config` is a `get_config()`-style dictionary (arguments left out take their
+    defaults); the arguments of the base
+    `keras.layers.Layer` (name, dtype, trainable, ...) are left out, as the swapped
+    layer keeps its own. The values come from an unbuilt instance (no variables), so
+    serialized initializers and the like come back as objects, exactly as the
+    constructor stores them. The instance takes `layer`'s name, so that no layer
+    name is used up.
+    """
+    template = new_class.from_config({**config, "name": layer.name})
+    base = _base_layer_arguments()
+    return {
+        key: getattr(template, key) for key in template.get_config() if key not in base
+    }
+
+
+@functools.cache
+def _base_layer_arguments() -> frozenset[str]:
+    return frozenset(keras.layers.Layer(name="base").get_config())
 
 
 def _values_initializer(values: np.ndarray):
@@ -151,42 +205,27 @@ def _relative_error(table: np.ndarray, embeddings_a, embeddings_b) -> float:
 
 
 def _factorize_banded_in_place(layer, boundaries, pairs) -> None:
-    """Turns a built `keras.layers.Embedding` into a `BandedLowRankEmbedding`.
+    """Turns a built `Embedding` into a `BandedLowRankEmbedding` holding the factors.
 
-    As `_factorize_in_place`: the same layer object, its full table released, one
-    `(a_i, b_i)` weight pair per band of the frequency-sorted ids.
+    `pairs` holds `(a_i, b_i)` per band of the frequency-sorted ids; the weights are
+    created in the order `BandedLowRankEmbedding.build` creates them.
     """
     from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 
-    del layer._embeddings
-    for name in _EMBEDDING_ONLY_ATTRIBUTES:
-        if name in vars(layer):
-            delattr(layer, name)
-    for name in ("build", "quantize"):
-        if name in vars(layer):
-            delattr(layer, name)
-    layer.__class__ = BandedLowRankEmbedding
-    layer.boundaries = tuple(int(edge) for edge in boundaries)
-    layer.ranks = tuple(int(a.shape[1]) for a, _ in pairs)
-    layer.projection = True
-    layer.embeddings_a_initializer = keras.initializers.get("uniform")
-    layer.embeddings_b_initializer = keras.initializers.get("glorot_uniform")
-    layer._tracker.unlock()
-    try:
-        with keras.name_scope(layer.name, caller=layer):
-            layer.embeddings_a, layer.embeddings_b = [], []
-            for index, (a, b) in enumerate(pairs):
-                for values, prefix, weights in (
-                    (a, "embeddings_a", layer.embeddings_a),
-                    (b, "embeddings_b", layer.embeddings_b),
-                ):
-                    weights.append(
-                        layer.add_weight(
-                            shape=values.shape,
-                            initializer=_values_initializer(values),
-                            name=f"{prefix}_{index}",
-                            trainable=True,
-                        )
-                    )
-    finally:
-        layer._tracker.lock()
+    config = {
+        "input_dim": layer.input_dim,
+        "output_dim": layer.output_dim,
+        "boundaries": tuple(int(edge) for edge in boundaries),
+        "ranks": tuple(int(a.shape[1]) for a, _ in pairs),
+        "mask_zero": layer.mask_zero,
+    }
+    weights = {}
+    for index, (a, b) in enumerate(pairs):
+        weights[f"embeddings_a_{index}"] = a
+        weights[f"embeddings_b_{index}"] = b
+    _swap_layer_class(
+        layer,
+        BandedLowRankEmbedding,
+        _constructor_attributes(layer, BandedLowRankEmbedding, config),
+        weights,
+    )

@@ -22,9 +22,12 @@ normalisation or attention first, a subclassed model, a quantized or LoRA-enable
 consumer) is left unfolded, with an INFO log saying why: folding never changes what the
 model computes beyond float32 round-off.
 
-Reference: Acharya et al., "Online Embedding Compression for Text Classification using
-Low Rank Matrix Factorization", AAAI 2019 (`paper.md` §5: with the projection folded,
-the compressed model needs fewer FLOPs than the original).
+The Keras internals the graph walk needs (the recursive layer list, node history, the
+input kernel variable) are reached through `tflite_lowrank.compression.keras_adapter`.
+
+Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for Text
+Classification using Low Rank Matrix Factorization". AAAI 2019 (its FLOP analysis:
+with the projection folded, the compressed model needs fewer FLOPs than the original).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import logging
 import keras
 import numpy as np
 
+from tflite_lowrank.compression import keras_adapter
 from tflite_lowrank.compression.layers import LowRankEmbedding
 
 logger = logging.getLogger(__name__)
@@ -174,7 +178,7 @@ def fold_projection(
 def _low_rank_layers(model: keras.Model) -> list[LowRankEmbedding]:
     return [
         layer
-        for layer in model._flatten_layers(include_self=False, recursive=True)
+        for layer in keras_adapter.flatten_layers(model)
         if isinstance(layer, LowRankEmbedding)
     ]
 
@@ -193,7 +197,7 @@ def _as_functional(model: keras.Model) -> keras.Model:
         for layer in model.layers:
             outputs = layer(outputs)
         return keras.Model(inputs, outputs, name=model.name)
-    if not hasattr(model, "_nodes_by_depth") or not hasattr(model, "operations"):
+    if not keras_adapter.is_functional_graph(model):
         raise _CannotFold(
             f"{type(model).__name__} is not a functional or sequential model"
         )
@@ -207,35 +211,34 @@ def _top_level_layer(model: keras.Model, name: str):
     raise _CannotFold("the embedding is inside a nested model")
 
 
-def _model_nodes(model: keras.Model) -> set[int]:
-    return {id(node) for nodes in model._nodes_by_depth.values() for node in nodes}
-
-
-def _nodes_in(layer, attribute: str, model_nodes: set[int]) -> list:
-    return [node for node in getattr(layer, attribute) if id(node) in model_nodes]
+def _in_model(nodes: list, model_nodes: set[int]) -> list:
+    return [node for node in nodes if id(node) in model_nodes]
 
 
 def _find_consumer(model: keras.Model, embedding: LowRankEmbedding):
     """The layer to fold into and the identity/mean layers on the way to it."""
     if embedding not in model.layers:
         raise _CannotFold("the embedding is inside a nested model")
-    model_nodes = _model_nodes(model)
-    if len(_nodes_in(embedding, "_inbound_nodes", model_nodes)) != 1:
+    model_nodes = keras_adapter.graph_node_ids(model)
+    inbound, outbound = keras_adapter.inbound_nodes, keras_adapter.outbound_nodes
+    if len(_in_model(inbound(embedding), model_nodes)) != 1:
         raise _CannotFold("the embedding is called more than once")
-    output_layers = [output._keras_history.operation for output in model.outputs]
+    output_layers = [
+        keras_adapter.producing_operation(output) for output in model.outputs
+    ]
     chain = []
     averaged = False
     current = embedding
     while True:
-        outbound = _nodes_in(current, "_outbound_nodes", model_nodes)
-        if len(outbound) != 1:
-            what = "the model output" if not outbound else f"{len(outbound)} layers"
+        consumers = _in_model(outbound(current), model_nodes)
+        if len(consumers) != 1:
+            what = "the model output" if not consumers else f"{len(consumers)} layers"
             raise _CannotFold(
                 f"the output of {current.name!r} feeds {what}, not exactly one layer"
             )
-        node = outbound[0]
+        node = consumers[0]
         layer = node.operation
-        if len(_nodes_in(layer, "_inbound_nodes", model_nodes)) != 1:
+        if len(_in_model(inbound(layer), model_nodes)) != 1:
             raise _CannotFold(f"{layer.name!r} is shared (called more than once)")
         if not _single_input(node):
             raise _CannotFold(f"{layer.name!r} takes more than one tensor input")
@@ -275,14 +278,14 @@ def _find_consumer(model: keras.Model, embedding: LowRankEmbedding):
 
 def _single_input(node) -> bool:
     """One positional tensor; a `mask` keyword (the propagated padding mask) is fine."""
-    arguments = node.arguments
-    extra = {key: value for key, value in arguments.kwargs.items() if key != "mask"}
+    args, kwargs = keras_adapter.node_call_arguments(node)
+    extra = {key: value for key, value in kwargs.items() if key != "mask"}
     tensors = [
         value
-        for value in (*arguments.args, *extra.values())
+        for value in (*args, *extra.values())
         if isinstance(value, keras.KerasTensor)
     ]
-    return len(tensors) == 1 and len(arguments.args) == 1
+    return len(tensors) == 1 and len(args) == 1
 
 
 def _check_plain(layer) -> None:
@@ -298,10 +301,7 @@ def _check_plain(layer) -> None:
 
 
 def _kernel(layer):
-    owner = layer.cell if hasattr(layer, "cell") else layer
-    kernel = getattr(owner, "_kernel", None)
-    if kernel is None:
-        kernel = getattr(owner, "kernel", None)
+    kernel = keras_adapter.input_kernel_variable(layer)
     if kernel is None or not hasattr(kernel, "assign"):
         return None
     if "float" not in str(kernel.dtype):

@@ -1,0 +1,233 @@
+"""Private: the Keras internals that `compression/*` and `export/fold.py` use.
+
+The in-place swap of a built `Embedding`, the fresh optimizer installed mid-`fit()`
+and the folding of a projection into its consumer need a few Keras attributes and
+methods that are not public API: the recursive layer list, a layer's variable
+tracker, the model's compile config, an optimizer's learning-rate object, the step
+functions of the TensorFlow trainer, and the node history of a functional graph.
+Each is reached through one small function here, and nothing else in those modules
+touches a private Keras name. Each was checked against the Keras versions in
+`SUPPORTED_KERAS_VERSIONS` (the range of `pyproject.toml`, `keras>=3.15,<4`).
+`tests/compression/test_keras_adapter.py` checks the installed Keras is in that range
+and that every internal used here still exists and behaves as described on a tiny
+model: after a Keras upgrade, that file is the first to fail, with a message naming
+the internal that changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+import keras
+
+# [minimum, maximum): the range of `pyproject.toml`, `keras>=3.15,<4`.
+SUPPORTED_KERAS_VERSIONS = ("3.15", "4")
+
+# Where a built `keras.layers.Embedding` keeps its table (`embeddings` is a property
+# reading it, merged with the LoRA factors when LoRA is enabled).
+EMBEDDING_TABLE_ATTRIBUTE = "_embeddings"
+# Instance attributes of a built `keras.layers.Embedding` that a factorized layer
+# does not have: removed at the swap, with the table.
+EMBEDDING_ONLY_ATTRIBUTES = (
+    "embeddings_initializer",
+    "embeddings_regularizer",
+    "embeddings_constraint",
+    "lora_rank",
+    "lora_alpha",
+    "lora_enabled",
+    "quantization_config",
+)
+# Methods that `Layer.__new__` wraps and binds to each instance; the bound wrappers
+# call the *old* class's method, so they must go when the class changes.
+INSTANCE_BOUND_METHODS = ("build", "quantize")
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    match = re.match(r"(\d+)(?:\.(\d+))?", version)
+    if match is None:
+        raise ValueError(f"Not a version number. Received: version={version!r}")
+    return int(match.group(1)), int(match.group(2) or 0)
+
+
+def is_supported_keras_version(version: str | None = None) -> bool:
+    """Whether `version` (default: the installed Keras) is in the checked range.
+
+    Compares major.minor with `SUPPORTED_KERAS_VERSIONS` (minimum included, maximum
+    excluded), so `3.15.1` and `3.16.0rc0` are in, `4.0.0` is out.
+    """
+    version = keras.__version__ if version is None else version
+    minimum, maximum = (_major_minor(v) for v in SUPPORTED_KERAS_VERSIONS)
+    return minimum <= _major_minor(version) < maximum
+
+
+# ------------------------------------------------------------------- layers
+
+
+def flatten_layers(model) -> list:
+    """Every layer inside `model`, nested models and subclassed attributes included.
+
+    `Layer._flatten_layers(include_self=False, recursive=True)`: depth first, each
+    layer once. `model.layers` is neither recursive nor complete for subclassed
+    models. Checked against: Keras 3.15.
+    """
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def release_embedding_state(layer) -> None:
+    """Untracks and deletes a built `Embedding`'s table and Embedding-only state.
+
+    Deleting the table attribute goes through `Layer.__delattr__`, which untracks
+    the variable (it leaves `layer.weights` and the model's variables) and collects
+    garbage, so the table's memory is released once nothing else holds it. The
+    instance-bound `build`/`quantize` wrappers of `Layer.__new__` are removed too, so
+    that after a class change the new class's methods apply. Checked against:
+    Keras 3.15.
+    """
+    delattr(layer, EMBEDDING_TABLE_ATTRIBUTE)
+    for name in (*EMBEDDING_ONLY_ATTRIBUTES, *INSTANCE_BOUND_METHODS):
+        if name in vars(layer):
+            delattr(layer, name)
+
+
+@contextlib.contextmanager
+def unlocked_tracker(layer) -> Iterator[None]:
+    """Lets a built layer create variables (`add_weight`) inside the block.
+
+    A built layer's `_tracker` is locked (`Layer._lock_state`): `add_weight` would
+    raise. The tracker is unlocked for the block and locked again after it, also on
+    error. Checked against: Keras 3.15.
+    """
+    layer._tracker.unlock()
+    try:
+        yield
+    finally:
+        layer._tracker.lock()
+
+
+# ---------------------------------------------------- optimizer, compiled model
+
+
+def learning_rate_object(optimizer):
+    """The optimizer's learning rate as given: a `LearningRateSchedule` or a variable.
+
+    `optimizer.learning_rate` evaluates a schedule at the current step; the object
+    itself is `optimizer._learning_rate`. Checked against: Keras 3.15.
+    """
+    return optimizer._learning_rate
+
+
+def compiled_optimizer(model):
+    """The optimizer stored in the model's compile config (`None` if none).
+
+    `model.save()` writes this one; `model.get_compile_config()` serializes it.
+    Checked against: Keras 3.15.
+    """
+    compile_config = getattr(model, "_compile_config", None)
+    if compile_config is None:
+        return None
+    return compile_config.config.get("optimizer")
+
+
+def set_compiled_optimizer(model, optimizer) -> None:
+    """Makes the compile config hold `optimizer` (if it held an optimizer).
+
+    `compile()` keeps its `optimizer` argument in `model._compile_config`, which
+    `model.save()` writes and which keeps the old optimizer (and its slots) alive.
+    Checked against: Keras 3.15.
+    """
+    compile_config = getattr(model, "_compile_config", None)
+    if compile_config is not None and "optimizer" in compile_config.config:
+        compile_config.config["optimizer"] = optimizer
+
+
+def reset_step_functions(model) -> None:
+    """Drops the model's compiled train, test and predict functions.
+
+    They capture the model's variables and optimizer; `fit()`, `evaluate()` and
+    `predict()` rebuild them when they are `None`. Checked against: Keras 3.15
+    (TensorFlow trainer).
+    """
+    model.train_function = None
+    model.test_function = None
+    model.predict_function = None
+
+
+def rebuild_step_functions(model) -> None:
+    """Rebuilds the train, test and predict functions for the current variables.
+
+    `make_*_function(force=True)` of the TensorFlow trainer; `fit()` keeps using the
+    train function it holds, so a rebuild is needed mid-`fit()`. Checked against:
+    Keras 3.15 (TensorFlow trainer).
+    """
+    model.make_train_function(force=True)
+    model.make_test_function(force=True)
+    model.make_predict_function(force=True)
+
+
+# ------------------------------------------------------------ functional graph
+
+
+def is_functional_graph(model) -> bool:
+    """Whether `model` carries a functional graph (functional or built Sequential).
+
+    Checked against: Keras 3.15 (`Functional._nodes_by_depth`, `.operations`).
+    """
+    return hasattr(model, "_nodes_by_depth") and hasattr(model, "operations")
+
+
+def graph_node_ids(model) -> set[int]:
+    """`id`s of the nodes of `model`'s own graph (`Functional._nodes_by_depth`).
+
+    A layer also records the nodes of other graphs it was called in (a nested
+    model's, a copy's); only these belong to `model`. Checked against: Keras 3.15.
+    """
+    return {id(node) for nodes in model._nodes_by_depth.values() for node in nodes}
+
+
+def inbound_nodes(layer) -> list:
+    """The nodes of every call of `layer` (`Operation._inbound_nodes`).
+
+    Checked against: Keras 3.15.
+    """
+    return list(layer._inbound_nodes)
+
+
+def outbound_nodes(layer) -> list:
+    """The nodes that consume `layer`'s outputs (`Operation._outbound_nodes`).
+
+    Checked against: Keras 3.15.
+    """
+    return list(layer._outbound_nodes)
+
+
+def producing_operation(tensor):
+    """The layer or operation that produced a symbolic `KerasTensor`.
+
+    `KerasTensor._keras_history.operation`. Checked against: Keras 3.15.
+    """
+    return tensor._keras_history.operation
+
+
+def node_call_arguments(node) -> tuple[tuple, dict]:
+    """The positional and keyword arguments of the call a node records.
+
+    `Node.arguments` (a `SymbolicArguments`) `.args` and `.kwargs`. Checked
+    against: Keras 3.15.
+    """
+    return tuple(node.arguments.args), dict(node.arguments.kwargs)
+
+
+def input_kernel_variable(layer):
+    """The variable holding a layer's input kernel, or `None`.
+
+    `Dense` and `Conv1D` store it as `_kernel` (their `kernel` property returns it
+    merged with the LoRA factors when LoRA is on); the cells of `LSTM`, `GRU` and
+    `SimpleRNN` as `cell.kernel`. Checked against: Keras 3.15.
+    """
+    owner = layer.cell if hasattr(layer, "cell") else layer
+    kernel = getattr(owner, "_kernel", None)
+    if kernel is None:
+        kernel = getattr(owner, "kernel", None)
+    return kernel
