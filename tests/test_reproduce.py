@@ -153,30 +153,6 @@ def test_reproduce_quick_writes_rows_and_skips_finished_runs(tmp_path):
     json.loads(before.splitlines()[-1])  # Whole lines only.
 
 
-@pytest.mark.slow
-def test_reproduce_notebook_executes():
-    import nbclient
-    import nbformat
-
-    path = BENCHMARKS.parent / "notebooks" / "02_reproduce_paper.ipynb"
-    notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute()
-    errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
-    assert not errors
-
-
 def _fake_row(method, p, seed, accuracy, embedding_bytes):
     return {
         "study": "grid",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.utils.optional import require as _require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,6 +221,7 @@ class Comparison:
         path = _litert.check_output_file(
             path, suffix=".png", name="path", overwrite=overwrite
         )
+        _require("matplotlib", extra="plot", purpose="`Comparison.plot`")
         from matplotlib.figure import Figure
 
         names = [row.name for row in self.rows]

