@@ -39,6 +39,7 @@ import keras
 import numpy as np
 
 from tflite_lowrank.compression import keras_adapter
+from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 from tflite_lowrank.compression.layers import LowRankEmbedding
 
 logger = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def fold_projection(
             logger.info(
                 "Folded `embeddings_b` of %r (%d x %d) into %s %r.",
                 name,
-                embedding.rank,
+                _code_width(embedding),
                 embedding.output_dim,
                 type(consumer).__name__,
                 consumer.name,
@@ -175,12 +176,61 @@ def fold_projection(
     return (current, tuple(results)) if return_results else current
 
 
-def _low_rank_layers(model: keras.Model) -> list[LowRankEmbedding]:
+def _low_rank_layers(model: keras.Model) -> list:
     return [
         layer
         for layer in keras_adapter.flatten_layers(model)
         if isinstance(layer, LowRankEmbedding)
+        or (isinstance(layer, BandedLowRankEmbedding) and layer.projection)
     ]
+
+
+def _code_width(embedding) -> int:
+    """Width of the gathered codes: the rank, or the sum of the bands' ranks."""
+    if isinstance(embedding, BandedLowRankEmbedding):
+        return sum(embedding.ranks)
+    return embedding.rank
+
+
+def _projection(embedding) -> np.ndarray:
+    """The `(code width) x D` matrix the codes are multiplied by."""
+    if isinstance(embedding, BandedLowRankEmbedding):
+        return np.concatenate(
+            [keras.ops.convert_to_numpy(b) for b in embedding.embeddings_b], axis=0
+        )
+    return keras.ops.convert_to_numpy(embedding.embeddings_b)
+
+
+def _codes_layer(embedding):
+    """The layer that gathers the codes of the folded model (weights set later)."""
+    if isinstance(embedding, BandedLowRankEmbedding):
+        return BandedLowRankEmbedding(
+            embedding.input_dim,
+            embedding.output_dim,
+            boundaries=embedding.boundaries,
+            ranks=embedding.ranks,
+            mask_zero=embedding.mask_zero,
+            projection=False,
+            dtype=embedding.dtype_policy,
+            name=embedding.name,
+        )
+    return keras.layers.Embedding(
+        embedding.input_dim,
+        embedding.rank,
+        embeddings_initializer="zeros",
+        mask_zero=embedding.mask_zero,
+        dtype=embedding.dtype_policy,
+        name=embedding.name,
+    )
+
+
+def _set_codes(new, embedding) -> None:
+    """Copies the `a` factor(s) of `embedding` into the folded model's layer."""
+    if isinstance(embedding, BandedLowRankEmbedding):
+        new.set_factors([(a, None) for a, _ in embedding.factors()])
+        return
+    table = keras.ops.convert_to_numpy(embedding.embeddings_a)
+    new.embeddings.assign(table.astype(new.embeddings.dtype))
 
 
 def _as_functional(model: keras.Model) -> keras.Model:
@@ -321,8 +371,7 @@ def _folded_kernel(kernel: np.ndarray, projection: np.ndarray) -> np.ndarray:
 
 
 def _rebuild(model, embedding, consumer, chain) -> keras.Model:
-    table = keras.ops.convert_to_numpy(embedding.embeddings_a)
-    projection = keras.ops.convert_to_numpy(embedding.embeddings_b)
+    projection = _projection(embedding)
     kernel_variable = _kernel(consumer)
     kernel_index = next(
         index
@@ -333,14 +382,7 @@ def _rebuild(model, embedding, consumer, chain) -> keras.Model:
 
     def clone(layer):
         if layer is embedding:
-            new = keras.layers.Embedding(
-                embedding.input_dim,
-                embedding.rank,
-                embeddings_initializer="zeros",
-                mask_zero=embedding.mask_zero,
-                dtype=embedding.dtype_policy,
-                name=embedding.name,
-            )
+            new = _codes_layer(embedding)
         elif not isinstance(layer, keras.layers.Layer):
             return layer  # A stateless operation of the graph, e.g. a mask op.
         else:
@@ -356,7 +398,7 @@ def _rebuild(model, embedding, consumer, chain) -> keras.Model:
         ) from error
     for old, new in pairs:
         if old is embedding:
-            new.embeddings.assign(table.astype(new.embeddings.dtype))
+            _set_codes(new, embedding)
             continue
         weights = old.get_weights()
         if old is consumer:
