@@ -310,12 +310,12 @@ def test_export_android_assets_reads_the_quantization_from_the_file(
     """Without `results.json`, the manifest's mode comes from the stored table type."""
     from tflite_lowrank.apps.android import assets as _android_assets
     from tflite_lowrank.export.converter import convert_to_tflite
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     model, x = wide_factorized_model
     path = tmp_path / "compressed.tflite"
     convert_to_tflite(model, path, quantization=mode, representative_data=x)
-    info = _litert.inspect_model(path.read_bytes())
+    info = _flatbuffer.inspect_model(path.read_bytes())
     assert _android_assets._quantization(info) == mode
 
 

@@ -200,12 +200,12 @@ def test_demo_quick_compressed_files_are_smaller(quick_results):
 
 
 def test_demo_quick_files_follow_the_contracts(quick_run, quick_results):
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     output_dir, _, _ = quick_run
     for file_name in demo.MODEL_FILES.values():
-        info = _litert.inspect_model((output_dir / file_name).read_bytes())
-        assert _litert.contract_problems(info) == [], file_name
+        info = _flatbuffer.inspect_model((output_dir / file_name).read_bytes())
+        assert _flatbuffer.contract_problems(info) == [], file_name
         ((input_spec,), (output_spec,)) = info.inputs, info.outputs
         assert (input_spec.name, input_spec.dtype) == ("token_ids", "int32")
         assert list(input_spec.shape) == [1, 40]

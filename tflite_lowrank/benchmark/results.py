@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.utils import files as _files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,7 +217,7 @@ class Comparison:
         comparison.plot("comparison.png", overwrite=True)
         ```
         """
-        path = _litert.check_output_file(
+        path = _files.check_output_file(
             path, suffix=".png", name="path", overwrite=overwrite
         )
         from matplotlib.figure import Figure
@@ -251,7 +251,7 @@ class Comparison:
         right.set_title(f"LiteRT latency, {threads} thread(s)")
         right.invert_yaxis()
         right.grid(axis="x", alpha=0.3)
-        _litert.write_atomically(
+        _files.write_atomically(
             path,
             lambda temporary: figure.savefig(temporary, dpi=120, format="png"),
             overwrite=overwrite,

@@ -17,7 +17,7 @@ import numpy as np
 
 from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.export.fold import _IDENTITY_LAYERS
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.litert import interpreter as _interpreter
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
 logger = logging.getLogger("tflite_lowrank.export.converter")
@@ -99,7 +99,7 @@ def _contract_wrapper(
 ) -> tuple[keras.Model, bool]:
     """The batch-1 model of the contract, and whether a softmax was appended."""
     token_ids = keras.Input(
-        shape=(seq_len,), batch_size=1, dtype="int32", name=_litert.INPUT_NAME
+        shape=(seq_len,), batch_size=1, dtype="int32", name=_interpreter.INPUT_NAME
     )
     outputs = model(token_ids)
     if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
@@ -144,7 +144,7 @@ def _compare_with_keras(
     mode: str,
     model: keras.Model,
 ) -> float:
-    runner = _litert.Runner(_litert.make_interpreter(model_content=content))
+    runner = _interpreter.Runner(_interpreter.make_interpreter(model_content=content))
     actual = runner.predict(rows)
     if not np.all(np.isfinite(actual)):
         raise OutputMismatchError(

@@ -71,11 +71,15 @@ from tflite_lowrank.export.keras_model import (
 from tflite_lowrank.export.keras_model import load_keras_model as load_keras_model
 from tflite_lowrank.export.keras_model import model_seq_len as model_seq_len
 from tflite_lowrank.export.tf_converter import _run_converter, _unrolled
-from tflite_lowrank.litert import runtime as _litert
-from tflite_lowrank.litert.runtime import QUANTIZATION_MODES, TensorInfo
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert.flatbuffer import TensorInfo
+from tflite_lowrank.utils import files as _files
 from tflite_lowrank.utils.checks import check_bool
 
 logger = logging.getLogger(__name__)
+
+QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8", "int4")
+"""Values of `convert_to_tflite(quantization=...)`; `None` means `"float32"`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +233,7 @@ def convert_to_tflite(
     check_bool("overwrite", overwrite)
     check_bool("keep_logits", keep_logits)
     check_bool("fold_projection", fold_projection)
-    path = _litert.check_output_file(
+    path = _files.check_output_file(
         path, suffix=".tflite", name="path", overwrite=overwrite
     )
     if not isinstance(model, keras.Model):
@@ -241,7 +245,7 @@ def convert_to_tflite(
     seq_len = _resolve_seq_len(model, seq_len)
     vocabulary_size = _vocabulary_size(model)
     if representative_data is not None:
-        representative_data = _litert.check_token_ids(
+        representative_data = _flatbuffer.check_token_ids(
             representative_data,
             name="representative_data",
             seq_len=seq_len,
@@ -282,8 +286,8 @@ def convert_to_tflite(
         content, _ = _int4.quantize_int4(content)
 
     # 4. Checks on the converted model.
-    info = _litert.inspect_model(content)
-    problems = _litert.builtin_problems(info) + _litert.contract_problems(info)
+    info = _flatbuffer.inspect_model(content)
+    problems = _flatbuffer.builtin_problems(info) + _flatbuffer.contract_problems(info)
     if problems:
         raise ValueError(
             "The converted model breaks the LiteRT builtins-only I/O contract: "
@@ -293,7 +297,7 @@ def convert_to_tflite(
     max_difference = _compare_with_keras(content, check_rows, expected, mode, model)
 
     # 5. Atomic write.
-    _litert.write_atomically(path, _write_bytes(content), overwrite=overwrite)
+    _files.write_atomically(path, _write_bytes(content), overwrite=overwrite)
     embedding_tensors = _embedding_tensors(converted, info)
     result = ConversionResult(
         path=str(path),
@@ -343,7 +347,7 @@ def _check_quantization(quantization) -> str:
     return quantization or "float32"
 
 
-def _embedding_tensors(model: keras.Model, info: _litert.ModelInfo):
+def _embedding_tensors(model: keras.Model, info: _flatbuffer.ModelInfo):
     """Matches the file's gathered tables and projections to the Keras embeddings."""
     found = []
     for layer in _embedding_layers(model):

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.utils.files import check_input_file
 
 
 def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
@@ -33,6 +34,7 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
         The `keras.Model`, uncompiled.
 
     Raises:
+        TypeError: if `path` is not path-like.
         FileNotFoundError: if the file does not exist.
         ValueError: if the file is not a `.keras` model archive.
 
@@ -43,16 +45,7 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
     convert_to_tflite(model, "sst2.tflite", quantization="dynamic")
     ```
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"`model` must be an existing `.keras` file. Received: model={str(path)!r}"
-        )
-    if path.suffix != ".keras":
-        raise ValueError(
-            "`model` must be a Keras v3 `.keras` file (saved with `model.save(...)`). "
-            f"Received: model={str(path)!r}"
-        )
+    path = check_keras_file(path, name="model")
     # Import the modules that register this package's serializable layers.
     import tflite_lowrank.compression.layers  # noqa: F401
     import tflite_lowrank.models.paper  # noqa: F401
@@ -71,6 +64,22 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
             f"Received: model={str(path)!r}"
         )
     return model
+
+
+def check_keras_file(path: os.PathLike[str] | str, *, name: str) -> Path:
+    """Checks a path argument naming an existing Keras v3 `.keras` file.
+
+    The one check of a `.keras` path, shared by `load_keras_model` and the command
+    line (which calls it before converting anything).
+
+    Raises:
+        TypeError: if `path` is not path-like.
+        FileNotFoundError: if there is no such file.
+        ValueError: if it does not end in `.keras`.
+    """
+    return check_input_file(
+        path, suffix=".keras", name=name, hint=" (Keras v3, saved with `model.save()`)"
+    )
 
 
 def model_seq_len(model: keras.Model) -> int | None:

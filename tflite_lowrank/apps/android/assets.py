@@ -25,7 +25,8 @@ from tflite_lowrank.data.tokenizer import (
     Tokenizer,
     load_labels,
 )
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert import interpreter as _interpreter
 
 FORMAT_VERSION = 1
 """`format_version` of `manifest.json`; the app refuses any other."""
@@ -93,9 +94,11 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
     contents = {}
     for key in MODEL_KEYS:
         entry = manifest["models"][key]
-        contents[key] = _litert.read_tflite(folder / entry["file"], name=f"{key} model")
-        info = _litert.inspect_model(contents[key])
-        problems = _litert.contract_problems(info)
+        contents[key] = _flatbuffer.read_tflite(
+            folder / entry["file"], name=f"{key} model"
+        )
+        info = _flatbuffer.inspect_model(contents[key])
+        problems = _flatbuffer.contract_problems(info)
         if problems:
             raise fail(f"{entry['file']} breaks the model I/O contract: {problems}")
         actual = {
@@ -163,7 +166,9 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
         return 0.0
     max_difference = 0.0
     for key in MODEL_KEYS:
-        runner = _litert.Runner(_litert.make_interpreter(model_content=contents[key]))
+        runner = _interpreter.Runner(
+            _interpreter.make_interpreter(model_content=contents[key])
+        )
         actual = runner.predict(token_ids)
         expected = np.array([line["probabilities"][key] for line in golden])
         difference = float(np.max(np.abs(actual - expected)))
@@ -193,7 +198,7 @@ def _check_labels(label_names: Sequence[str], num_labels: int, folder: Path) -> 
 def _build_manifest(
     folder: Path,
     *,
-    infos: dict[str, _litert.ModelInfo],
+    infos: dict[str, _flatbuffer.ModelInfo],
     seq_len: int,
     num_labels: int,
     vocab_size: int,
@@ -239,13 +244,13 @@ def _build_manifest(
     }
 
 
-def _embedding_width(info: _litert.ModelInfo) -> int | None:
+def _embedding_width(info: _flatbuffer.ModelInfo) -> int | None:
     """Columns of the gathered table: the embedding dim, or the rank of factors."""
     tables = [table for table in info.embedding_tables if len(table.shape) == 2]
     return min(table.shape[1] for table in tables) if tables else None
 
 
-def _quantization(info: _litert.ModelInfo) -> str:
+def _quantization(info: _flatbuffer.ModelInfo) -> str:
     """The `convert_to_tflite` mode that explains how the embedding is stored."""
     dtypes = {table.dtype for table in info.embedding_tables}
     if "int4" in dtypes:
@@ -257,7 +262,7 @@ def _quantization(info: _litert.ModelInfo) -> str:
     return "float32"
 
 
-def _tensor_entry(spec: _litert.TensorInfo) -> dict[str, Any]:
+def _tensor_entry(spec: _flatbuffer.TensorInfo) -> dict[str, Any]:
     return {"name": spec.name, "dtype": spec.dtype, "shape": list(spec.shape)}
 
 

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -43,8 +43,7 @@ from tflite_lowrank.models.paper import (
     compile_for_classification,
     glove_embeddings,
 )
-
-_TSV_SPACES = str.maketrans({"\t": " ", "\r": " ", "\n": " "})
+from tflite_lowrank.utils.files import write_tsv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +89,13 @@ def _load_data(
     x_test = tokenizer.encode(data.test.texts)
     tokenizer.save(staging)
     save_labels(data.label_names, staging)
-    _write_test_split(staging / TEST_FILENAME, data.test, data.label_names)
+    write_tsv(
+        staging / TEST_FILENAME,
+        (
+            (data.label_names[int(label)], text)
+            for text, label in zip(data.test.texts, data.test.labels, strict=True)
+        ),
+    )
     note(
         f"{len(train_texts):,} train / {len(x_dev):,} dev / {len(x_test):,} test "
         f"texts, {data.num_classes} classes, vocabulary "
@@ -186,9 +191,3 @@ def _fit(model, name, x, y, validation_data, epochs, split, report):
         seconds=round(seconds, 3),
         factorization=None if split is None else _json_ready(split.result.to_dict()),
     )
-
-
-def _write_test_split(path: Path, split, label_names: Sequence[str]) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as file:
-        for text, label in zip(split.texts, split.labels, strict=True):
-            file.write(f"{label_names[int(label)]}\t{text.translate(_TSV_SPACES)}\n")
