@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from tflite_lowrank.apps.android import export as android
-from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer, save_labels
+from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer
+from tflite_lowrank.data.vocab_files import save_labels
 
 SEQ_LEN = 5
 LABELS = ("negative", "positive")

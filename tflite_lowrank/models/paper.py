@@ -227,7 +227,7 @@ def glove_embeddings(
     model = build_dan(len(table), 2, seq_len=40, embeddings=table)
     ```
     """
-    from tflite_lowrank.data.datasets import load_glove
+    from tflite_lowrank.data.glove import load_glove
 
     if isinstance(vocabulary, str | bytes) or len(vocabulary) == 0:
         raise ValueError(

@@ -18,13 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from tflite_lowrank.data.tokenizer import (
-    LABELS_FILENAME,
-    TOKENIZER_VERSION,
-    VOCAB_FILENAME,
-    Tokenizer,
-    load_labels,
-)
+from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer
+from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME, load_labels
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert import interpreter as _interpreter
 

@@ -67,12 +67,8 @@ from tflite_lowrank.apps.android.run_folder import (
     _read_test_split,
     _select_models,
 )
-from tflite_lowrank.data.tokenizer import (
-    VOCAB_FILENAME,
-    Tokenizer,
-    load_labels,
-    save_labels,
-)
+from tflite_lowrank.data.tokenizer import Tokenizer
+from tflite_lowrank.data.vocab_files import VOCAB_FILENAME, load_labels, save_labels
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert import interpreter as _interpreter
 from tflite_lowrank.utils.checks import check_bool as _check_bool

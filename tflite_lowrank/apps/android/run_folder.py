@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tflite_lowrank.apps.android.assets import MODEL_KEYS, TEST_SET_FILENAME, _read_text
-from tflite_lowrank.data.tokenizer import LABELS_FILENAME
+from tflite_lowrank.data.vocab_files import LABELS_FILENAME
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
 _TEST_SPLIT_FILES = ("test.tsv", TEST_SET_FILENAME, "test.jsonl")

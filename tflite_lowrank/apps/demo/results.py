@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any
 
 from tflite_lowrank import __version__
-from tflite_lowrank.data.tokenizer import LABELS_FILENAME, VOCAB_FILENAME
+from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME
 
 FORMAT_VERSION = 1
 """Version of the `results.json` layout."""
