@@ -501,3 +501,10 @@ def test_committed_kotlin_fixture_is_a_valid_export():
     """The Kotlin core tests run on this fixture; it must pass the Python checks too."""
     manifest = android.check_android_assets(FIXTURE)
     assert manifest["models"]["compressed"]["rank"] == 2
+
+
+def test_public_module_keeps_the_old_constant_names():
+    import tflite_lowrank.android as public
+
+    assert public.MODEL_FILES is public.ASSET_MODEL_FILES is android.ASSET_MODEL_FILES
+    assert public.FORMAT_VERSION == public.MANIFEST_FORMAT_VERSION == 1

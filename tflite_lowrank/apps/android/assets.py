@@ -23,15 +23,17 @@ from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME, loa
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert import interpreter as _interpreter
 
-FORMAT_VERSION = 1
-"""`format_version` of `manifest.json`; the app refuses any other."""
+MANIFEST_FORMAT_VERSION = 1
+"""`format_version` of `manifest.json`; the app refuses any other (its
+`Manifest.FORMAT_VERSION`)."""
 MODEL_KEYS = ("baseline", "compressed")
-MODEL_FILES = {key: f"{key}.tflite" for key in MODEL_KEYS}
+ASSET_MODEL_FILES = {key: f"{key}.tflite" for key in MODEL_KEYS}
+"""The two model files of the assets, by key (`tflite_lowrank.android.MODEL_FILES`)."""
 TEST_SET_FILENAME = "test_set.tsv"
 GOLDEN_FILENAME = "golden.jsonl"
 MANIFEST_FILENAME = "manifest.json"
 DATA_FILES = (VOCAB_FILENAME, LABELS_FILENAME, TEST_SET_FILENAME, GOLDEN_FILENAME)
-ASSET_FILES = (*MODEL_FILES.values(), *DATA_FILES, MANIFEST_FILENAME)
+ASSET_FILES = (*ASSET_MODEL_FILES.values(), *DATA_FILES, MANIFEST_FILENAME)
 """Every file the export writes, and the only ones it replaces."""
 GOLDEN_ATOL = 1e-6
 """Largest |difference| when LiteRT replays `golden.jsonl` on the exporting machine."""
@@ -50,10 +52,10 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
     def fail(detail: str) -> ValueError:
         return ValueError(f"{detail}. Received: assets_dir={str(folder)!r}")
 
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
         raise fail(
             f"manifest.json has format_version={manifest.get('format_version')!r}, "
-            f"expected {FORMAT_VERSION}"
+            f"expected {MANIFEST_FORMAT_VERSION}"
         )
     if manifest.get("tokenizer") != TOKENIZER_VERSION:
         raise fail(
@@ -211,9 +213,9 @@ def _build_manifest(
         rank = None
         if key == "compressed" and width is not None and baseline_width is not None:
             rank = width if width < baseline_width else None
-        size, digest = _digest(folder / MODEL_FILES[key])
+        size, digest = _digest(folder / ASSET_MODEL_FILES[key])
         models[key] = {
-            "file": MODEL_FILES[key],
+            "file": ASSET_MODEL_FILES[key],
             "sha256": digest,
             "size_bytes": size,
             "rank": described.get("rank", rank),
@@ -227,7 +229,7 @@ def _build_manifest(
         size, digest = _digest(folder / name)
         files[name] = {"sha256": digest, "size_bytes": size}
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": MANIFEST_FORMAT_VERSION,
         "tokenizer": TOKENIZER_VERSION,
         "seq_len": seq_len,
         "num_labels": num_labels,

@@ -50,12 +50,12 @@ from typing import Any
 
 from tflite_lowrank.apps.android.assets import (
     ASSET_FILES,
+    ASSET_MODEL_FILES,
     DATA_FILES,
-    FORMAT_VERSION,
     GOLDEN_ATOL,
     GOLDEN_FILENAME,
     MANIFEST_FILENAME,
-    MODEL_FILES,
+    MANIFEST_FORMAT_VERSION,
     MODEL_KEYS,
     TEST_SET_FILENAME,
     _build_manifest,
@@ -80,11 +80,11 @@ from tflite_lowrank.utils.files import write_tsv
 __all__ = [
     "ASSET_FILES",
     "DATA_FILES",
-    "FORMAT_VERSION",
+    "MANIFEST_FORMAT_VERSION",
     "GOLDEN_ATOL",
     "GOLDEN_FILENAME",
     "MANIFEST_FILENAME",
-    "MODEL_FILES",
+    "ASSET_MODEL_FILES",
     "MODEL_KEYS",
     "TEST_SET_FILENAME",
     "AndroidExport",
@@ -183,9 +183,11 @@ def export_android_assets(
     """
     # 1. Arguments and the destination, before reading anything large.
     _check_bool("overwrite", overwrite)
-    _check_int("num_golden", num_golden, minimum=1)
+    num_golden = _check_int("num_golden", num_golden, minimum=1)
     if max_test_examples is not None:
-        _check_int("max_test_examples", max_test_examples, minimum=1)
+        max_test_examples = _check_int(
+            "max_test_examples", max_test_examples, minimum=1
+        )
     run_dir = _check_dir("run_dir", run_dir)
     assets_dir = _check_path("assets_dir", assets_dir)
     if not assets_dir.parent.is_dir():
@@ -248,7 +250,7 @@ def export_android_assets(
     )
     try:
         for key in MODEL_KEYS:
-            (staging / MODEL_FILES[key]).write_bytes(contents[key])
+            (staging / ASSET_MODEL_FILES[key]).write_bytes(contents[key])
         tokenizer.save(staging)
         save_labels(label_names, staging)
         write_tsv(

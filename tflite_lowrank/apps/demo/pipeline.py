@@ -28,10 +28,10 @@ from tflite_lowrank.apps.demo.report import (
     _write_results,
 )
 from tflite_lowrank.apps.demo.results import (
-    MODEL_FILES,
     PLOT_FILENAME,
     RUN_FILES,
     SEQ_LEN,
+    TFLITE_FILES,
     DemoResult,
 )
 
@@ -114,7 +114,7 @@ def _run(
         models = tuple(
             _demo_model(stem, row, benchmark, conversions[stem], rank)
             for stem, row, benchmark in zip(
-                MODEL_FILES, comparison.rows, comparison.results, strict=True
+                TFLITE_FILES, comparison.rows, comparison.results, strict=True
             )
         )
         comparison = _relocate(comparison, output_dir)

@@ -69,7 +69,6 @@ from pathlib import Path
 
 from tflite_lowrank.apps.demo.checks import (
     _check_choice,
-    _check_compression,
     _check_epochs,
     _check_output_dir,
 )
@@ -79,33 +78,34 @@ from tflite_lowrank.apps.demo.results import (
     ANDROID_PAIR,
     BATCH_SIZE,
     DEFAULT_EPOCHS,
-    FORMAT_VERSION,
     KERAS_FILES,
     LEARNING_RATE,
-    MODEL_FILES,
     MODELS,
     PLOT_FILENAME,
     QUICK_SETTINGS,
+    RESULTS_FORMAT_VERSION,
     RESULTS_JSON,
     RESULTS_MARKDOWN,
     RUN_FILES,
     SEQ_LEN,
     TEST_FILENAME,
+    TFLITE_FILES,
     DemoModel,
     DemoResult,
     TrainingSummary,
 )
 from tflite_lowrank.utils.checks import check_bool as _check_bool
+from tflite_lowrank.utils.checks import check_compression as _check_compression
 from tflite_lowrank.utils.checks import check_int as _check_int
 
 __all__ = [
     "ANDROID_PAIR",
     "BATCH_SIZE",
     "DEFAULT_EPOCHS",
-    "FORMAT_VERSION",
+    "RESULTS_FORMAT_VERSION",
     "KERAS_FILES",
     "LEARNING_RATE",
-    "MODEL_FILES",
+    "TFLITE_FILES",
     "MODELS",
     "PLOT_FILENAME",
     "QUICK_SETTINGS",
@@ -191,10 +191,10 @@ def run_demo(
     dataset, model = _check_choice("dataset", dataset), _check_choice("model", model)
     compression = _check_compression(compression)
     epochs, split_epoch = _check_epochs(model, epochs, split_epoch)
-    _check_int("seed", seed, minimum=0, allow_numpy=False)
+    seed = _check_int("seed", seed, minimum=0)
     if max_train_samples is not None:
-        _check_int(
-            "max_train_samples", max_train_samples, minimum=10, allow_numpy=False
+        max_train_samples = _check_int(
+            "max_train_samples", max_train_samples, minimum=10
         )
     _check_bool("overwrite", overwrite)
     _check_bool("progress", progress)
