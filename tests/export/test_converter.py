@@ -510,6 +510,20 @@ def test_convert_to_tflite_non_finite_output_raises_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_convert_to_tflite_names_rows_where_keras_outputs_nan_too(models, tmp_path):
+    # A row of padding only: the masked mean divides 0 by 0 in Keras as in LiteRT.
+    rows = make_token_ids(4)
+    rows[2] = 0
+    model = models[("dan", False)]
+    assert np.isnan(keras_probabilities(model, rows)[2]).all()
+    with pytest.raises(
+        OutputMismatchError,
+        match=r"on check row 2, and so does Keras.*Received: model=",
+    ):
+        convert_to_tflite(model, tmp_path / "model.tflite", representative_data=rows)
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- loading .keras files ----------------------------------------------------------
 
 

@@ -12,8 +12,9 @@ reference: size ratio, accuracy delta, latency ratio and agreement of prediction
 rendered as Markdown, JSON or a PNG plot.
 
 This module holds the two functions and the checks of their arguments. The result
-dataclasses and their reports live in `_benchmark_results` (re-exported here), the
-child process that measures in `_benchmark_child`.
+dataclasses and their reports live in `benchmark.results` (re-exported here); the
+child process is started by `benchmark.child` and runs the script
+`tflite_lowrank/litert/worker.py`, which measures.
 
 This module imports NumPy and LiteRT only, never TensorFlow.
 """

@@ -5,8 +5,7 @@ and `Comparison`, and that is where they are documented and imported from (`from
 tflite_lowrank.benchmark.api import BenchmarkResult`). A `Comparison` renders itself as
 a Markdown table, JSON or a PNG plot (Matplotlib, imported by `plot` only).
 
-Imports NumPy and `_litert`'s file helpers (Matplotlib inside `plot`), never
-TensorFlow.
+Imports NumPy and `utils.files` (Matplotlib inside `plot`), never TensorFlow.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Private: `tflite_lowrank.export.converter` re-exports `load_keras_model` and
 `model_seq_len`, and that is where they are imported from
-(`convert.load_keras_model(path)`). The private helpers check
+(`convert.load_keras_model(path)`). `check_keras_file` is the one check of a `.keras`
+path argument, shared with the command line. The private helpers check
 `convert_to_tflite(seq_len=...)` against the model's input (`_resolve_seq_len`) and find
 its layers, nested models included: the embedding tables and their vocabulary size, and
 the recurrent layers to unroll for int8.

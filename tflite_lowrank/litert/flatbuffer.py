@@ -112,10 +112,11 @@ def inspect_model(content: bytes) -> ModelInfo:
     """Reads operators, signature and embedding tensors from a flatbuffer.
 
     `embedding_tables` are the constant tables read by `GATHER` or
-    `EMBEDDING_LOOKUP` (behind a `DEQUANTIZE` for float16 files). `projections` are
-    the constant weights of the first matrix product applied to a gathered row: the
-    `embeddings_b` factor of a `LowRankEmbedding`, or, for other models, whatever
-    layer comes first (the caller decides whether it belongs to the embedding).
+    `EMBEDDING_LOOKUP` (behind a `DEQUANTIZE` for float16 and int4 files).
+    `projections` are the constant weights of the first matrix product applied to a
+    gathered row: the `embeddings_b` factor of a `LowRankEmbedding`, or, for other
+    models, whatever layer comes first (the caller decides whether it belongs to the
+    embedding).
     """
     from ai_edge_litert import schema_py_generated as schema
 

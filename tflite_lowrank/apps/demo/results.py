@@ -30,7 +30,8 @@ SEQ_LEN = 40
 
 DEFAULT_EPOCHS = {"dan": (8, 3), "lstm": (4, 2)}
 """`(epochs, split_epoch)` per model when not given: the paper's 3 + 5 for the DAN;
-2 + 2 for the LSTM, whose epochs cost about 10 times more."""
+2 + 2 for the LSTM, whose epochs take much longer (epoch times of both in
+`benchmarks/README.md`)."""
 
 QUICK_SETTINGS = {"max_train_samples": 500, "epochs": 2, "split_epoch": 1}
 """What `tflite-lowrank demo --quick` passes: a smoke test for CI (under a minute)."""
