@@ -19,8 +19,8 @@ import keras
 import numpy as np
 
 from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
-from tflite_lowrank.data.datasets import load_dataset, load_glove
 from tflite_lowrank.data.tokenizer import Tokenizer
+from tflite_lowrank.datasets import load_dataset, load_glove
 from tflite_lowrank.models.paper import build_dan, build_lstm, glove_embeddings
 
 logger = logging.getLogger(__name__)

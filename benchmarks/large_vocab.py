@@ -144,8 +144,8 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
 
     from tflite_lowrank.benchmark.api import benchmark_tflite
     from tflite_lowrank.compression.callback import EmbeddingFactorization
-    from tflite_lowrank.data.datasets import load_dataset, load_glove
     from tflite_lowrank.data.tokenizer import Tokenizer
+    from tflite_lowrank.datasets import load_dataset, load_glove
     from tflite_lowrank.export import int4 as _int4
     from tflite_lowrank.export.converter import convert_to_tflite
     from tflite_lowrank.export.fold import fold_projection

@@ -470,10 +470,10 @@ def _write(path: Path, content: bytes) -> Path:
 
 def _measure(path: Path, data) -> dict:
     from tflite_lowrank.benchmark.api import benchmark_tflite
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     content = path.read_bytes()
-    info = _litert.inspect_model(content)
+    info = _flatbuffer.inspect_model(content)
     tables = info.embedding_tables
     bench = benchmark_tflite(
         path,

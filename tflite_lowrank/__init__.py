@@ -42,12 +42,8 @@ from tflite_lowrank.compression.svd import (
     rank_for_energy,
     truncated_svd,
 )
-from tflite_lowrank.data.datasets import (
-    DATASETS,
-    TextDataset,
-    load_dataset,
-    load_glove,
-)
+from tflite_lowrank.data.datasets import DATASETS, TextDataset, load_dataset
+from tflite_lowrank.data.glove import load_glove
 from tflite_lowrank.data.tokenizer import Tokenizer
 from tflite_lowrank.export.converter import (
     QUANTIZATION_MODES,

@@ -6,12 +6,12 @@ It re-exports the public names of the module that holds the code,
 
 from tflite_lowrank.apps.android.export import (  # noqa: F401
     ASSET_FILES,
+    ASSET_MODEL_FILES,
     DATA_FILES,
-    FORMAT_VERSION,
     GOLDEN_ATOL,
     GOLDEN_FILENAME,
     MANIFEST_FILENAME,
-    MODEL_FILES,
+    MANIFEST_FORMAT_VERSION,
     MODEL_KEYS,
     TEST_SET_FILENAME,
     VOCAB_FILENAME,
@@ -23,14 +23,21 @@ from tflite_lowrank.apps.android.export import (  # noqa: F401
     save_labels,
 )
 
+# The names these had before each name got one meaning in the package (the demo's
+# `results.json` has a format version and `.tflite` files of its own).
+FORMAT_VERSION = MANIFEST_FORMAT_VERSION
+MODEL_FILES = ASSET_MODEL_FILES
+
 __all__ = [
     "ASSET_FILES",
-    "DATA_FILES",
+    "ASSET_MODEL_FILES",
     "FORMAT_VERSION",
+    "MODEL_FILES",
+    "DATA_FILES",
     "GOLDEN_ATOL",
     "GOLDEN_FILENAME",
     "MANIFEST_FILENAME",
-    "MODEL_FILES",
+    "MANIFEST_FORMAT_VERSION",
     "MODEL_KEYS",
     "TEST_SET_FILENAME",
     "VOCAB_FILENAME",

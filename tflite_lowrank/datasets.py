@@ -1,18 +1,16 @@
 """Public import path `tflite_lowrank.datasets`, kept stable for users.
 
-It re-exports the public names of the module that holds the code,
-`tflite_lowrank.data.datasets`.
+It re-exports the public names of the modules that hold the code,
+`tflite_lowrank.data.datasets` and `tflite_lowrank.data.glove`.
 """
 
 from tflite_lowrank.data.datasets import (  # noqa: F401
     DATASETS,
-    GLOVE_DIM,
     TextDataset,
     TextSplit,
-    WordVectors,
     load_dataset,
-    load_glove,
 )
+from tflite_lowrank.data.glove import GLOVE_DIM, WordVectors, load_glove  # noqa: F401
 
 __all__ = [
     "DATASETS",

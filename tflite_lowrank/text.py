@@ -1,20 +1,22 @@
 """Public import path `tflite_lowrank.text`, kept stable for users.
 
-It re-exports the public names of the module that holds the code,
-`tflite_lowrank.data.tokenizer`.
+It re-exports the public names of the modules that hold the code,
+`tflite_lowrank.data.tokenizer` and `tflite_lowrank.data.vocab_files`.
 """
 
 from tflite_lowrank.data.tokenizer import (  # noqa: F401
     DEFAULT_SEQ_LEN,
-    LABELS_FILENAME,
     PAD_ID,
     PAD_TOKEN,
     TOKENIZER_VERSION,
     UNK_ID,
     UNK_TOKEN,
-    VOCAB_FILENAME,
     Tokenizer,
     clean_text,
+)
+from tflite_lowrank.data.vocab_files import (  # noqa: F401
+    LABELS_FILENAME,
+    VOCAB_FILENAME,
     load_labels,
     save_labels,
 )

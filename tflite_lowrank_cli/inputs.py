@@ -59,10 +59,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
 
 
 def _tflite_seq_len(path: str, name: str) -> int:
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
-    info = _litert.inspect_model(_litert.read_tflite(path, name=name))
-    problems = _litert.contract_problems(info)
+    info = _flatbuffer.inspect_model(_flatbuffer.read_tflite(path, name=name))
+    problems = _flatbuffer.contract_problems(info)
     if problems:
         raise ValueError(
             "The file does not follow the I/O contract (see docs/contracts.md): "

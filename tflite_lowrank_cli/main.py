@@ -6,11 +6,11 @@ usage error must answer at once. Nothing here imports `tflite_lowrank` at module
 level; each handler imports what it runs.
 
 `_build_parser()` registers each subcommand's parser with `set_defaults(handler=...)`:
-`env` here, `convert`, `benchmark` and `compare` from `_cli_tflite`, `demo` and
-`export-android` from `_cli_demo`; the argument types and the rows input they share
-are in `_cli_inputs`. Handlers import TensorFlow-heavy modules lazily so that `--help`
-stays fast. Results go to stdout, diagnostics to stderr. Exit codes: 0 ok, 1 a check
-failed, 2 usage or input error.
+`env` here, `convert`, `benchmark` and `compare` from `tflite_lowrank_cli.tflite`,
+`demo` and `export-android` from `tflite_lowrank_cli.demo`; the argument types and
+the rows input they share are in `tflite_lowrank_cli.inputs`. Handlers import
+TensorFlow-heavy modules lazily so that `--help` stays fast. Results go to stdout,
+diagnostics to stderr. Exit codes: 0 ok, 1 a check failed, 2 usage or input error.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         FileNotFoundError,
         FileExistsError,
         PermissionError,
+        ModuleNotFoundError,  # an optional dependency: the message names the extra
     ) as error:
         print(f"{_PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -3,8 +3,8 @@
 Private part of `tflite_lowrank_cli.main`, whose `_build_parser` registers them.
 `convert` turns a .keras model into a .tflite file; `benchmark` and `compare` run
 .tflite files in LiteRT. Cheap checks (paths, modes, numbers) happen before TensorFlow
-is imported, so that usage errors are reported at once: the handlers import `convert`,
-`benchmark` and `_litert` lazily.
+is imported, so that usage errors are reported at once: the handlers import `convert`
+and `benchmark` lazily.
 """
 
 from __future__ import annotations
@@ -111,23 +111,13 @@ def _add_convert_parser(subparsers) -> None:
 
 
 def _handle_convert(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from tflite_lowrank.export.keras_model import check_keras_file
+    from tflite_lowrank.utils.files import check_output_file
 
-    from tflite_lowrank.litert import runtime as _litert
-
-    output = _litert.check_output_file(
+    output = check_output_file(
         args.output, suffix=".tflite", name="OUT.tflite", overwrite=args.overwrite
     )
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise FileNotFoundError(
-            f"`MODEL.keras` must be an existing file. Received: model={args.model!r}"
-        )
-    if model_path.suffix != ".keras":
-        raise ValueError(
-            "`MODEL.keras` must be a Keras v3 `.keras` file (saved with "
-            f"`model.save(...)`). Received: model={args.model!r}"
-        )
+    model_path = check_keras_file(args.model, name="MODEL.keras")
     if args.quantization == "int8" and args.representative_data is None:
         raise ValueError(
             "`--quantization int8` calibrates on real rows: pass "
@@ -296,7 +286,7 @@ def _add_compare_parser(subparsers) -> None:
 
 def _handle_compare(args: argparse.Namespace) -> int:
     from tflite_lowrank.benchmark import api as benchmark
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.utils.files import check_output_file
 
     if not -len(args.models) <= args.reference < len(args.models):
         raise ValueError(
@@ -304,7 +294,7 @@ def _handle_compare(args: argparse.Namespace) -> int:
             f"Received: reference={args.reference}"
         )
     if args.plot is not None:
-        _litert.check_output_file(
+        check_output_file(
             args.plot, suffix=".png", name="--plot", overwrite=args.overwrite
         )
     seq_len = _tflite_seq_len(args.models[0], "MODEL.tflite")

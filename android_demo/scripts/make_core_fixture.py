@@ -33,7 +33,7 @@ from tflite_lowrank.apps.android.export import export_android_assets  # noqa: E4
 from tflite_lowrank.compression.callback import EmbeddingFactorization  # noqa: E402
 from tflite_lowrank.export.converter import convert_to_tflite  # noqa: E402
 from tflite_lowrank.models.paper import build_dan, compile_for_classification  # noqa: E402
-from tflite_lowrank.data.tokenizer import Tokenizer, save_labels  # noqa: E402
+from tflite_lowrank.text import Tokenizer, save_labels  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "core/src/test/resources/assets_fixture"
 LABELS = ("negative", "positive")

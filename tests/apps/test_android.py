@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from tflite_lowrank.apps.android import export as android
-from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer, save_labels
+from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer
+from tflite_lowrank.data.vocab_files import save_labels
 
 SEQ_LEN = 5
 LABELS = ("negative", "positive")
@@ -310,12 +311,12 @@ def test_export_android_assets_reads_the_quantization_from_the_file(
     """Without `results.json`, the manifest's mode comes from the stored table type."""
     from tflite_lowrank.apps.android import assets as _android_assets
     from tflite_lowrank.export.converter import convert_to_tflite
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     model, x = wide_factorized_model
     path = tmp_path / "compressed.tflite"
     convert_to_tflite(model, path, quantization=mode, representative_data=x)
-    info = _litert.inspect_model(path.read_bytes())
+    info = _flatbuffer.inspect_model(path.read_bytes())
     assert _android_assets._quantization(info) == mode
 
 
@@ -500,3 +501,10 @@ def test_committed_kotlin_fixture_is_a_valid_export():
     """The Kotlin core tests run on this fixture; it must pass the Python checks too."""
     manifest = android.check_android_assets(FIXTURE)
     assert manifest["models"]["compressed"]["rank"] == 2
+
+
+def test_public_module_keeps_the_old_constant_names():
+    import tflite_lowrank.android as public
+
+    assert public.MODEL_FILES is public.ASSET_MODEL_FILES is android.ASSET_MODEL_FILES
+    assert public.FORMAT_VERSION == public.MANIFEST_FORMAT_VERSION == 1

@@ -85,7 +85,7 @@ def test_demo_quick_prints_table_on_stdout_and_progress_on_stderr(quick_run):
     output_dir, completed, _ = quick_run
     lines = completed.stdout.splitlines()
     assert lines[0].startswith("| model | rank | weights | accuracy |")
-    for stem in demo.MODEL_FILES:
+    for stem in demo.TFLITE_FILES:
         assert any(line.startswith(f"| {stem}") for line in lines), stem
     assert f"Run folder {output_dir}" in completed.stdout
     # Keras progress and the stage lines go to stderr, never into the table.
@@ -122,7 +122,7 @@ def test_demo_quick_results_json_schema(quick_run, quick_results):
         "stage_seconds",
         "environment",
     ]
-    assert results["format_version"] == demo.FORMAT_VERSION
+    assert results["format_version"] == demo.RESULTS_FORMAT_VERSION
     assert results["settings"] == {
         "dataset": "rotten_tomatoes",
         "model": "dan",
@@ -158,10 +158,10 @@ def test_demo_quick_results_json_schema(quick_run, quick_results):
         assert summary["dev_accuracy"] == best
 
     assert results["reference"] == "baseline_float32"
-    assert list(results["models"]) == list(demo.MODEL_FILES)
+    assert list(results["models"]) == list(demo.TFLITE_FILES)
     for stem, model in results["models"].items():
         assert set(model) == _MODEL_KEYS, stem
-        assert model["file"] == demo.MODEL_FILES[stem]
+        assert model["file"] == demo.TFLITE_FILES[stem]
         assert model["rank"] == (results["rank"] if "compressed" in stem else None)
         assert model["quantization"] == stem.split("_")[1]
         assert 0.5 <= model["accuracy"] <= 1.0, stem  # better than chance
@@ -200,12 +200,12 @@ def test_demo_quick_compressed_files_are_smaller(quick_results):
 
 
 def test_demo_quick_files_follow_the_contracts(quick_run, quick_results):
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     output_dir, _, _ = quick_run
-    for file_name in demo.MODEL_FILES.values():
-        info = _litert.inspect_model((output_dir / file_name).read_bytes())
-        assert _litert.contract_problems(info) == [], file_name
+    for file_name in demo.TFLITE_FILES.values():
+        info = _flatbuffer.inspect_model((output_dir / file_name).read_bytes())
+        assert _flatbuffer.contract_problems(info) == [], file_name
         ((input_spec,), (output_spec,)) = info.inputs, info.outputs
         assert (input_spec.name, input_spec.dtype) == ("token_ids", "int32")
         assert list(input_spec.shape) == [1, 40]
@@ -332,8 +332,22 @@ def test_demo_full_default_run_keeps_accuracy_and_shrinks_the_model(tmp_path):
 
     # Replacing the run needs --overwrite and keeps unrelated files.
     (output_dir / "notes.txt").write_text("mine")
-    again = _cli("demo", "--quick", "--output-dir", str(output_dir), "--overwrite")
+    again = _cli(
+        "demo",
+        "--quick",
+        "--output-dir",
+        str(output_dir),
+        "--overwrite",
+        timeout=_QUICK_TIMEOUT,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     rerun = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
     assert rerun["settings"]["max_train_samples"] == 500
     assert (output_dir / "notes.txt").read_text() == "mine"
+
+
+def test_public_module_keeps_the_old_constant_names():
+    import tflite_lowrank.demo as public
+
+    assert public.MODEL_FILES is public.TFLITE_FILES is demo.TFLITE_FILES
+    assert public.FORMAT_VERSION == public.RESULTS_FORMAT_VERSION == 1

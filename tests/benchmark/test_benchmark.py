@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -133,10 +135,38 @@ def test_benchmark_tflite_shows_progress_on_stderr(files, data, capfd):
     assert captured.out == ""
 
 
-def test_benchmark_tflite_reports_a_dead_child(files, monkeypatch):
-    monkeypatch.setattr(_benchmark_child, "_CHILD_CODE", "import sys; sys.exit(3)")
+def test_benchmark_tflite_reports_a_dead_child(files, monkeypatch, tmp_path):
+    dying = tmp_path / "dying_worker.py"
+    dying.write_text("import sys; sys.exit(3)\n")
+    monkeypatch.setattr(_benchmark_child, "_WORKER_PATH", dying)
     with pytest.raises(RuntimeError, match=r"died \(exit code 3\)"):
         benchmark_tflite(files["lowrank"], **FAST)
+
+
+def test_benchmark_worker_never_imports_tensorflow_or_keras(files, data, tmp_path):
+    """The measuring process runs `litert/worker.py` as a script: NumPy and LiteRT
+    only, so that its peak memory is the model's and LiteRT's, not TensorFlow's."""
+    np.save(tmp_path / "token_ids.npy", data[0][:4])
+    request = {
+        "path": os.path.abspath(files["baseline"]),
+        "num_threads": 1,
+        "warmup_runs": 0,
+        "num_runs": 2,
+        "progress": False,
+        "want_predictions": True,
+    }
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    completed = subprocess.run(
+        [sys.executable, str(_benchmark_child._WORKER_PATH), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "error" not in report
+    assert report["heavy_modules"] == []
+    assert np.load(tmp_path / "predictions.npy").shape == (4,)
 
 
 BAD_BENCHMARK_ARGUMENTS = [

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tflite_lowrank.data import datasets
-from tflite_lowrank.data.datasets import DATASETS, TextDataset, load_dataset, load_glove
+from tflite_lowrank.data.datasets import DATASETS, TextDataset, load_dataset
+from tflite_lowrank.data.glove import load_glove
 
 
 def _installed(distribution):

@@ -12,13 +12,8 @@ from hypothesis import strategies as st
 from make_tokenizer_cases import CASES_PATH, render
 
 from tflite_lowrank.data import tokenizer as text
-from tflite_lowrank.data.tokenizer import (
-    TOKENIZER_VERSION,
-    Tokenizer,
-    clean_text,
-    load_labels,
-    save_labels,
-)
+from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer, clean_text
+from tflite_lowrank.data.vocab_files import load_labels, save_labels
 
 ALLOWED = set(string.ascii_lowercase + string.digits + "(),!?'`.")
 VOCAB = ["<pad>", "<unk>", "the", "film", ",", ".", "n't", "'s", "do", "good", "!"]

@@ -23,6 +23,7 @@ from tflite_lowrank.export.converter import (
     ConversionResult,
     convert_to_tflite,
 )
+from tflite_lowrank.litert.interpreter import Runner
 
 VOCAB, DIM, SEQ_LEN, NUM_LABELS, RANK = 1000, 8, 6, 3, 2
 KINDS = ("dan", "lstm", "conv1d")
@@ -503,9 +504,23 @@ def test_convert_to_tflite_non_finite_output_raises_and_writes_nothing(
     def nan_predict(self, token_ids):
         return np.full((len(token_ids), NUM_LABELS), np.nan, np.float32)
 
-    monkeypatch.setattr(convert._litert.Runner, "predict", nan_predict)
+    monkeypatch.setattr(Runner, "predict", nan_predict)
     with pytest.raises(OutputMismatchError, match="NaN.*Received: model="):
         convert_to_tflite(models[("dan", False)], tmp_path / "model.tflite")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_to_tflite_names_rows_where_keras_outputs_nan_too(models, tmp_path):
+    # A row of padding only: the masked mean divides 0 by 0 in Keras as in LiteRT.
+    rows = make_token_ids(4)
+    rows[2] = 0
+    model = models[("dan", False)]
+    assert np.isnan(keras_probabilities(model, rows)[2]).all()
+    with pytest.raises(
+        OutputMismatchError,
+        match=r"on check row 2, and so does Keras.*Received: model=",
+    ):
+        convert_to_tflite(model, tmp_path / "model.tflite", representative_data=rows)
     assert list(tmp_path.iterdir()) == []
 
 

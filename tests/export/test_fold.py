@@ -242,7 +242,7 @@ def _operator_counts(content: bytes) -> tuple[int, int]:
 )
 def test_fold_projection_tflite_agrees_and_runs_fewer_operations(build, rng, tmp_path):
     from tflite_lowrank.export.converter import convert_to_tflite
-    from tflite_lowrank.litert import runtime as _litert
+    from tflite_lowrank.litert import interpreter as _interpreter
 
     model, _ = build()
     folded = fold_projection(model)
@@ -254,7 +254,9 @@ def test_fold_projection_tflite_agrees_and_runs_fewer_operations(build, rng, tmp
             candidate, paths[name], representative_data=x, **_no_fold(candidate)
         )
     runs = {
-        name: _litert.Runner(_litert.make_interpreter(model_path=str(path))).predict(x)
+        name: _interpreter.Runner(
+            _interpreter.make_interpreter(model_path=str(path))
+        ).predict(x)
         for name, path in paths.items()
     }
     np.testing.assert_allclose(runs["folded"], runs["unfolded"], atol=1e-5, rtol=0)

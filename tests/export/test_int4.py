@@ -8,7 +8,8 @@ import pytest
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.export import int4 as _int4
 from tflite_lowrank.export.fold import fold_projection
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert import interpreter as _interpreter
 from tflite_lowrank.models.paper import _MaskedMean
 
 VOCAB, DIM, RANK, SEQ = 400, 16, 4, 6
@@ -73,21 +74,21 @@ def test_quantize_gather_tables_int4_runs_in_litert_and_agrees(kind, rng, tmp_pa
     quantized, tables = _int4.quantize_gather_tables_int4(content)
 
     assert [table.shape for table in tables] == [(VOCAB, RANK)]
-    info = _litert.inspect_model(quantized)
+    info = _flatbuffer.inspect_model(quantized)
     assert [(t.shape, t.dtype) for t in info.embedding_tables] == [
         ((VOCAB, RANK), "int4")
     ]
     assert info.embedding_tables[0].num_bytes == VOCAB * RANK // 2
     # Saved: the float32 table minus the packed one, less a little metadata.
     assert len(content) - len(quantized) >= VOCAB * RANK * 4 - VOCAB * RANK // 2 - 512
-    assert not _litert.builtin_problems(info)
-    assert not _litert.contract_problems(info)
-    expected = _litert.Runner(_litert.make_interpreter(model_content=content)).predict(
-        ids
-    )
-    actual = _litert.Runner(_litert.make_interpreter(model_content=quantized)).predict(
-        ids
-    )
+    assert not _flatbuffer.builtin_problems(info)
+    assert not _flatbuffer.contract_problems(info)
+    expected = _interpreter.Runner(
+        _interpreter.make_interpreter(model_content=content)
+    ).predict(ids)
+    actual = _interpreter.Runner(
+        _interpreter.make_interpreter(model_content=quantized)
+    ).predict(ids)
     np.testing.assert_allclose(actual, expected, atol=INT4_ATOL, rtol=0)
 
 
@@ -132,10 +133,10 @@ def test_convert_to_tflite_int4_stores_4bit_factor_and_agrees(kind, rng, tmp_pat
     ]
     assert result.embedding_bytes == VOCAB * RANK // 2
     assert result.size_bytes < float_result.size_bytes
-    expected = _litert.Runner(
-        _litert.make_interpreter(model_path=float_result.path)
+    expected = _interpreter.Runner(
+        _interpreter.make_interpreter(model_path=float_result.path)
     ).predict(ids)
-    actual = _litert.Runner(_litert.make_interpreter(model_path=result.path)).predict(
-        ids
-    )
+    actual = _interpreter.Runner(
+        _interpreter.make_interpreter(model_path=result.path)
+    ).predict(ids)
     np.testing.assert_allclose(actual, expected, atol=INT4_ATOL, rtol=0)

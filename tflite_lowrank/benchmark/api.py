@@ -12,8 +12,9 @@ reference: size ratio, accuracy delta, latency ratio and agreement of prediction
 rendered as Markdown, JSON or a PNG plot.
 
 This module holds the two functions and the checks of their arguments. The result
-dataclasses and their reports live in `_benchmark_results` (re-exported here), the
-child process that measures in `_benchmark_child`.
+dataclasses and their reports live in `benchmark.results` (re-exported here); the
+child process is started by `benchmark.child` and runs the script
+`tflite_lowrank/litert/worker.py`, which measures.
 
 This module imports NumPy and LiteRT only, never TensorFlow.
 """
@@ -34,7 +35,7 @@ from tflite_lowrank.benchmark.results import (
     ComparisonRow,
 )
 from tflite_lowrank.errors import OutputMismatchError
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.utils.checks import check_int as _check_int
 from tflite_lowrank.utils.checks import check_path as _check_path
 
@@ -250,9 +251,9 @@ def _check_benchmark_args(
     ):
         _check_int(arg_name, value, minimum=minimum)
     _check_path(name, path)
-    content = _litert.read_tflite(path, name=name)
-    info = _litert.inspect_model(content)
-    problems = _litert.contract_problems(info)
+    content = _flatbuffer.read_tflite(path, name=name)
+    info = _flatbuffer.inspect_model(content)
+    problems = _flatbuffer.contract_problems(info)
     if problems:
         raise ValueError(
             "The file does not follow the I/O contract (one `serving_default` "
@@ -271,7 +272,7 @@ def _check_benchmark_args(
             )
         token_ids = _random_token_ids(seq_len, info.vocabulary_size)
     else:
-        token_ids = _litert.check_token_ids(
+        token_ids = _flatbuffer.check_token_ids(
             token_ids,
             name="token_ids",
             seq_len=seq_len,

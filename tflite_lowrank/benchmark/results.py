@@ -5,8 +5,7 @@ and `Comparison`, and that is where they are documented and imported from (`from
 tflite_lowrank.benchmark.api import BenchmarkResult`). A `Comparison` renders itself as
 a Markdown table, JSON or a PNG plot (Matplotlib, imported by `plot` only).
 
-Imports NumPy and `_litert`'s file helpers (Matplotlib inside `plot`), never
-TensorFlow.
+Imports NumPy and `utils.files` (Matplotlib inside `plot`), never TensorFlow.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.utils import files as _files
 from tflite_lowrank.utils.optional import require as _require
 
 
@@ -218,7 +217,7 @@ class Comparison:
         comparison.plot("comparison.png", overwrite=True)
         ```
         """
-        path = _litert.check_output_file(
+        path = _files.check_output_file(
             path, suffix=".png", name="path", overwrite=overwrite
         )
         _require("matplotlib", extra="plot", purpose="`Comparison.plot`")
@@ -253,7 +252,7 @@ class Comparison:
         right.set_title(f"LiteRT latency, {threads} thread(s)")
         right.invert_yaxis()
         right.grid(axis="x", alpha=0.3)
-        _litert.write_atomically(
+        _files.write_atomically(
             path,
             lambda temporary: figure.savefig(temporary, dpi=120, format="png"),
             overwrite=overwrite,

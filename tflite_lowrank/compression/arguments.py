@@ -22,6 +22,7 @@ from tflite_lowrank.compression.svd import (
     rank_for_energy,
     singular_values,
 )
+from tflite_lowrank.utils.checks import check_compression, check_energy
 from tflite_lowrank.utils.checks import check_int as _check_int
 
 _LEARNING_RATE_DEFAULT = "calr"
@@ -53,9 +54,9 @@ def _check_arguments(
     if rank is not None:
         _check_int("rank", rank, minimum=1)
     if compression is not None:
-        _check_fraction("compression", compression, closed=False)
+        check_compression(compression)
     if energy is not None:
-        _check_fraction("energy", energy, closed=True)
+        check_energy(energy)
     if isinstance(at_epoch, bool) or not isinstance(at_epoch, int | np.integer):
         raise TypeError(
             "`at_epoch` must be an integer (epochs completed before the split). "
@@ -138,18 +139,6 @@ def _max_useful_rank(input_dim: int, output_dim: int) -> int:
     """Largest k with k < min(V, D) and k (V + D) < V D."""
     by_size = (input_dim * output_dim - 1) // (input_dim + output_dim)
     return max(0, min(min(input_dim, output_dim) - 1, by_size))
-
-
-def _check_fraction(name: str, value, *, closed: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(
-            f"`{name}` must be a float. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
-    upper_ok = value <= 1.0 if closed else value < 1.0
-    if not (0.0 < value and upper_ok):
-        interval = "(0, 1]" if closed else "(0, 1)"
-        raise ValueError(f"`{name}` must be in {interval}. Received: {name}={value}")
 
 
 def _check_learning_rate(learning_rate) -> None:

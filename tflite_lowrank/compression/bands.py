@@ -50,6 +50,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tflite_lowrank.compression.svd import singular_values, truncated_svd
+from tflite_lowrank.utils.checks import check_compression
 
 # Ids reserved by `tl.Tokenizer` and `TextVectorization`: 0 padding, 1 unknown.
 _NUM_RESERVED_IDS = 2
@@ -294,16 +295,7 @@ def parameter_budget(input_dim: int, output_dim: int, compression: float) -> int
     """
     _check_positive_int("input_dim", input_dim)
     _check_positive_int("output_dim", output_dim)
-    if isinstance(compression, bool) or not isinstance(compression, int | float):
-        raise TypeError(
-            "`compression` must be a float in (0, 1). "
-            f"Received: compression={compression!r} (of type {type(compression)})"
-        )
-    if not 0.0 < compression < 1.0:
-        raise ValueError(
-            "`compression` must be in (0, 1): the fraction of the embedding's "
-            f"parameters to remove. Received: compression={compression}"
-        )
+    check_compression(compression)
     # The same tolerance as `rank_for_compression` (1e-9 rank), in parameters.
     exact = (1.0 - compression) * input_dim * output_dim
     return math.floor(exact + 1e-9 * (input_dim + output_dim))

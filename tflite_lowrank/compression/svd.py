@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tflite_lowrank.utils.checks import check_compression, check_energy
+
 SVD_METHODS = ("auto", "exact", "gram", "randomized")
 
 # Rows per chunk when streaming the table through float64 (about 64 MB at D = 300).
@@ -68,16 +70,7 @@ def rank_for_compression(input_dim: int, output_dim: int, compression: float) ->
     """
     _check_positive_int("input_dim", input_dim)
     _check_positive_int("output_dim", output_dim)
-    if isinstance(compression, bool) or not isinstance(compression, int | float):
-        raise TypeError(
-            "`compression` must be a float in (0, 1). "
-            f"Received: compression={compression!r} (of type {type(compression)})"
-        )
-    if not 0.0 < compression < 1.0:
-        raise ValueError(
-            "`compression` must be in (0, 1): the fraction of the embedding's "
-            f"parameters to remove. Received: compression={compression}"
-        )
+    check_compression(compression)
     exact = (1.0 - compression) * input_dim * output_dim / (input_dim + output_dim)
     # A tiny tolerance keeps exact integers stable against round-off (28.9999999999).
     rank = math.floor(exact + 1e-9)
@@ -115,16 +108,7 @@ def rank_for_energy(
     >>> rank_for_energy([3.0, 2.0, 1.0], 0.9)
     2
     """
-    if isinstance(energy, bool) or not isinstance(energy, int | float):
-        raise TypeError(
-            f"`energy` must be a float in (0, 1]. Received: energy={energy!r} "
-            f"(of type {type(energy)})"
-        )
-    if not 0.0 < energy <= 1.0:
-        raise ValueError(
-            "`energy` must be in (0, 1]: the fraction of the squared spectrum to "
-            f"keep. Received: energy={energy}"
-        )
+    check_energy(energy)
     values = np.asarray(singular_values, dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(

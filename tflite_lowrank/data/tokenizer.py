@@ -1,9 +1,10 @@
 """The project's one tokenizer, shared by training, conversion, benchmark and Android.
 
 The rules (version `tflite_lowrank-clean-v1`) and the `vocab.txt` / `labels.txt`
-formats are fixed in `docs/contracts.md`; the Kotlin app implements the same rules and
-is tested against `tests/data/tokenizer_cases.json` (regenerate it with
-`python tests/make_tokenizer_cases.py`). Change nothing here without both sides.
+formats (read and written by `data.vocab_files`) are fixed in `docs/contracts.md`; the
+Kotlin app implements the same rules and is tested against
+`tests/data/tokenizer_cases.json` (regenerate it with `python
+tests/make_tokenizer_cases.py`). Change nothing here without both sides.
 
 Example:
 
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tflite_lowrank.data.vocab_files import read_vocab, write_vocab
 from tflite_lowrank.utils.checks import check_int as _check_int
 
 logger = logging.getLogger(__name__)
@@ -39,8 +41,6 @@ PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
 PAD_ID = 0
 UNK_ID = 1
-VOCAB_FILENAME = "vocab.txt"
-LABELS_FILENAME = "labels.txt"
 DEFAULT_SEQ_LEN = 40
 """The paper's `maxlen`."""
 
@@ -271,8 +271,7 @@ class Tokenizer:
         tokenizer = Tokenizer.load("export/", seq_len=model.input_shape[1])
         ```
         """
-        lines = _read_lines(Path(directory) / VOCAB_FILENAME)
-        return cls(lines, seq_len=seq_len)
+        return cls(read_vocab(directory), seq_len=seq_len)
 
     @property
     def vocabulary(self) -> tuple[str, ...]:
@@ -362,75 +361,7 @@ class Tokenizer:
         tokenizer.save("export/")  # then Tokenizer.load("export/", seq_len=40)
         ```
         """
-        return _write_lines(Path(directory) / VOCAB_FILENAME, self._vocabulary)
-
-
-def save_labels(label_names: Sequence[str], directory: os.PathLike[str] | str) -> Path:
-    """Writes `labels.txt`: one label name per line, line index = class index.
-
-    Args:
-        label_names: Sequence of str. Unique, non-empty names without line breaks,
-            e.g. `TextDataset.label_names`.
-        directory: Path-like. The output folder, created if needed.
-
-    Returns:
-        The path of `labels.txt`.
-
-    Raises:
-        ValueError: If a name is empty, repeated or contains a line break, or there
-            are no names.
-
-    Example:
-
-    ```python
-    save_labels(data.label_names, "export/")
-    ```
-    """
-    if isinstance(label_names, str | bytes):
-        raise TypeError(
-            "`label_names` must be a sequence of names, not a single string. "
-            f"Received: label_names={label_names!r}"
-        )
-    names = list(label_names)
-    if not names:
-        raise ValueError(
-            f"`label_names` must not be empty. Received: label_names={names!r}"
-        )
-    for position, name in enumerate(names):
-        if not isinstance(name, str) or not name.strip() or name.splitlines() != [name]:
-            raise ValueError(
-                "Every label name must be a non-blank str without line breaks. "
-                f"Received: label_names[{position}]={name!r}"
-            )
-    if len(set(names)) != len(names):
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(
-            f"Label names must be unique; repeated: {duplicates}. "
-            f"Received: label_names={names!r}"
-        )
-    return _write_lines(Path(directory) / LABELS_FILENAME, names)
-
-
-def load_labels(directory: os.PathLike[str] | str) -> list[str]:
-    """Reads `labels.txt` written by `save_labels`.
-
-    Args:
-        directory: Path-like. The folder holding `labels.txt`.
-
-    Returns:
-        The label names, by class index.
-
-    Raises:
-        FileNotFoundError: If `labels.txt` does not exist.
-        ValueError: If the file breaks the `labels.txt` format.
-
-    Example:
-
-    ```python
-    label_names = load_labels("export/")
-    ```
-    """
-    return _read_lines(Path(directory) / LABELS_FILENAME)
+        return write_vocab(self._vocabulary, directory)
 
 
 def _check_texts(texts: Iterable[str]) -> list[str]:
@@ -447,30 +378,3 @@ def _check_texts(texts: Iterable[str]) -> list[str]:
                 f"Received: texts[{position}]={text!r} (of type {type(text).__name__})"
             )
     return texts
-
-
-def _write_lines(path: Path, lines: Sequence[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as file:
-        file.writelines(f"{line}\n" for line in lines)
-    logger.info("Wrote %d lines to %s.", len(lines), path)
-    return path
-
-
-def _read_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No such file; write it with `save` first. Received: path={str(path)!r}"
-        )
-    with open(path, encoding="utf-8", newline="") as file:
-        content = file.read()
-    if not content.endswith("\n"):
-        content += "\n"  # Tolerate a missing final line end.
-    lines = content[:-1].split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line or "\r" in line:
-            raise ValueError(
-                f"{path.name} must have one non-empty entry per line and `\\n` line "
-                f"ends (no blank lines, no `\\r`). Received: line {number}={line!r}"
-            )
-    return lines

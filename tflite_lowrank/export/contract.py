@@ -17,7 +17,7 @@ import numpy as np
 
 from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.export.fold import _IDENTITY_LAYERS
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.litert import interpreter as _interpreter
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
 logger = logging.getLogger("tflite_lowrank.export.converter")
@@ -99,7 +99,7 @@ def _contract_wrapper(
 ) -> tuple[keras.Model, bool]:
     """The batch-1 model of the contract, and whether a softmax was appended."""
     token_ids = keras.Input(
-        shape=(seq_len,), batch_size=1, dtype="int32", name=_litert.INPUT_NAME
+        shape=(seq_len,), batch_size=1, dtype="int32", name=_interpreter.INPUT_NAME
     )
     outputs = model(token_ids)
     if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
@@ -144,13 +144,25 @@ def _compare_with_keras(
     mode: str,
     model: keras.Model,
 ) -> float:
-    runner = _litert.Runner(_litert.make_interpreter(model_content=content))
+    runner = _interpreter.Runner(_interpreter.make_interpreter(model_content=content))
     actual = runner.predict(rows)
-    if not np.all(np.isfinite(actual)):
+    bad_rows = np.flatnonzero(~np.all(np.isfinite(actual), axis=-1))
+    if bad_rows.size:
+        keras_finite = np.all(np.isfinite(expected[bad_rows]), axis=-1)
+        received = f"Received: model={model.name!r}, quantization={mode!r}"
+        if keras_finite.any():
+            raise OutputMismatchError(
+                "The converted model outputs NaN or infinite values on "
+                f"{_check_rows_phrase(bad_rows[keras_finite])}, where Keras outputs "
+                f"finite values; the file was not written. {received}"
+            )
         raise OutputMismatchError(
-            "The converted model outputs NaN or infinite values where Keras does "
-            "not; the file was not written. Received: "
-            f"model={model.name!r}, quantization={mode!r}"
+            "The converted model outputs NaN or infinite values on "
+            f"{_check_rows_phrase(bad_rows)}, and so does Keras (a row of padding "
+            "only under a masked mean, for example, divides 0 by 0), so the "
+            "conversion cannot be checked; pass `representative_data` rows with at "
+            "least one real token, or make the model handle such rows. The file was "
+            f"not written. {received}"
         )
     difference = float(np.max(np.abs(actual - expected)))
     tolerance = _OUTPUT_TOLERANCES.get(mode)
@@ -164,3 +176,10 @@ def _compare_with_keras(
                 f"quantization={mode!r}"
             )
     return difference
+
+
+def _check_rows_phrase(rows: np.ndarray) -> str:
+    """`"check row 2"`, `"check rows 0, 3"`, or the first five and how many more."""
+    shown = ", ".join(str(int(row)) for row in rows[:5])
+    more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
+    return f"check row{'s' if len(rows) > 1 else ''} {shown}{more}"

@@ -25,9 +25,9 @@ Quantization modes (`QUANTIZATION_MODES`), named after what is stored:
   output float32, as the contract requires. Operators without an int8 kernel run in
   float, and the softmax output is quantized to steps of 1/256. Recurrent layers are
   unrolled for this conversion only: calibrating the `WHILE` loop of an LSTM or GRU
-  crashes the TFLite converter (TF 2.21). The unrolled graph costs about 7 KB per time
-  step, so for recurrent models `"dynamic"` gives the smaller file and `"int8"` the
-  faster one.
+  crashes the TFLite converter (TF 2.21). The unrolled graph holds one copy of the
+  cell per time step, so for recurrent models `"int8"` files grow with `seq_len`;
+  measured sizes and latencies per mode are in `benchmarks/results/latency.md`.
 
 With `fold_projection=True` (the default), the `embeddings_b` factor of a
 `LowRankEmbedding` is first folded into the layer that consumes the embedding (see
@@ -39,10 +39,12 @@ Keras (`OutputMismatchError` when it disagrees); it is written atomically, so a 
 or interrupted conversion never leaves a partial or clobbered file.
 
 This module holds `convert_to_tflite`, its result and the checks of its arguments. The
-steps it calls live in private modules: `_keras_model` (loading a `.keras` file, the
-model's input length and layers; `load_keras_model` and `model_seq_len` are re-exported
-here), `_contract` (the batch-1 wrapper and the check against Keras) and
-`_tf_converter` (the TensorFlow converter for each mode).
+steps it calls live in private modules of `tflite_lowrank.export`: `keras_model`
+(loading a `.keras` file, the model's input length and layers; `load_keras_model` and
+`model_seq_len` are re-exported here), `contract` (the batch-1 wrapper and the check
+against Keras), `tf_converter` (the TensorFlow converter for each mode), `int4` (the
+4-bit tables) and `fold`; the file is read back with `tflite_lowrank.litert.flatbuffer`
+and run with `tflite_lowrank.litert.interpreter`.
 """
 
 from __future__ import annotations
@@ -71,11 +73,15 @@ from tflite_lowrank.export.keras_model import (
 from tflite_lowrank.export.keras_model import load_keras_model as load_keras_model
 from tflite_lowrank.export.keras_model import model_seq_len as model_seq_len
 from tflite_lowrank.export.tf_converter import _run_converter, _unrolled
-from tflite_lowrank.litert import runtime as _litert
-from tflite_lowrank.litert.runtime import QUANTIZATION_MODES, TensorInfo
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert.flatbuffer import TensorInfo
+from tflite_lowrank.utils import files as _files
 from tflite_lowrank.utils.checks import check_bool
 
 logger = logging.getLogger(__name__)
+
+QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8", "int4")
+"""Values of `convert_to_tflite(quantization=...)`; `None` means `"float32"`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +92,7 @@ class ConversionResult:
         path: String. The `.tflite` file.
         size_bytes: Integer. Size of the file.
         quantization: String. The mode, one of `"float32"`, `"dynamic"`,
-            `"float16"`, `"int8"`.
+            `"float16"`, `"int8"`, `"int4"`.
         ops: Tuple of strings. The builtin operators used, in all subgraphs, sorted.
         inputs: Tuple of `TensorInfo`. The `serving_default` inputs (`token_ids`).
         outputs: Tuple of `TensorInfo`. The `serving_default` outputs.
@@ -170,9 +176,8 @@ def convert_to_tflite(
     compared with Keras; the file is then written through a temporary file in the
     same folder and `os.replace`.
 
-    Reference: Acharya et al., "Online Embedding Compression for Text Classification
-    using Low Rank Matrix Factorization", AAAI 2019 (§8 of `paper.md`: measure the
-    real file, combine the factors with int8).
+    Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for
+    Text Classification using Low Rank Matrix Factorization". AAAI 2019.
 
     Args:
         model: `keras.Model`. One input of token ids `(batch, seq_len)` and one
@@ -180,7 +185,8 @@ def convert_to_tflite(
         path: Path-like. Output file; must end in `.tflite` and its folder must
             exist.
         quantization: String or None. One of `QUANTIZATION_MODES`: `None` or
-            `"float32"`, `"dynamic"`, `"float16"`, `"int8"`. Defaults to `None`.
+            `"float32"`, `"dynamic"`, `"float16"`, `"int8"`, `"int4"` (see the
+            module docstring). Defaults to `None`.
         representative_data: Integer array `(num_rows, seq_len)` of token ids in
             `[0, input_dim)`, e.g. a few hundred training rows. Required for
             `"int8"` (calibration, all rows are used); otherwise used for the output
@@ -208,8 +214,9 @@ def convert_to_tflite(
             in a sigmoid, or a model that needs Select TF (Flex) ops.
         FileNotFoundError: if the output folder does not exist.
         FileExistsError: if `path` exists and `overwrite` is False.
-        OutputMismatchError: if the converted model's output is not finite or,
-            for float32/float16, differs from Keras beyond 1e-4/5e-2.
+        OutputMismatchError: if the converted model's output is not finite (the
+            message says on which check rows, and whether Keras' is) or, for
+            float32/float16, differs from Keras beyond 1e-4/5e-2.
 
     Example:
 
@@ -229,7 +236,7 @@ def convert_to_tflite(
     check_bool("overwrite", overwrite)
     check_bool("keep_logits", keep_logits)
     check_bool("fold_projection", fold_projection)
-    path = _litert.check_output_file(
+    path = _files.check_output_file(
         path, suffix=".tflite", name="path", overwrite=overwrite
     )
     if not isinstance(model, keras.Model):
@@ -241,7 +248,7 @@ def convert_to_tflite(
     seq_len = _resolve_seq_len(model, seq_len)
     vocabulary_size = _vocabulary_size(model)
     if representative_data is not None:
-        representative_data = _litert.check_token_ids(
+        representative_data = _flatbuffer.check_token_ids(
             representative_data,
             name="representative_data",
             seq_len=seq_len,
@@ -282,8 +289,8 @@ def convert_to_tflite(
         content, _ = _int4.quantize_int4(content)
 
     # 4. Checks on the converted model.
-    info = _litert.inspect_model(content)
-    problems = _litert.builtin_problems(info) + _litert.contract_problems(info)
+    info = _flatbuffer.inspect_model(content)
+    problems = _flatbuffer.builtin_problems(info) + _flatbuffer.contract_problems(info)
     if problems:
         raise ValueError(
             "The converted model breaks the LiteRT builtins-only I/O contract: "
@@ -293,7 +300,7 @@ def convert_to_tflite(
     max_difference = _compare_with_keras(content, check_rows, expected, mode, model)
 
     # 5. Atomic write.
-    _litert.write_atomically(path, _write_bytes(content), overwrite=overwrite)
+    _files.write_atomically(path, _write_bytes(content), overwrite=overwrite)
     embedding_tensors = _embedding_tensors(converted, info)
     result = ConversionResult(
         path=str(path),
@@ -343,7 +350,7 @@ def _check_quantization(quantization) -> str:
     return quantization or "float32"
 
 
-def _embedding_tensors(model: keras.Model, info: _litert.ModelInfo):
+def _embedding_tensors(model: keras.Model, info: _flatbuffer.ModelInfo):
     """Matches the file's gathered tables and projections to the Keras embeddings."""
     found = []
     for layer in _embedding_layers(model):

@@ -2,7 +2,8 @@
 
 Private: `tflite_lowrank.export.converter` re-exports `load_keras_model` and
 `model_seq_len`, and that is where they are imported from
-(`convert.load_keras_model(path)`). The private helpers check
+(`convert.load_keras_model(path)`). `check_keras_file` is the one check of a `.keras`
+path argument, shared with the command line. The private helpers check
 `convert_to_tflite(seq_len=...)` against the model's input (`_resolve_seq_len`) and find
 its layers, nested models included: the embedding tables and their vocabulary size, and
 the recurrent layers to unroll for int8.
@@ -17,6 +18,7 @@ import keras
 import numpy as np
 
 from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.utils.files import check_input_file
 
 
 def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
@@ -32,6 +34,7 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
         The `keras.Model`, uncompiled.
 
     Raises:
+        TypeError: if `path` is not path-like.
         FileNotFoundError: if the file does not exist.
         ValueError: if the file is not a `.keras` model archive.
 
@@ -42,16 +45,7 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
     convert_to_tflite(model, "sst2.tflite", quantization="dynamic")
     ```
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"`model` must be an existing `.keras` file. Received: model={str(path)!r}"
-        )
-    if path.suffix != ".keras":
-        raise ValueError(
-            "`model` must be a Keras v3 `.keras` file (saved with `model.save(...)`). "
-            f"Received: model={str(path)!r}"
-        )
+    path = check_keras_file(path, name="model")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a broken archive.
@@ -66,6 +60,22 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
             f"Received: model={str(path)!r}"
         )
     return model
+
+
+def check_keras_file(path: os.PathLike[str] | str, *, name: str) -> Path:
+    """Checks a path argument naming an existing Keras v3 `.keras` file.
+
+    The one check of a `.keras` path, shared by `load_keras_model` and the command
+    line (which calls it before converting anything).
+
+    Raises:
+        TypeError: if `path` is not path-like.
+        FileNotFoundError: if there is no such file.
+        ValueError: if it does not end in `.keras`.
+    """
+    return check_input_file(
+        path, suffix=".keras", name=name, hint=" (Keras v3, saved with `model.save()`)"
+    )
 
 
 def model_seq_len(model: keras.Model) -> int | None:

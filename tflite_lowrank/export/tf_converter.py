@@ -2,7 +2,8 @@
 
 Private helpers of `tflite_lowrank.export.converter`. `_run_converter` sets up the
 converter for a quantization mode (builtins only; `Optimize.DEFAULT` for the quantized
-modes, float16 storage, int8 calibration on `representative_data`) and turns its
+modes, float16 storage, int8 calibration on `representative_data`; `"int4"` files are
+converted as float32 and then rewritten by `export.int4`) and turns its
 failures into errors that name the Select TF (Flex) operators and the fix
 (`_translate_converter_error`). `_unrolled` sets `unroll=True` on recurrent layers for
 one conversion: calibrating the `WHILE` loop of an LSTM or GRU crashes the converter (TF

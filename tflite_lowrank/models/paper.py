@@ -4,7 +4,7 @@ Both take `token_ids`, int32 `[batch, seq_len]` from `text.Tokenizer` (0 = paddi
 look them up in an Embedding layer named `"embedding"` with `mask_zero=True` (the layer
 `EmbeddingFactorization` splits), and end in a softmax, so they output class
 probabilities as the `.tflite` contract requires. Padding is masked everywhere, unlike
-the paper's code (paper.md §7 item 5).
+the paper's code (`benchmarks/README.md` lists how the two differ).
 
 Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for Text
 Classification using Low Rank Matrix Factorization". AAAI 2019.
@@ -92,7 +92,8 @@ def build_dan(
     `token_ids` → Embedding (`"embedding"`, masked) → mean of the non-padding
     embeddings → Dense(30, relu) → Dense(25, relu) → Dense(num_classes, softmax).
     No ReLU follows the embedding, so splitting it into factors keeps the function
-    (paper.md §7 item 4); no dropout, as in the paper's code.
+    (the paper's code adds one after the factors; see `benchmarks/README.md`); no
+    dropout, as in the paper's code.
 
     Args:
         vocab_size: int. Number of token ids, `Tokenizer.vocabulary_size`.
@@ -227,7 +228,7 @@ def glove_embeddings(
     model = build_dan(len(table), 2, seq_len=40, embeddings=table)
     ```
     """
-    from tflite_lowrank.data.datasets import load_glove
+    from tflite_lowrank.data.glove import load_glove
 
     if isinstance(vocabulary, str | bytes) or len(vocabulary) == 0:
         raise ValueError(

@@ -12,18 +12,68 @@ from pathlib import Path
 import numpy as np
 
 
-def check_int(
-    name: str, value: object, *, minimum: int, allow_numpy: bool = True
-) -> None:
-    """Raises unless `value` is an integer (not a bool) that is `>= minimum`."""
-    integer_types = int | np.integer if allow_numpy else int
-    if isinstance(value, bool) or not isinstance(value, integer_types):
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """Returns `value` as an `int`; raises unless it is an integer `>= minimum`.
+
+    Python and NumPy integers are accepted (`np.int64(3)`), bools are not.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
         raise TypeError(
             f"`{name}` must be an integer. Received: {name}={value!r} "
             f"(of type {type(value).__name__})"
         )
     if value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value}")
+    return int(value)
+
+
+def check_fraction(
+    name: str, value: object, *, closed: bool = False, meaning: str = ""
+) -> float:
+    """Returns `value` as a float; raises unless it is a number in (0, 1).
+
+    The interval is (0, 1], `1` included, when `closed`. Python and NumPy integers
+    and floats are accepted (`np.float32(0.9)`), bools are not. `meaning` follows the
+    interval in the range message (e.g. "the fraction of ... to remove").
+    """
+    interval = "(0, 1]" if closed else "(0, 1)"
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise TypeError(
+            f"`{name}` must be a float in {interval}. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    inside = 0.0 < value <= 1.0 if closed else 0.0 < value < 1.0
+    if not inside:
+        detail = f": {meaning}" if meaning else ""
+        raise ValueError(
+            f"`{name}` must be in {interval}{detail}. Received: {name}={value}"
+        )
+    return float(value)
+
+
+def check_compression(value: object, *, name: str = "compression") -> float:
+    """Returns `compression` as a float; raises unless it is a number in (0, 1).
+
+    The one check of a `compression` argument (`rank_for_compression`,
+    `EmbeddingFactorization`, `run_demo`).
+    """
+    return check_fraction(
+        name,
+        value,
+        meaning="the fraction of the embedding's parameters to remove, e.g. 0.9",
+    )
+
+
+def check_energy(value: object, *, name: str = "energy") -> float:
+    """Returns `energy` as a float; raises unless it is a number in (0, 1]."""
+    return check_fraction(
+        name,
+        value,
+        closed=True,
+        meaning="the fraction of the squared spectrum to keep",
+    )
 
 
 def check_bool(name: str, value: object) -> None:

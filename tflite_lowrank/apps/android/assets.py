@@ -18,24 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from tflite_lowrank.data.tokenizer import (
-    LABELS_FILENAME,
-    TOKENIZER_VERSION,
-    VOCAB_FILENAME,
-    Tokenizer,
-    load_labels,
-)
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer
+from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME, load_labels
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert import interpreter as _interpreter
 
-FORMAT_VERSION = 1
-"""`format_version` of `manifest.json`; the app refuses any other."""
+MANIFEST_FORMAT_VERSION = 1
+"""`format_version` of `manifest.json`; the app refuses any other (its
+`Manifest.FORMAT_VERSION`)."""
 MODEL_KEYS = ("baseline", "compressed")
-MODEL_FILES = {key: f"{key}.tflite" for key in MODEL_KEYS}
+ASSET_MODEL_FILES = {key: f"{key}.tflite" for key in MODEL_KEYS}
+"""The two model files of the assets, by key (`tflite_lowrank.android.MODEL_FILES`)."""
 TEST_SET_FILENAME = "test_set.tsv"
 GOLDEN_FILENAME = "golden.jsonl"
 MANIFEST_FILENAME = "manifest.json"
 DATA_FILES = (VOCAB_FILENAME, LABELS_FILENAME, TEST_SET_FILENAME, GOLDEN_FILENAME)
-ASSET_FILES = (*MODEL_FILES.values(), *DATA_FILES, MANIFEST_FILENAME)
+ASSET_FILES = (*ASSET_MODEL_FILES.values(), *DATA_FILES, MANIFEST_FILENAME)
 """Every file the export writes, and the only ones it replaces."""
 GOLDEN_ATOL = 1e-6
 """Largest |difference| when LiteRT replays `golden.jsonl` on the exporting machine."""
@@ -54,10 +52,10 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
     def fail(detail: str) -> ValueError:
         return ValueError(f"{detail}. Received: assets_dir={str(folder)!r}")
 
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
         raise fail(
             f"manifest.json has format_version={manifest.get('format_version')!r}, "
-            f"expected {FORMAT_VERSION}"
+            f"expected {MANIFEST_FORMAT_VERSION}"
         )
     if manifest.get("tokenizer") != TOKENIZER_VERSION:
         raise fail(
@@ -93,9 +91,11 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
     contents = {}
     for key in MODEL_KEYS:
         entry = manifest["models"][key]
-        contents[key] = _litert.read_tflite(folder / entry["file"], name=f"{key} model")
-        info = _litert.inspect_model(contents[key])
-        problems = _litert.contract_problems(info)
+        contents[key] = _flatbuffer.read_tflite(
+            folder / entry["file"], name=f"{key} model"
+        )
+        info = _flatbuffer.inspect_model(contents[key])
+        problems = _flatbuffer.contract_problems(info)
         if problems:
             raise fail(f"{entry['file']} breaks the model I/O contract: {problems}")
         actual = {
@@ -163,7 +163,9 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
         return 0.0
     max_difference = 0.0
     for key in MODEL_KEYS:
-        runner = _litert.Runner(_litert.make_interpreter(model_content=contents[key]))
+        runner = _interpreter.Runner(
+            _interpreter.make_interpreter(model_content=contents[key])
+        )
         actual = runner.predict(token_ids)
         expected = np.array([line["probabilities"][key] for line in golden])
         difference = float(np.max(np.abs(actual - expected)))
@@ -193,7 +195,7 @@ def _check_labels(label_names: Sequence[str], num_labels: int, folder: Path) -> 
 def _build_manifest(
     folder: Path,
     *,
-    infos: dict[str, _litert.ModelInfo],
+    infos: dict[str, _flatbuffer.ModelInfo],
     seq_len: int,
     num_labels: int,
     vocab_size: int,
@@ -211,9 +213,9 @@ def _build_manifest(
         rank = None
         if key == "compressed" and width is not None and baseline_width is not None:
             rank = width if width < baseline_width else None
-        size, digest = _digest(folder / MODEL_FILES[key])
+        size, digest = _digest(folder / ASSET_MODEL_FILES[key])
         models[key] = {
-            "file": MODEL_FILES[key],
+            "file": ASSET_MODEL_FILES[key],
             "sha256": digest,
             "size_bytes": size,
             "rank": described.get("rank", rank),
@@ -227,7 +229,7 @@ def _build_manifest(
         size, digest = _digest(folder / name)
         files[name] = {"sha256": digest, "size_bytes": size}
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": MANIFEST_FORMAT_VERSION,
         "tokenizer": TOKENIZER_VERSION,
         "seq_len": seq_len,
         "num_labels": num_labels,
@@ -239,13 +241,13 @@ def _build_manifest(
     }
 
 
-def _embedding_width(info: _litert.ModelInfo) -> int | None:
+def _embedding_width(info: _flatbuffer.ModelInfo) -> int | None:
     """Columns of the gathered table: the embedding dim, or the rank of factors."""
     tables = [table for table in info.embedding_tables if len(table.shape) == 2]
     return min(table.shape[1] for table in tables) if tables else None
 
 
-def _quantization(info: _litert.ModelInfo) -> str:
+def _quantization(info: _flatbuffer.ModelInfo) -> str:
     """The `convert_to_tflite` mode that explains how the embedding is stored."""
     dtypes = {table.dtype for table in info.embedding_tables}
     if "int4" in dtypes:
@@ -257,7 +259,7 @@ def _quantization(info: _litert.ModelInfo) -> str:
     return "float32"
 
 
-def _tensor_entry(spec: _litert.TensorInfo) -> dict[str, Any]:
+def _tensor_entry(spec: _flatbuffer.TensorInfo) -> dict[str, Any]:
     return {"name": spec.name, "dtype": spec.dtype, "shape": list(spec.shape)}
 
 

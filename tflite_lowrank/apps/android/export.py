@@ -50,12 +50,12 @@ from typing import Any
 
 from tflite_lowrank.apps.android.assets import (
     ASSET_FILES,
+    ASSET_MODEL_FILES,
     DATA_FILES,
-    FORMAT_VERSION,
     GOLDEN_ATOL,
     GOLDEN_FILENAME,
     MANIFEST_FILENAME,
-    MODEL_FILES,
+    MANIFEST_FORMAT_VERSION,
     MODEL_KEYS,
     TEST_SET_FILENAME,
     _build_manifest,
@@ -67,26 +67,24 @@ from tflite_lowrank.apps.android.run_folder import (
     _read_test_split,
     _select_models,
 )
-from tflite_lowrank.data.tokenizer import (
-    VOCAB_FILENAME,
-    Tokenizer,
-    load_labels,
-    save_labels,
-)
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.data.tokenizer import Tokenizer
+from tflite_lowrank.data.vocab_files import VOCAB_FILENAME, load_labels, save_labels
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert import interpreter as _interpreter
 from tflite_lowrank.utils.checks import check_bool as _check_bool
 from tflite_lowrank.utils.checks import check_dir as _check_dir
 from tflite_lowrank.utils.checks import check_int as _check_int
 from tflite_lowrank.utils.checks import check_path as _check_path
+from tflite_lowrank.utils.files import write_tsv
 
 __all__ = [
     "ASSET_FILES",
     "DATA_FILES",
-    "FORMAT_VERSION",
+    "MANIFEST_FORMAT_VERSION",
     "GOLDEN_ATOL",
     "GOLDEN_FILENAME",
     "MANIFEST_FILENAME",
-    "MODEL_FILES",
+    "ASSET_MODEL_FILES",
     "MODEL_KEYS",
     "TEST_SET_FILENAME",
     "AndroidExport",
@@ -95,8 +93,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_WHITESPACE_IN_TSV = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,9 +183,11 @@ def export_android_assets(
     """
     # 1. Arguments and the destination, before reading anything large.
     _check_bool("overwrite", overwrite)
-    _check_int("num_golden", num_golden, minimum=1)
+    num_golden = _check_int("num_golden", num_golden, minimum=1)
     if max_test_examples is not None:
-        _check_int("max_test_examples", max_test_examples, minimum=1)
+        max_test_examples = _check_int(
+            "max_test_examples", max_test_examples, minimum=1
+        )
     run_dir = _check_dir("run_dir", run_dir)
     assets_dir = _check_path("assets_dir", assets_dir)
     if not assets_dir.parent.is_dir():
@@ -213,10 +211,12 @@ def export_android_assets(
     # 2. The run's files, and whether they fit together.
     model_paths, metadata = _select_models(run_dir)
     contents = {
-        key: _litert.read_tflite(path, name=f"{key} model")
+        key: _flatbuffer.read_tflite(path, name=f"{key} model")
         for key, path in model_paths.items()
     }
-    infos = {key: _litert.inspect_model(content) for key, content in contents.items()}
+    infos = {
+        key: _flatbuffer.inspect_model(content) for key, content in contents.items()
+    }
     seq_len, num_labels = _check_models_fit(infos, model_paths)
     tokenizer = Tokenizer.load(run_dir, seq_len=seq_len)
     label_names = load_labels(run_dir)
@@ -238,9 +238,9 @@ def export_android_assets(
     num_golden = min(num_golden, len(texts))
     golden_ids = tokenizer.encode(texts[:num_golden])
     golden_probabilities = {
-        key: _litert.Runner(_litert.make_interpreter(model_content=content)).predict(
-            golden_ids
-        )
+        key: _interpreter.Runner(
+            _interpreter.make_interpreter(model_content=content)
+        ).predict(golden_ids)
         for key, content in contents.items()
     }
 
@@ -250,13 +250,13 @@ def export_android_assets(
     )
     try:
         for key in MODEL_KEYS:
-            (staging / MODEL_FILES[key]).write_bytes(contents[key])
+            (staging / ASSET_MODEL_FILES[key]).write_bytes(contents[key])
         tokenizer.save(staging)
         save_labels(label_names, staging)
-        _write_text(
+        write_tsv(
             staging / TEST_SET_FILENAME,
-            "".join(
-                f"{label_names[label]}\t{text.translate(_WHITESPACE_IN_TSV)}\n"
+            (
+                (label_names[label], text)
                 for text, label in zip(texts, labels, strict=True)
             ),
         )

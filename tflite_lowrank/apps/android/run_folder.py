@@ -15,21 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from tflite_lowrank.apps.android.assets import MODEL_KEYS, TEST_SET_FILENAME, _read_text
-from tflite_lowrank.data.tokenizer import LABELS_FILENAME
-from tflite_lowrank.litert import runtime as _litert
+from tflite_lowrank.data.vocab_files import LABELS_FILENAME
+from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
 _TEST_SPLIT_FILES = ("test.tsv", TEST_SET_FILENAME, "test.jsonl")
 _RESULTS_FILE = "results.json"
 
 
 def _check_models_fit(
-    infos: dict[str, _litert.ModelInfo], paths: dict[str, Path]
+    infos: dict[str, _flatbuffer.ModelInfo], paths: dict[str, Path]
 ) -> tuple[int, int]:
     shapes = {}
     for key, info in infos.items():
-        problems = _litert.contract_problems(info) + [
+        problems = _flatbuffer.contract_problems(info) + [
             f"operator {op} is not a LiteRT builtin"
-            for op in _litert.builtin_problems(info)
+            for op in _flatbuffer.builtin_problems(info)
         ]
         if problems:
             raise ValueError(

@@ -1,9 +1,9 @@
 """The checks of `run_demo`'s arguments, made before any work.
 
 Private helpers of `tflite_lowrank.apps.demo.run`: `_check_choice` (dataset and model
-names), `_check_compression`, `_check_epochs` (which also fills in the defaults) and
-`_check_output_dir` (a folder, and no earlier run in it unless `overwrite`). None of
-them imports TensorFlow.
+names), `_check_epochs` (which also fills in the defaults) and `_check_output_dir` (a
+folder, and no earlier run in it unless `overwrite`); `compression` is checked by the
+package's one `utils.checks.check_compression`. None of them imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -61,34 +61,20 @@ def _check_choice(name: str, value: object) -> str:
     return value
 
 
-def _check_compression(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(
-            "`compression` must be a float in (0, 1). "
-            f"Received: compression={value!r} (of type {type(value).__name__})"
-        )
-    if not 0.0 < value < 1.0:
-        raise ValueError(
-            "`compression` must be in (0, 1): the fraction of the embedding's "
-            f"parameters to remove, e.g. 0.9. Received: compression={value}"
-        )
-    return float(value)
-
-
 def _check_epochs(
     model: str, epochs: int | None, split_epoch: int | None
 ) -> tuple[int, int]:
     if epochs is None:
         epochs, default_split = DEFAULT_EPOCHS[model]
         split_epoch = default_split if split_epoch is None else split_epoch
-    _check_int("epochs", epochs, minimum=2, allow_numpy=False)
+    epochs = _check_int("epochs", epochs, minimum=2)
     if split_epoch is None:
         split_epoch = epochs // 2
-    _check_int("split_epoch", split_epoch, minimum=1, allow_numpy=False)
+    split_epoch = _check_int("split_epoch", split_epoch, minimum=1)
     if split_epoch >= epochs:
         raise ValueError(
             "`split_epoch` must be smaller than `epochs`: the compressed model trains "
             "`split_epoch` epochs on the full table, then the rest on the factors. "
             f"Received: split_epoch={split_epoch}, epochs={epochs}"
         )
-    return int(epochs), int(split_epoch)
+    return epochs, split_epoch

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from tflite_lowrank.apps.demo.results import KERAS_FILES, MODEL_FILES, DemoModel
+from tflite_lowrank.apps.demo.results import KERAS_FILES, TFLITE_FILES, DemoModel
 
 _CHECK_ROWS = 16  # Dev rows that `convert_to_tflite` compares with Keras.
 
@@ -22,7 +22,7 @@ def _convert_models(report, staging: Path, trained: dict, x_dev) -> dict:
     from tflite_lowrank.export.converter import convert_to_tflite
 
     conversions = {}
-    for stem, file_name in MODEL_FILES.items():
+    for stem, file_name in TFLITE_FILES.items():
         key, quantization = stem.split("_")
         conversion = convert_to_tflite(
             trained[key],
@@ -43,7 +43,7 @@ def _benchmark_models(report, staging: Path, x_test, y_test):
     from tflite_lowrank.benchmark.api import compare_models
 
     return compare_models(
-        [staging / file_name for file_name in MODEL_FILES.values()],
+        [staging / file_name for file_name in TFLITE_FILES.values()],
         x_test,
         y_test,
         reference=0,
@@ -58,7 +58,7 @@ def _demo_model(stem: str, row, benchmark, conversion, rank: int) -> DemoModel:
     key, quantization = stem.split("_")
     return DemoModel(
         name=stem,
-        file=MODEL_FILES[stem],
+        file=TFLITE_FILES[stem],
         keras_model=KERAS_FILES[key],
         rank=rank if key == "compressed" else None,
         quantization=quantization,

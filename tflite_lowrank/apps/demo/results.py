@@ -11,10 +11,10 @@ import dataclasses
 from typing import Any
 
 from tflite_lowrank import __version__
-from tflite_lowrank.data.tokenizer import LABELS_FILENAME, VOCAB_FILENAME
+from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME
 
-FORMAT_VERSION = 1
-"""Version of the `results.json` layout."""
+RESULTS_FORMAT_VERSION = 1
+"""Version of the `results.json` layout (`tflite_lowrank.demo.FORMAT_VERSION`)."""
 
 MODELS = ("dan", "lstm")
 """Model names accepted by `run_demo`."""
@@ -30,19 +30,21 @@ SEQ_LEN = 40
 
 DEFAULT_EPOCHS = {"dan": (8, 3), "lstm": (4, 2)}
 """`(epochs, split_epoch)` per model when not given: the paper's 3 + 5 for the DAN;
-2 + 2 for the LSTM, whose epochs cost about 10 times more."""
+2 + 2 for the LSTM, whose epochs take much longer (epoch times of both in
+`benchmarks/README.md`)."""
 
 QUICK_SETTINGS = {"max_train_samples": 500, "epochs": 2, "split_epoch": 1}
 """What `tflite-lowrank demo --quick` passes: a smoke test for CI (under a minute)."""
 
 KERAS_FILES = {"baseline": "baseline.keras", "compressed": "compressed.keras"}
-MODEL_FILES = {
+TFLITE_FILES = {
     "baseline_float32": "baseline_float32.tflite",
     "baseline_dynamic": "baseline_dynamic.tflite",
     "compressed_float32": "compressed_float32.tflite",
     "compressed_dynamic": "compressed_dynamic.tflite",
 }
-"""The four `.tflite` files, by name, in table order; the first is the reference."""
+"""The four `.tflite` files, by name, in table order; the first is the reference
+(`tflite_lowrank.demo.MODEL_FILES`)."""
 
 TEST_FILENAME = "test.tsv"
 RESULTS_JSON = "results.json"
@@ -53,7 +55,7 @@ ANDROID_PAIR = {"baseline": "baseline_float32", "compressed": "compressed_dynami
 
 RUN_FILES = (
     *KERAS_FILES.values(),
-    *MODEL_FILES.values(),
+    *TFLITE_FILES.values(),
     VOCAB_FILENAME,
     LABELS_FILENAME,
     TEST_FILENAME,
@@ -111,7 +113,7 @@ class DemoModel:
     """One `.tflite` file of the demo with its measurements on the test split.
 
     Args:
-        name: String. The file's stem, a key of `MODEL_FILES`.
+        name: String. The file's stem, a key of `TFLITE_FILES`.
         file: String. File name inside the run folder.
         keras_model: String. The `.keras` file it was converted from.
         rank: Integer or None. Inner dimension of the factorized embedding; None
@@ -233,7 +235,7 @@ class DemoResult:
         `stage_seconds` and `environment`.
         """
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": RESULTS_FORMAT_VERSION,
             "created_by": f"tflite_lowrank {__version__}",
             "settings": {
                 "dataset": self.dataset,
@@ -259,7 +261,7 @@ class DemoResult:
             "training": {summary.name: summary.to_dict() for summary in self.training},
             "reference": self.models[0].name,
             "models": {model.name: model.to_dict() for model in self.models},
-            "android": {key: MODEL_FILES[stem] for key, stem in ANDROID_PAIR.items()},
+            "android": {key: TFLITE_FILES[stem] for key, stem in ANDROID_PAIR.items()},
             "stage_seconds": dict(self.stage_seconds),
             "environment": dict(self.environment),
         }

@@ -65,60 +65,48 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-import time
 from pathlib import Path
 
 from tflite_lowrank.apps.demo.checks import (
     _check_choice,
-    _check_compression,
     _check_epochs,
     _check_output_dir,
 )
-from tflite_lowrank.apps.demo.export import (
-    _benchmark_models,
-    _convert_models,
-    _demo_model,
-    _relocate,
-)
-from tflite_lowrank.apps.demo.report import (
-    _environment,
-    _epochs,
-    _format_seconds,
-    _Progress,
-    _write_results,
-)
+from tflite_lowrank.apps.demo.pipeline import _make_staging_dir, _move_run, _run
+from tflite_lowrank.apps.demo.report import _format_seconds, _Progress
 from tflite_lowrank.apps.demo.results import (
     ANDROID_PAIR,
     BATCH_SIZE,
     DEFAULT_EPOCHS,
-    FORMAT_VERSION,
     KERAS_FILES,
     LEARNING_RATE,
-    MODEL_FILES,
     MODELS,
     PLOT_FILENAME,
     QUICK_SETTINGS,
+    RESULTS_FORMAT_VERSION,
     RESULTS_JSON,
     RESULTS_MARKDOWN,
     RUN_FILES,
     SEQ_LEN,
     TEST_FILENAME,
+    TFLITE_FILES,
     DemoModel,
     DemoResult,
     TrainingSummary,
 )
 from tflite_lowrank.utils.checks import check_bool as _check_bool
+from tflite_lowrank.utils.checks import check_compression as _check_compression
 from tflite_lowrank.utils.checks import check_int as _check_int
+from tflite_lowrank.utils.optional import require as _require
 
 __all__ = [
     "ANDROID_PAIR",
     "BATCH_SIZE",
     "DEFAULT_EPOCHS",
-    "FORMAT_VERSION",
+    "RESULTS_FORMAT_VERSION",
     "KERAS_FILES",
     "LEARNING_RATE",
-    "MODEL_FILES",
+    "TFLITE_FILES",
     "MODELS",
     "PLOT_FILENAME",
     "QUICK_SETTINGS",
@@ -204,13 +192,15 @@ def run_demo(
     dataset, model = _check_choice("dataset", dataset), _check_choice("model", model)
     compression = _check_compression(compression)
     epochs, split_epoch = _check_epochs(model, epochs, split_epoch)
-    _check_int("seed", seed, minimum=0, allow_numpy=False)
+    seed = _check_int("seed", seed, minimum=0)
     if max_train_samples is not None:
-        _check_int(
-            "max_train_samples", max_train_samples, minimum=10, allow_numpy=False
+        max_train_samples = _check_int(
+            "max_train_samples", max_train_samples, minimum=10
         )
     _check_bool("overwrite", overwrite)
     _check_bool("progress", progress)
+    for module in ("pandas", "pyarrow", "matplotlib"):  # before minutes of training
+        _require(module, extra="demo", purpose="`tflite-lowrank demo`")
     if output_dir is None:
         output_dir = default_output_dir(dataset, model, compression, max_train_samples)
     output_dir = _check_output_dir(output_dir, overwrite)
@@ -270,134 +260,3 @@ def default_output_dir(
     if max_train_samples is not None:
         name += f"-n{max_train_samples}"
     return Path("runs") / name
-
-
-# --------------------------------------------------------------------------- stages
-
-
-def _run(
-    report: _Progress,
-    staging: Path,
-    output_dir: Path,
-    *,
-    dataset: str,
-    model_name: str,
-    compression: float,
-    epochs: int,
-    split_epoch: int,
-    seed: int,
-    max_train_samples: int | None,
-) -> DemoResult:
-    start = time.perf_counter()
-    seconds: dict[str, float] = {}
-
-    title = f"Loading {dataset}, GloVe 6B 50-d and TensorFlow"
-    with report.stage(title, seconds, "data") as note:
-        # TensorFlow and Keras are imported here, in the timed data stage.
-        from tflite_lowrank.apps.demo.training import _load_data, _train
-        from tflite_lowrank.compression.callback import EmbeddingFactorization
-
-        data = _load_data(
-            staging,
-            note,
-            dataset=dataset,
-            compression=compression,
-            seed=seed,
-            max_train_samples=max_train_samples,
-        )
-    rank = data.rank
-
-    def train(name: str, title: str, split):
-        with report.stage(title, seconds, f"train_{name}") as note:
-            return _train(
-                report,
-                staging,
-                data,
-                note,
-                name=name,
-                model_name=model_name,
-                epochs=epochs,
-                seed=seed,
-                split=split,
-            )
-
-    upper = model_name.upper()
-    baseline, baseline_summary = train(
-        "baseline", f"Training the baseline {upper} ({_epochs(epochs)})", None
-    )
-    compressed, compressed_summary = train(
-        "compressed",
-        f"Training the compressed {upper}: {_epochs(split_epoch)} on the full "
-        f"table, split to rank {rank} (compression {compression:g}), "
-        f"{_epochs(epochs - split_epoch)} on the factors with CALR",
-        EmbeddingFactorization(
-            "embedding", compression=compression, at_epoch=split_epoch
-        ),
-    )
-    trained = {"baseline": baseline, "compressed": compressed}
-
-    with report.stage(
-        "Converting to .tflite: float32, dynamic (int8 weights)", seconds, "convert"
-    ):
-        conversions = _convert_models(report, staging, trained, data.x_dev)
-
-    title = f"Benchmarking the 4 files in LiteRT on {len(data.x_test):,} test texts"
-    with report.stage(title + " (1 thread)", seconds, "benchmark"):
-        comparison = _benchmark_models(
-            report, staging, data.x_test, data.dataset.test.labels
-        )
-
-    with report.stage(
-        "Writing results.json, results.md, comparison.png", seconds, None
-    ):
-        models = tuple(
-            _demo_model(stem, row, benchmark, conversions[stem], rank)
-            for stem, row, benchmark in zip(
-                MODEL_FILES, comparison.rows, comparison.results, strict=True
-            )
-        )
-        comparison = _relocate(comparison, output_dir)
-        comparison.plot(staging / PLOT_FILENAME)
-        seconds["total"] = round(time.perf_counter() - start, 3)
-        result = DemoResult(
-            output_dir=str(output_dir),
-            dataset=dataset,
-            model=model_name,
-            compression=compression,
-            rank=rank,
-            epochs=epochs,
-            split_epoch=split_epoch,
-            seed=seed,
-            max_train_samples=max_train_samples,
-            seq_len=SEQ_LEN,
-            vocab_size=data.tokenizer.vocabulary_size,
-            label_names=tuple(data.dataset.label_names),
-            num_train=data.num_train,
-            num_dev=len(data.x_dev),
-            num_test=len(data.x_test),
-            training=(baseline_summary, compressed_summary),
-            models=models,
-            stage_seconds=seconds,
-            environment=_environment(),
-            comparison=comparison,
-        )
-        _write_results(staging, result)
-    return result
-
-
-# ------------------------------------------------------------------ the run folder
-
-
-def _make_staging_dir(output_dir: Path) -> Path:
-    """A hidden folder beside `output_dir` (same file system: moves are renames)."""
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(
-        tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=output_dir.parent)
-    )
-
-
-def _move_run(staging: Path, output_dir: Path) -> None:
-    """Moves the finished run's files into `output_dir`, replacing earlier ones."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
-        os.replace(staging / name, output_dir / name)

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -30,21 +30,17 @@ from tflite_lowrank.apps.demo.results import (
     TrainingSummary,
 )
 from tflite_lowrank.compression.svd import rank_for_compression
-from tflite_lowrank.data.datasets import (
-    GLOVE_DIM,
-    TextDataset,
-    load_dataset,
-    load_glove,
-)
-from tflite_lowrank.data.tokenizer import Tokenizer, save_labels
+from tflite_lowrank.data.datasets import TextDataset, load_dataset
+from tflite_lowrank.data.glove import GLOVE_DIM, load_glove
+from tflite_lowrank.data.tokenizer import Tokenizer
+from tflite_lowrank.data.vocab_files import save_labels
 from tflite_lowrank.models.paper import (
     build_dan,
     build_lstm,
     compile_for_classification,
     glove_embeddings,
 )
-
-_TSV_SPACES = str.maketrans({"\t": " ", "\r": " ", "\n": " "})
+from tflite_lowrank.utils.files import write_tsv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +86,13 @@ def _load_data(
     x_test = tokenizer.encode(data.test.texts)
     tokenizer.save(staging)
     save_labels(data.label_names, staging)
-    _write_test_split(staging / TEST_FILENAME, data.test, data.label_names)
+    write_tsv(
+        staging / TEST_FILENAME,
+        (
+            (data.label_names[int(label)], text)
+            for text, label in zip(data.test.texts, data.test.labels, strict=True)
+        ),
+    )
     note(
         f"{len(train_texts):,} train / {len(x_dev):,} dev / {len(x_test):,} test "
         f"texts, {data.num_classes} classes, vocabulary "
@@ -122,7 +124,10 @@ def _train(
     seed: int,
     split,
 ) -> tuple[keras.Model, TrainingSummary]:
-    """Builds, trains and saves the baseline (`split=None`) or the compressed model."""
+    """Builds, trains and saves the baseline (`split=None`) or the compressed model.
+
+    `split` makes the `EmbeddingFactorization` from its `coordinate_with` argument.
+    """
     builder = {"dan": build_dan, "lstm": build_lstm}[model_name]
     keras.utils.set_random_seed(seed)  # Both runs start from the same weights.
     model = builder(
@@ -158,6 +163,8 @@ def _fit(model, name, x, y, validation_data, epochs, split, report):
     keep_best = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", mode="max", patience=epochs, restore_best_weights=True
     )
+    if split is not None:  # A factory: the split must know the callback it restarts.
+        split = split(coordinate_with=[keep_best])
     callbacks = [keep_best] if split is None else [split, keep_best]
     start = time.perf_counter()
     # Keras writes its progress to stdout; the results own stdout, so it goes to
@@ -186,9 +193,3 @@ def _fit(model, name, x, y, validation_data, epochs, split, report):
         seconds=round(seconds, 3),
         factorization=None if split is None else _json_ready(split.result.to_dict()),
     )
-
-
-def _write_test_split(path: Path, split, label_names: Sequence[str]) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as file:
-        for text, label in zip(split.texts, split.labels, strict=True):
-            file.write(f"{label_names[int(label)]}\t{text.translate(_TSV_SPACES)}\n")

@@ -1,25 +1,24 @@
-"""LiteRT helpers shared by `convert` and `benchmark`: read a `.tflite` file, run it.
+"""Reading a `.tflite` flatbuffer without running it: operators, signature, tensors.
 
-Imports NumPy, `flatbuffers` and `ai_edge_litert` only, never TensorFlow, so that the
-benchmark's child process starts fast and measures the LiteRT runtime alone.
+`read_tflite` reads and checks a file, `inspect_model` returns a `ModelInfo` (operators,
+the `serving_default` inputs and outputs, the gathered embedding tables and their
+projections), `contract_problems` and `builtin_problems` list how a model breaks the
+I/O contract of `docs/contracts.md` or needs kernels the stock runtime lacks, and
+`check_token_ids` checks rows against a model's input.
+
+Imports NumPy and `ai_edge_litert`'s flatbuffer schema only, never TensorFlow.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8", "int4")
-"""Values of `convert_to_tflite(quantization=...)`; `None` means `"float32"`."""
-SIGNATURE_KEY = "serving_default"
-INPUT_NAME = "token_ids"
+from tflite_lowrank.litert.interpreter import INPUT_NAME, SIGNATURE_KEY
 
 # Ops that only reshape or change the storage type between a gather and its consumer.
 _PASS_THROUGH_OPS = ("DEQUANTIZE", "QUANTIZE", "RESHAPE")
@@ -113,10 +112,11 @@ def inspect_model(content: bytes) -> ModelInfo:
     """Reads operators, signature and embedding tensors from a flatbuffer.
 
     `embedding_tables` are the constant tables read by `GATHER` or
-    `EMBEDDING_LOOKUP` (behind a `DEQUANTIZE` for float16 files). `projections` are
-    the constant weights of the first matrix product applied to a gathered row: the
-    `embeddings_b` factor of a `LowRankEmbedding`, or, for other models, whatever
-    layer comes first (the caller decides whether it belongs to the embedding).
+    `EMBEDDING_LOOKUP` (behind a `DEQUANTIZE` for float16 and int4 files).
+    `projections` are the constant weights of the first matrix product applied to a
+    gathered row: the `embeddings_b` factor of a `LowRankEmbedding`, or, for other
+    models, whatever layer comes first (the caller decides whether it belongs to the
+    embedding).
     """
     from ai_edge_litert import schema_py_generated as schema
 
@@ -261,59 +261,6 @@ def check_token_ids(
     return array.astype(np.int32)
 
 
-def make_interpreter(
-    *,
-    model_path: os.PathLike[str] | str | None = None,
-    model_content: bytes | None = None,
-    num_threads: int = 1,
-):
-    """A LiteRT interpreter with the default (XNNPACK) delegate, tensors allocated."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(
-        model_path=None if model_path is None else os.fspath(model_path),
-        model_content=model_content,
-        num_threads=num_threads,
-    )
-    interpreter.allocate_tensors()
-    return interpreter
-
-
-class Runner:
-    """Feeds one row of token ids at a time through the `serving_default` signature.
-
-    Uses the tensor indices directly (no per-call dictionaries), so that `invoke`
-    dominates the time measured around `run`.
-    """
-
-    def __init__(self, interpreter):
-        self.interpreter = interpreter
-        runner = interpreter.get_signature_runner(SIGNATURE_KEY)
-        input_details = runner.get_input_details()
-        output_details = runner.get_output_details()
-        self.input_index = input_details[INPUT_NAME]["index"]
-        (output,) = output_details.values()
-        self.output_index = output["index"]
-
-    def set_input(self, row: np.ndarray) -> None:
-        self.interpreter.set_tensor(self.input_index, row)
-
-    def invoke(self) -> None:
-        self.interpreter.invoke()
-
-    def output(self) -> np.ndarray:
-        return self.interpreter.get_tensor(self.output_index)
-
-    def predict(self, token_ids: np.ndarray) -> np.ndarray:
-        """Returns the outputs for every row, shape `(num_rows, num_labels)`."""
-        rows = []
-        for row in np.asarray(token_ids, dtype=np.int32):
-            self.set_input(row[None, :])
-            self.invoke()
-            rows.append(self.output()[0].copy())
-        return np.stack(rows)
-
-
 def _tensor_info(model, tensor, type_names, *, name: str | None = None) -> TensorInfo:
     shape = (
         tuple(int(size) for size in tensor.ShapeAsNumpy())
@@ -403,75 +350,3 @@ def _embedding_tensors(model, op_names, type_names):
                     projections.append(_tensor_info(model, weights, type_names))
             break
     return tuple(tables), tuple(projections)
-
-
-def check_output_file(
-    path: os.PathLike[str] | str, *, suffix: str, name: str, overwrite: bool
-) -> Path:
-    """Checks an output path: suffix, existing folder, no file unless overwriting.
-
-    Raises:
-        TypeError: if `path` is not path-like.
-        ValueError: for the wrong suffix or a folder.
-        FileNotFoundError: if the folder does not exist.
-        FileExistsError: if the file exists and `overwrite` is False.
-    """
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(
-            f"`{name}` must be a path-like. Received: {name}={path!r} "
-            f"(of type {type(path).__name__})"
-        )
-    path = Path(path)
-    if path.suffix != suffix:
-        raise ValueError(
-            f"`{name}` must end in `{suffix}`. Received: {name}={str(path)!r}"
-        )
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"The folder of `{name}` must exist; create it first. "
-            f"Received: {name}={str(path)!r}"
-        )
-    if path.is_dir():
-        raise ValueError(
-            f"`{name}` is a folder, not a file. Received: {name}={str(path)!r}"
-        )
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"`{name}` exists; pass `overwrite=True` (`--overwrite`) to replace it. "
-            f"Received: {name}={str(path)!r}, overwrite=False"
-        )
-    return path
-
-
-def write_atomically(
-    path: Path, write: Callable[[str], None], *, overwrite: bool
-) -> None:
-    """Writes `path` through a temporary file in the same folder, then `os.replace`.
-
-    `write(temporary_path)` produces the content. On any failure or interruption the
-    temporary file is removed and an existing `path` is left untouched.
-    """
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent
-    )
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o666 & ~_umask())
-        if not overwrite and path.exists():  # Created while we were working.
-            raise FileExistsError(
-                "The output file was created by someone else meanwhile; pass "
-                "`overwrite=True` (`--overwrite`) to replace it. "
-                f"Received: path={str(path)!r}, overwrite=False"
-            )
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

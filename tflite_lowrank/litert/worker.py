@@ -1,0 +1,157 @@
+"""The measuring side of `benchmark_tflite`: run as a script in a fresh process.
+
+`tflite_lowrank.benchmark.child._run_child` writes a request (`request.json`,
+`token_ids.npy`) into a temporary folder and runs `python /path/to/worker.py FOLDER`.
+`_child_main` reads the request and runs `_measure`: it loads the file in LiteRT, times
+the first and the timed `invoke()` calls, predicts every row when asked, and reads the
+peak resident memory of its own process; it writes `report.json` (and
+`predictions.npy`) back into the folder, or `{"error": ...}` if anything failed.
+
+Run as a script, this file imports NumPy, LiteRT, tqdm and psutil only: not the
+`tflite_lowrank` package, whose `__init__` imports Keras and TensorFlow (hundreds of
+megabytes that would be counted as the model's memory). The report lists the
+TensorFlow or Keras modules the process holds (`heavy_modules`), so that a test can
+check that there are none.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__:  # Imported as `tflite_lowrank.litert.worker` (the parent, tests).
+    from tflite_lowrank.litert import interpreter as _interpreter
+else:  # Run as a script: import the sibling file, not the package (see above).
+    import interpreter as _interpreter
+
+_HEAVY_PACKAGES = frozenset({"tensorflow", "keras"})
+
+
+def _child_main(folder: str) -> None:
+    """Entry point of the benchmark process: reads the request, writes the report."""
+    folder = Path(folder)
+    try:
+        request = json.loads((folder / "request.json").read_text())
+        token_ids = np.load(folder / "token_ids.npy")
+        report = _measure(token_ids=token_ids, **request)
+        predictions = report.pop("predictions")
+        if predictions is not None:
+            np.save(folder / "predictions.npy", predictions)
+    except Exception as error:  # Report any failure to the parent.
+        report = {"error": f"{type(error).__name__}: {error}"}
+    report["heavy_modules"] = _heavy_modules()
+    (folder / "report.json").write_text(json.dumps(report))
+
+
+def _measure(
+    *,
+    path: str,
+    token_ids: np.ndarray,
+    num_threads: int,
+    warmup_runs: int,
+    num_runs: int,
+    progress: bool,
+    want_predictions: bool,
+) -> dict[str, Any]:
+    # Import LiteRT first, so that its libraries are not counted as the model's memory.
+    import ai_edge_litert.interpreter  # noqa: F401
+    from tqdm import tqdm
+
+    rss_before = _current_rss()
+    start = time.perf_counter()
+    interpreter = _interpreter.make_interpreter(
+        model_path=path, num_threads=num_threads
+    )
+    runner = _interpreter.Runner(interpreter)
+    load_time = time.perf_counter() - start
+
+    rows = [row[None, :] for row in token_ids]
+    runner.set_input(rows[0])
+    start = time.perf_counter()
+    runner.invoke()
+    first_inference = time.perf_counter() - start
+
+    total = warmup_runs + num_runs + (len(rows) if want_predictions else 0)
+    bar = tqdm(
+        total=total,
+        desc=Path(path).name,
+        unit="run",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
+    with bar:
+        for index in range(warmup_runs):
+            runner.set_input(rows[index % len(rows)])
+            runner.invoke()
+            bar.update()
+        latencies = np.empty(num_runs)
+        for index in range(num_runs):
+            runner.set_input(rows[index % len(rows)])
+            start = time.perf_counter()
+            runner.invoke()
+            latencies[index] = time.perf_counter() - start
+            bar.update()
+        predictions = None
+        if want_predictions:
+            predictions = np.empty(len(rows), dtype=np.int64)
+            for index, row in enumerate(rows):
+                runner.set_input(row)
+                runner.invoke()
+                predictions[index] = int(np.argmax(runner.output()[0]))
+                bar.update()
+    peak = _peak_rss()
+    return {
+        "load_time_ms": 1e3 * load_time,
+        "first_inference_ms": 1e3 * first_inference,
+        "latency_p50_ms": float(1e3 * np.percentile(latencies, 50)),
+        "latency_p90_ms": float(1e3 * np.percentile(latencies, 90)),
+        "latency_mean_ms": float(1e3 * latencies.mean()),
+        "peak_memory_bytes": int(peak),
+        "model_memory_bytes": int(max(0, peak - rss_before)),
+        "predictions": predictions,
+    }
+
+
+def _heavy_modules() -> list[str]:
+    """The TensorFlow and Keras modules this process imported (none, normally)."""
+    return sorted(name for name in sys.modules if name.split(".")[0] in _HEAVY_PACKAGES)
+
+
+def _current_rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process since it started (its own `exec`).
+
+    On Linux this is `VmHWM` of `/proc/self/status`: `ru_maxrss` would also count the
+    parent's memory, which survives `fork` + `exec` in that counter.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows: the peak working set.
+        import psutil
+
+        info = psutil.Process().memory_info()
+        return int(getattr(info, "peak_wset", info.rss))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1])
