@@ -42,3 +42,9 @@ def test_banded_model_converts_folded_with_builtin_ops(mode, rng, tmp_path):
     assert result.folded_into == ("hidden_1",)
     assert not any(op.startswith("FLEX") for op in result.ops)
     assert result.max_output_difference < (1e-4 if mode == "float32" else 1e-2)
+    # The embedding is the bands' gathered tables (their projections are folded).
+    codes = model.get_layer("embedding")
+    table_shapes = sorted(a.shape for a, _ in codes.factors())
+    assert sorted(spec.shape for spec in result.embedding_tensors) == table_shapes
+    if mode == "float32":
+        assert result.embedding_bytes == 4 * sum(a.size for a, _ in codes.factors())

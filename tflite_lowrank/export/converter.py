@@ -57,6 +57,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.errors import OutputMismatchError as OutputMismatchError
 from tflite_lowrank.export.contract import (
@@ -355,15 +356,25 @@ def _embedding_tensors(model: keras.Model, info: _flatbuffer.ModelInfo):
     found = []
     for layer in _embedding_layers(model):
         if isinstance(layer, LowRankEmbedding):
-            table_shape = (layer.input_dim, layer.rank)
+            table_shapes = {(layer.input_dim, layer.rank)}
             factor_shapes = {
                 (layer.output_dim, layer.rank),
                 (layer.rank, layer.output_dim),
             }
+        elif isinstance(layer, BandedLowRankEmbedding):
+            edges = (0, *layer.boundaries, layer.input_dim)
+            table_shapes = {
+                (stop - start, rank)
+                for start, stop, rank in zip(
+                    edges[:-1], edges[1:], layer.ranks, strict=True
+                )
+            }
+            width = sum(layer.ranks)
+            factor_shapes = {(layer.output_dim, width), (width, layer.output_dim)}
         else:
-            table_shape = (layer.input_dim, layer.output_dim)
+            table_shapes = {(layer.input_dim, layer.output_dim)}
             factor_shapes = set()
-        found += [spec for spec in info.embedding_tables if spec.shape == table_shape]
+        found += [spec for spec in info.embedding_tables if spec.shape in table_shapes]
         found += [spec for spec in info.projections if spec.shape in factor_shapes]
     unique = {(spec.name, spec.shape, spec.dtype): spec for spec in found}
     return tuple(unique.values())

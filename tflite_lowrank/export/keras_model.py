@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.utils.files import check_input_file
 
@@ -130,7 +131,9 @@ def _embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [
         layer
         for layer in _all_layers(model)
-        if isinstance(layer, keras.layers.Embedding | LowRankEmbedding)
+        if isinstance(
+            layer, keras.layers.Embedding | LowRankEmbedding | BandedLowRankEmbedding
+        )
     ]
 
 

@@ -21,7 +21,16 @@ import numpy as np
 from tflite_lowrank.litert.interpreter import INPUT_NAME, SIGNATURE_KEY
 
 # Ops that only reshape or change the storage type between a gather and its consumer.
-_PASS_THROUGH_OPS = ("DEQUANTIZE", "QUANTIZE", "RESHAPE")
+# Ops between a gather and the projection that only move or mask values: storage
+# conversions, and the per-band select and concatenation of `BandedLowRankEmbedding`.
+_PASS_THROUGH_OPS = (
+    "DEQUANTIZE",
+    "QUANTIZE",
+    "RESHAPE",
+    "SELECT",
+    "SELECT_V2",
+    "CONCATENATION",
+)
 _MATMUL_OPS = ("FULLY_CONNECTED", "BATCH_MATMUL")
 
 
