@@ -393,6 +393,7 @@ def retrain_online(
         at_epoch=recipe.pretrain_epochs,
         learning_rate=rate,
         verbose=0,
+        bands=1,
     )
     selection = DevSelection(
         data,

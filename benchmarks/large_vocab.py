@@ -9,7 +9,8 @@ Two cases, both on Rotten Tomatoes tokenized with the *full* GloVe 6B vocabulary
 | `random400k_d300` | 400,002 x 300 | GloVe 50-d times a fixed 50 x 300 projection |
 
 For each: `fit()` for 2 epochs with `EmbeddingFactorization(compression=0.9,
-at_epoch=1)` (TensorFlow limited to 1 thread), timing every batch; the split's wall
+at_epoch=1,
+bands=1,)` (TensorFlow limited to 1 thread), timing every batch; the split's wall
 time comes from the callback. Then the float32 baseline (the same model after its
 first epoch, just before the split, full table) and the compressed model (folded;
 float32, int8
@@ -184,7 +185,11 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     timer = _BatchTimer()
     snapshot = _Snapshot(epoch=0)
     split = EmbeddingFactorization(
-        "embedding", compression=COMPRESSION, at_epoch=1, verbose=1
+        "embedding",
+        compression=COMPRESSION,
+        at_epoch=1,
+        verbose=1,
+        bands=1,
     )
     start = time.perf_counter()
     model.fit(

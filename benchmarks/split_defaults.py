@@ -132,6 +132,7 @@ def run(candidate, regime, seed, data):
                 "calr_half_epoch" if candidate == "no_retrain" else candidate, steps
             ),
             verbose=0,
+            bands=1,
         )
         split._balanced = candidate.endswith("_balanced")
         callbacks.append(split)

@@ -118,7 +118,9 @@ def _case_split(rows: int, method: str, optimizer: str) -> dict:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    split = EmbeddingFactorization("embedding", compression=COMPRESSION, at_epoch=1)
+    split = EmbeddingFactorization(
+        "embedding", compression=COMPRESSION, at_epoch=1, bands=1
+    )
     split._svd_method = method
     split.set_model(model)
     split.set_params({"epochs": 2, "steps": 1, "verbose": 0})

@@ -32,8 +32,8 @@ from tflite_lowrank.benchmark import (
     benchmark_tflite,
     compare_models,
 )
+from tflite_lowrank.compression.band_ranks import allocate_band_ranks, frequency_order
 from tflite_lowrank.compression.banded import BandedLowRankEmbedding
-from tflite_lowrank.compression.bands import allocate_band_ranks, frequency_order
 from tflite_lowrank.compression.callback import EmbeddingFactorization
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate

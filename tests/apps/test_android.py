@@ -58,7 +58,7 @@ def _fit(tokenizer, *, factorize):
     x = tokenizer.encode([text for _, text in _TRAIN] * 4)
     y = np.array([LABELS.index(label) for label, _ in _TRAIN] * 4)
     callbacks = (
-        [EmbeddingFactorization("embedding", rank=RANK, at_epoch=1, verbose=0)]
+        [EmbeddingFactorization("embedding", rank=RANK, at_epoch=1, verbose=0, bands=1)]
         if factorize
         else []
     )
@@ -299,7 +299,7 @@ def wide_factorized_model():
     rng = np.random.default_rng(1)
     x = rng.integers(1, 2000, size=(64, SEQ_LEN))
     y = rng.integers(0, 2, size=64)
-    split = EmbeddingFactorization("embedding", rank=4, at_epoch=1, verbose=0)
+    split = EmbeddingFactorization("embedding", rank=4, at_epoch=1, verbose=0, bands=1)
     model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[split])
     return model, x
 

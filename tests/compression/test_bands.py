@@ -3,17 +3,20 @@
 import numpy as np
 import pytest
 
-from tflite_lowrank.compression.bands import (
+from tflite_lowrank.compression.band_ranks import (
     allocate_band_ranks,
+    frequency_order,
+    parameter_budget,
+    resolve_bands,
+)
+from tflite_lowrank.compression.bands import (
     band_slices,
     banded_svd,
-    frequency_order,
     geometric_boundaries,
     num_band_parameters,
-    parameter_budget,
     reconstruct_table,
 )
-from tflite_lowrank.factorize import rank_for_compression, truncated_svd
+from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
 
 VOCAB, DIM = 50, 8
 
@@ -168,3 +171,17 @@ def test_banded_svd_rejects_bad_ranks(ranks, match, rng):
     table = rng.standard_normal((VOCAB, DIM))
     with pytest.raises(ValueError, match=match):
         banded_svd(table, [3], ranks)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("auto", 20_000, 50, 4), 6),
+        (("auto", 20, 8, 1), 1),
+        ((3, 20_000, 50, 4), 3),
+        (((10, 100), 20_000, 50, 4), (10, 100)),
+    ],
+    ids=["auto_large", "auto_small", "int", "boundaries"],
+)
+def test_resolve_bands(args, expected):
+    assert resolve_bands(*args) == expected

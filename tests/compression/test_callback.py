@@ -224,7 +224,9 @@ def test_embedding_factorization_is_function_preserving(name, data, tmp_path):
     model = build()
     before = Snapshot(1)
     after = PostSplit(1, x)
-    split = EmbeddingFactorization(compression=0.5, at_epoch=1)  # only Embedding
+    split = EmbeddingFactorization(
+        compression=0.5, at_epoch=1, bands=1
+    )  # only Embedding
     model.fit(
         inputs_for(model, x),
         y,
@@ -296,7 +298,7 @@ def test_embedding_factorization_replaces_optimizer_functions_and_logs(
                     find_layer(self.model, "embedding").weights[0]
                 )
 
-    split = EmbeddingFactorization("embedding", rank=2, at_epoch=1)
+    split = EmbeddingFactorization("embedding", rank=2, at_epoch=1, bands=1)
     with caplog.at_level(logging.INFO, logger="tflite_lowrank.compression.callback"):
         history = model.fit(
             x,
@@ -320,7 +322,9 @@ def test_embedding_factorization_replaces_optimizer_functions_and_logs(
     schedule = keras_adapter.learning_rate_object(new)
     assert isinstance(schedule, CyclicalAnnealedLearningRate)
     assert schedule.steps_per_epoch == STEPS and schedule.step_size == STEPS / 2
-    assert schedule.initial_learning_rate == 1e-3
+    # The default CALR chosen on dev (benchmarks/results/recipe_study.md).
+    assert schedule.initial_learning_rate == 1e-2
+    assert schedule.minimal_learning_rate == 1e-5 and schedule.decay == 0.8
     # Validation and evaluate() use the factors (compiled functions were reset).
     fresh = keras.Sequential(
         [
@@ -376,7 +380,9 @@ def test_embedding_factorization_replaces_optimizer_functions_and_logs(
 def test_embedding_factorization_learning_rate_options(learning_rate, expected, data):
     x, y = data
     model = compiled(functional("gap")(), keras.optimizers.SGD(0.02, momentum=0.5))
-    split = EmbeddingFactorization(rank=2, at_epoch=1, learning_rate=learning_rate)
+    split = EmbeddingFactorization(
+        rank=2, at_epoch=1, learning_rate=learning_rate, bands=1
+    )
     model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
     rate = keras_adapter.learning_rate_object(model.optimizer)
     assert type(model.optimizer) is keras.optimizers.SGD
@@ -394,7 +400,7 @@ def test_embedding_factorization_rank_from_energy(energy, data, caplog):
     x, y = data
     model = functional("gap")()
     before = Snapshot(1)
-    split = EmbeddingFactorization(energy=energy, at_epoch=1)
+    split = EmbeddingFactorization(energy=energy, at_epoch=1, bands=1)
     with caplog.at_level(logging.WARNING, logger="tflite_lowrank.compression.callback"):
         model.fit(
             x, y, batch_size=BATCH, epochs=2, callbacks=[before, split], verbose=0
@@ -416,7 +422,7 @@ def test_embedding_factorization_unknown_steps_per_epoch(data):
         .batch(BATCH)
     )
     model = functional("gap")()
-    split = EmbeddingFactorization(rank=2, at_epoch=2)
+    split = EmbeddingFactorization(rank=2, at_epoch=2, bands=1)
     history = model.fit(dataset, epochs=3, shuffle=False, callbacks=[split], verbose=0)
     assert len(history.history["loss"]) == 3
     assert split.result is not None
@@ -549,7 +555,7 @@ def test_embedding_factorization_fit_errors_before_any_work(build, kwargs, match
 def test_embedding_factorization_rejects_reuse_after_split(data):
     x, y = data
     model = functional("gap")()
-    split = EmbeddingFactorization(rank=2, at_epoch=1)
+    split = EmbeddingFactorization(rank=2, at_epoch=1, bands=1)
     model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
     with pytest.raises(ValueError, match="already split layer 'embedding' at epoch 1"):
         model.fit(x, y, batch_size=BATCH, epochs=1, callbacks=[split], verbose=0)
@@ -558,9 +564,9 @@ def test_embedding_factorization_rejects_reuse_after_split(data):
 def test_embedding_factorization_rejects_already_factorized_layer(data):
     x, y = data
     model = functional("gap")()
-    split = EmbeddingFactorization(rank=2, at_epoch=1)
+    split = EmbeddingFactorization(rank=2, at_epoch=1, bands=1)
     model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
-    again = EmbeddingFactorization("embedding", rank=2, at_epoch=1)
+    again = EmbeddingFactorization("embedding", rank=2, at_epoch=1, bands=1)
     with pytest.raises(ValueError, match="already a `LowRankEmbedding`"):
         model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[again], verbose=0)
     with pytest.raises(ValueError, match=r"the model has 0: \[\]"):
@@ -568,7 +574,7 @@ def test_embedding_factorization_rejects_already_factorized_layer(data):
             x,
             y,
             epochs=2,
-            callbacks=[EmbeddingFactorization(rank=2, at_epoch=1)],
+            callbacks=[EmbeddingFactorization(rank=2, at_epoch=1, bands=1)],
             verbose=0,
         )
 
@@ -576,7 +582,7 @@ def test_embedding_factorization_rejects_already_factorized_layer(data):
 def test_embedding_factorization_warns_when_split_never_happens(data):
     x, y = data
     model = functional("gap")()
-    split = EmbeddingFactorization(rank=2, at_epoch=2)
+    split = EmbeddingFactorization(rank=2, at_epoch=2, bands=1)
     with pytest.warns(UserWarning, match="will never split.*Received: at_epoch=2"):
         model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
     assert split.result is None
@@ -592,7 +598,11 @@ def rank_one_setup(data, coordinate_with=()):
     keras.utils.set_random_seed(0)
     model = functional("gap")()
     split = EmbeddingFactorization(
-        rank=1, at_epoch=2, learning_rate=1e-9, coordinate_with=coordinate_with
+        rank=1,
+        at_epoch=2,
+        learning_rate=1e-9,
+        coordinate_with=coordinate_with,
+        bands=1,
     )
     return x, y, model, split
 
@@ -640,7 +650,9 @@ def test_embedding_factorization_not_split_when_training_stops_first(data, caplo
     model = functional("gap")()
     # The training loss falls, so in "max" mode epoch 1 is no improvement: stop.
     stopping = keras.callbacks.EarlyStopping(monitor="loss", mode="max", patience=0)
-    split = EmbeddingFactorization(rank=2, at_epoch=3, coordinate_with=[stopping])
+    split = EmbeddingFactorization(
+        rank=2, at_epoch=3, coordinate_with=[stopping], bands=1
+    )
     with caplog.at_level(logging.WARNING, logger="tflite_lowrank.compression.callback"):
         model.fit(
             x, y, batch_size=BATCH, epochs=5, callbacks=[stopping, split], verbose=0
@@ -653,14 +665,20 @@ def test_embedding_factorization_not_split_when_training_stops_first(data, caplo
 def test_embedding_factorization_warns_reduce_lr_on_plateau_with_schedule():
     model = functional("gap")()
     plateau = keras.callbacks.ReduceLROnPlateau()
-    split = EmbeddingFactorization(rank=2, at_epoch=1, coordinate_with=[plateau])
+    split = EmbeddingFactorization(
+        rank=2, at_epoch=1, coordinate_with=[plateau], bands=1
+    )
     callbacks = keras.callbacks.CallbackList(
         [split, plateau], model=model, epochs=2, steps=1
     )
     with pytest.warns(UserWarning, match="`ReduceLROnPlateau` cannot change"):
         callbacks.on_train_begin()
     keeping = EmbeddingFactorization(
-        rank=2, at_epoch=1, learning_rate=None, coordinate_with=(plateau,)
+        rank=2,
+        at_epoch=1,
+        learning_rate=None,
+        coordinate_with=(plateau,),
+        bands=1,
     )
     callbacks = keras.callbacks.CallbackList(
         [keeping, plateau], model=model, epochs=2, steps=1
@@ -701,7 +719,10 @@ def backup_run(data, backup_dir, *, order="backup,split", interrupt=None, **back
     model = functional("gap")()
     callbacks = {"backup": keras.callbacks.BackupAndRestore(backup_dir, **backup)}
     callbacks["split"] = EmbeddingFactorization(
-        rank=3, at_epoch=2, coordinate_with=[callbacks["backup"]]
+        rank=3,
+        at_epoch=2,
+        coordinate_with=[callbacks["backup"]],
+        bands=1,
     )
     ordered = [callbacks[name] for name in order.split(",")]
     model.fit(
@@ -818,13 +839,17 @@ def test_embedding_factorization_backup_marker_kept_with_kept_backup(data, tmp_p
     # The split is the last epoch's: only `on_train_end` sees the last backup.
     x, y = data
     backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
-    split = EmbeddingFactorization(rank=3, at_epoch=2, coordinate_with=[backup])
+    split = EmbeddingFactorization(
+        rank=3, at_epoch=2, coordinate_with=[backup], bands=1
+    )
     model = functional("gap")()
     model.fit(x, y, epochs=3, callbacks=[split, backup], verbose=0)
     assert json.loads((backup_dir / MARKER).read_text())["epoch"] == 2
     again = functional("gap")()
     backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
-    split = EmbeddingFactorization(rank=3, at_epoch=2, coordinate_with=[backup])
+    split = EmbeddingFactorization(
+        rank=3, at_epoch=2, coordinate_with=[backup], bands=1
+    )
     again.fit(x, y, epochs=3, callbacks=[split, backup], verbose=0)
     assert split.result.resumed
     for restored, saved in zip(again.get_weights(), model.get_weights(), strict=True):
@@ -869,7 +894,9 @@ def test_embedding_factorization_backup_marker_mismatch_raises(
     (backup_dir / "latest.weights.h5").write_bytes(b"")  # any backup file
     x, y = data
     backup = keras.callbacks.BackupAndRestore(backup_dir)
-    split = EmbeddingFactorization(rank=3, at_epoch=2, coordinate_with=[backup])
+    split = EmbeddingFactorization(
+        rank=3, at_epoch=2, coordinate_with=[backup], bands=1
+    )
     with pytest.raises(ValueError, match=match):
         functional("gap")().fit(x, y, epochs=3, callbacks=[backup, split], verbose=0)
 
@@ -879,7 +906,9 @@ def test_embedding_factorization_stale_backup_marker_is_removed(data, tmp_path, 
     write_marker(backup_dir)  # a marker without a backup next to it
     x, y = data
     backup = keras.callbacks.BackupAndRestore(backup_dir)
-    split = EmbeddingFactorization(rank=3, at_epoch=1, coordinate_with=[backup])
+    split = EmbeddingFactorization(
+        rank=3, at_epoch=1, coordinate_with=[backup], bands=1
+    )
     with caplog.at_level(
         logging.WARNING, logger="tflite_lowrank.compression.coordination"
     ):
@@ -908,7 +937,9 @@ def test_embedding_factorization_uncoordinated_restore_best_weights_fails(data):
 def test_embedding_factorization_warns_coordinated_callback_not_in_fit(data):
     x, y = data
     stopping = keras.callbacks.EarlyStopping(patience=10)
-    split = EmbeddingFactorization(rank=2, at_epoch=1, coordinate_with=[stopping])
+    split = EmbeddingFactorization(
+        rank=2, at_epoch=1, coordinate_with=[stopping], bands=1
+    )
     with pytest.warns(UserWarning, match=r"was not given: \['EarlyStopping'\]"):
         functional("gap")().fit(x, y, epochs=2, callbacks=[split], verbose=0)
 
@@ -925,7 +956,7 @@ def test_embedding_factorization_mixed_float16(data, tmp_path):
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
         before = Snapshot(1)
         after = PostSplit(1, x)
-        split = EmbeddingFactorization(rank=3, at_epoch=1)
+        split = EmbeddingFactorization(rank=3, at_epoch=1, bands=1)
         model.fit(
             x,
             y,
@@ -1001,7 +1032,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     with strategy.scope():
         model = build(keras.layers.Embedding(50, 8, mask_zero=True, name="emb"))
     probe = Probe()
-    split = EmbeddingFactorization("emb", rank=3, at_epoch=1)
+    split = EmbeddingFactorization("emb", rank=3, at_epoch=1, bands=1)
     history = model.fit(
         x, y, batch_size=32, epochs=3, validation_data=(x, y),
         callbacks=[split, probe], verbose=0,
@@ -1063,3 +1094,28 @@ def test_relative_error_matches_direct_formula(balanced, rng):
     a, b = truncated_svd(table, 5, balanced=balanced)
     direct = np.linalg.norm(table - a.astype("float64") @ b) / np.linalg.norm(table)
     np.testing.assert_allclose(_relative_error(table, a, b), direct, rtol=1e-5)
+
+
+def test_embedding_factorization_calr_paper_is_the_authors_fine_tuning_schedule(rng):
+    x = rng.integers(0, VOCAB, size=(BATCH * STEPS, SEQ)).astype("int32")
+    y = (x[:, 0] % 2).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((SEQ,), dtype="int32"),
+            keras.layers.Embedding(VOCAB, DIM, name="embedding"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    split = EmbeddingFactorization(
+        "embedding", rank=2, at_epoch=1, bands=1, learning_rate="calr_paper", verbose=0
+    )
+    model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
+    schedule = keras_adapter.learning_rate_object(model.optimizer)
+    assert isinstance(schedule, CyclicalAnnealedLearningRate)
+    assert (schedule.initial_learning_rate, schedule.minimal_learning_rate) == (
+        1e-3,
+        1e-6,
+    )
+    assert schedule.decay == 0.1 and schedule.step_size == STEPS / 2

@@ -98,12 +98,12 @@ def test_banded_model_saves_loads_and_converts(rng, tmp_path):
     [
         ({"energy": 0.9, "bands": 3}, ValueError, "Received: energy=0.9, bands=3"),
         (
-            {"compression": 0.9, "token_counts": [1.0] * VOCAB},
+            {"compression": 0.9, "bands": 1, "token_counts": [1.0] * VOCAB},
             ValueError,
             "Received: bands=1",
         ),
         ({"compression": 0.9, "bands": 0}, ValueError, "Received: bands=0"),
-        ({"compression": 0.9, "bands": "auto"}, TypeError, "Received: bands='auto'"),
+        ({"compression": 0.9, "bands": "many"}, ValueError, "Received: bands='many'"),
     ],
     ids=["energy", "counts_single_band", "zero", "string"],
 )
@@ -121,3 +121,22 @@ def test_budget_too_small_for_the_bands_fails_before_training(rng):
     with pytest.raises(ValueError, match="layer 'embedding'"):
         model.fit(x, y, epochs=2, callbacks=[split], verbose=0)
     assert model.optimizer.iterations.numpy() == 0
+
+
+def test_default_bands_are_frequency_bands_and_one_band_for_small_tables(rng):
+    x, y = _data(rng)
+    model = _dan()
+    split = tl.EmbeddingFactorization("embedding", compression=0.7, at_epoch=1)
+    model.fit(x, y, epochs=2, batch_size=16, callbacks=[split], verbose=0)
+    assert isinstance(model.get_layer("embedding"), tl.BandedLowRankEmbedding)
+    assert len(split.result.band_ranks) > 1
+    # A budget too small for rank 1 in two bands falls back to the paper's split.
+    model = _dan()
+    split = tl.EmbeddingFactorization("embedding", rank=1, at_epoch=1, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=16, callbacks=[split], verbose=0)
+    assert isinstance(model.get_layer("embedding"), tl.LowRankEmbedding)
+    # `energy` picks one rank for the whole table: one band.
+    model = _dan()
+    split = tl.EmbeddingFactorization("embedding", energy=0.5, at_epoch=1, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=16, callbacks=[split], verbose=0)
+    assert isinstance(model.get_layer("embedding"), tl.LowRankEmbedding)

@@ -108,7 +108,7 @@ WORKER_SCRIPT = textwrap.dedent(
         model.compile(
             keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy()
         )
-    split = EmbeddingFactorization("embedding", rank=3, at_epoch=1, verbose=0)
+    split = EmbeddingFactorization("embedding", rank=3, at_epoch=1, verbose=0, bands=1)
     probe = Probe()
     history = model.fit(dataset, epochs=3, callbacks=[split, probe], verbose=0)
     task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]

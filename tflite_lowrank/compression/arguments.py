@@ -26,6 +26,8 @@ from tflite_lowrank.utils.checks import check_compression, check_energy
 from tflite_lowrank.utils.checks import check_int as _check_int
 
 _LEARNING_RATE_DEFAULT = "calr"
+# Named CALR settings: the default (chosen on dev) and the authors' fine-tuning values.
+_LEARNING_RATE_NAMES = ("calr", "calr_paper")
 
 
 def _check_arguments(
@@ -147,16 +149,16 @@ def _check_learning_rate(learning_rate) -> None:
     ):
         return
     if isinstance(learning_rate, str):
-        if learning_rate != _LEARNING_RATE_DEFAULT:
+        if learning_rate not in _LEARNING_RATE_NAMES:
             raise ValueError(
-                '`learning_rate` must be "calr", None, a float or a '
+                '`learning_rate` must be "calr", "calr_paper", None, a float or a '
                 "`LearningRateSchedule`. "
                 f"Received: learning_rate={learning_rate!r}"
             )
         return
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float):
         raise TypeError(
-            '`learning_rate` must be "calr", None, a float or a '
+            '`learning_rate` must be "calr", "calr_paper", None, a float or a '
             "`keras.optimizers.schedules.LearningRateSchedule`. "
             f"Received: learning_rate={learning_rate!r} (of type "
             f"{type(learning_rate).__name__})"
@@ -169,6 +171,13 @@ def _check_learning_rate(learning_rate) -> None:
 
 def _check_bands(bands, token_counts, *, energy) -> None:
     """Raises for a bad `bands` or `token_counts` (checked again against V at fit)."""
+    if isinstance(bands, str):
+        if bands != "auto":
+            raise ValueError(
+                '`bands` must be "auto", a positive integer or a sequence of '
+                f"increasing token ids. Received: bands={bands!r}"
+            )
+        return
     if isinstance(bands, bool) or not (
         isinstance(bands, int | np.integer)
         or (
@@ -177,9 +186,9 @@ def _check_bands(bands, token_counts, *, energy) -> None:
         )
     ):
         raise TypeError(
-            "`bands` must be a positive integer (the number of frequency bands) or "
-            "a sequence of increasing token ids (the first id of each band after "
-            f"the first). Received: bands={bands!r}"
+            '`bands` must be "auto", a positive integer (the number of frequency '
+            "bands) or a sequence of increasing token ids (the first id of each "
+            f"band after the first). Received: bands={bands!r}"
         )
     if isinstance(bands, int | np.integer) and bands < 1:
         raise ValueError(f"`bands` must be >= 1. Received: bands={bands}")
@@ -200,16 +209,20 @@ def _check_bands(bands, token_counts, *, energy) -> None:
 
 def _check_band_budget(layer, *, rank, compression, bands, token_counts) -> None:
     """Raises at `fit()` start if the budget cannot give every band rank 1."""
-    from tflite_lowrank.compression.bands import allocate_band_ranks
+    from tflite_lowrank.compression.band_ranks import (
+        allocate_band_ranks,
+        resolve_bands,
+    )
 
     if isinstance(bands, int | np.integer) and bands == 1:
         return
     input_dim, output_dim = layer.input_dim, layer.output_dim
-    if compression is None:
-        compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
-    else:
+    if rank is None:
         rank = rank_for_compression(input_dim, output_dim, compression)
-        compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
+    bands = resolve_bands(bands, input_dim, output_dim, rank)
+    if isinstance(bands, int | np.integer) and bands == 1:
+        return
+    compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
     try:
         allocate_band_ranks(
             input_dim,

@@ -11,7 +11,6 @@ in `optimizer`, and every Keras internal they need in `keras_adapter`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -49,49 +48,10 @@ from tflite_lowrank.compression.optimizer import (
     _iterations,
     _steps_per_epoch,
 )
+from tflite_lowrank.compression.result import FactorizationResult
 from tflite_lowrank.compression.swap import _find_embedding, _swap_from_config
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class FactorizationResult:
-    """What `EmbeddingFactorization` did at the split.
-
-    Attributes:
-        epoch: Integer. Epochs completed before the split (Keras' 1-based count).
-        layer_name: String. Name of the factorized layer.
-        input_dim: Integer. Rows of the table (vocabulary size V).
-        output_dim: Integer. Columns of the table (embedding size D).
-        rank: Integer. Inner dimension k of the factors.
-        params_before: Integer. `V * D`.
-        params_after: Integer. `k * (V + D)`.
-        relative_error: Float. `||W - A B||_F / ||W||_F` at the split (NaN when
-            resumed from a backup, where `W` is not available).
-        seconds: Float. Wall time of the split.
-        resumed: Boolean. `True` if the factorized state was restored from a
-            `BackupAndRestore` backup instead of computed from the table.
-        boundaries: Tuple of integers. First id of each band after the first
-            (empty for the paper's single band).
-        band_ranks: Tuple of integers. Rank of each band (`(rank,)` for one band).
-    """
-
-    epoch: int
-    layer_name: str
-    input_dim: int
-    output_dim: int
-    rank: int
-    params_before: int
-    params_after: int
-    relative_error: float
-    seconds: float
-    resumed: bool = False
-    boundaries: tuple[int, ...] = ()
-    band_ranks: tuple[int, ...] = ()
-
-    def to_dict(self) -> dict:
-        """Returns the fields as a plain dictionary (e.g. for JSON)."""
-        return dataclasses.asdict(self)
 
 
 class EmbeddingFactorization(keras.callbacks.Callback):
@@ -117,16 +77,27 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     embedding layer, or use `save_weights` into a model built with a
     `LowRankEmbedding`.)
 
-    The default learning rate is the authors' fine-tuning CALR
-    (`CyclicalAnnealedLearningRate`: peak 1e-3, floor 1e-6, peak times 0.1 per
-    epoch, restart to 1e-3 with floor 1e-8), except that the half cycle is half an
-    epoch (`step_size = steps_per_epoch / 2`: one triangle per epoch, ending at the
-    floor at each epoch boundary) instead of the authors' 1,000 steps, which assume
-    about 1,500 steps per epoch: with few steps per epoch the rate would stay near
-    the floor and the factors would hardly retrain. The schedule starts from step 0
-    with the fresh optimizer. All of S goes into `embeddings_b`, as in the paper.
-    Both choices were measured against the alternatives in
-    `benchmarks/results/split_defaults.md`.
+    By default (`bands="auto"`) the table is split into frequency bands rather than
+    one rank-k SVD: the frequency-sorted ids (id 0 padding, 1 unknown, then the most
+    frequent word first) are cut into up to 6 geometric bands, each with its own
+    truncated-SVD factors, and the same parameter budget `k * (V + D)` goes
+    preferentially to the frequent words (`tl.allocate_band_ranks`); the layer then
+    becomes a `tl.BandedLowRankEmbedding`, which `fold_projection` and
+    `convert_to_tflite` handle like a `LowRankEmbedding`. Tables too small for rank
+    1 in two bands, and `energy=`, use the paper's single band; `bands=1` asks for
+    it. Frequency bands and the default schedule below were chosen on dev accuracy
+    across four datasets (`benchmarks/results/recipe_study.md`).
+
+    The default learning rate (`learning_rate="calr"`) is CALR
+    (`CyclicalAnnealedLearningRate`) with peak 1e-2, floor 1e-5 and the peak times
+    0.8 per epoch, one triangle per epoch (`step_size = steps_per_epoch / 2`, ending
+    at the floor at each epoch boundary). `learning_rate="calr_paper"` gives the
+    authors' fine-tuning values (peak 1e-3, floor 1e-6, peak times 0.1 per epoch,
+    restart to 1e-3 with floor 1e-8) with the same half-epoch half cycle, the
+    default of earlier releases: the authors' 1,000-step half cycle assumes about
+    1,500 steps per epoch, and with fewer the rate would stay near the floor
+    (`benchmarks/results/split_defaults.md`). The schedule starts from step 0 with
+    the fresh optimizer. All of S goes into `embeddings_b`, as in the paper.
 
     Other callbacks of the same `fit()` are coordinated with only if they are also
     listed in `coordinate_with` (the same objects):
@@ -193,20 +164,24 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             (capped at the largest rank that still saves parameters). Exactly one
             of `rank`, `compression` and `energy` must be given.
         at_epoch: Integer >= 1. Number of epochs trained on the full table.
-        bands: Integer >= 1, or a sequence of increasing ids. `1` is the paper's
-            single rank-k SVD. More bands split the frequency-sorted ids (id 0
-            padding, 1 unknown, then the most frequent word first, as
+        bands: `"auto"`, an integer >= 1, or a sequence of increasing ids. `1` is
+            the paper's single rank-k SVD. More bands split the frequency-sorted
+            ids (id 0 padding, 1 unknown, then the most frequent word first, as
             `tl.Tokenizer` and `keras.layers.TextVectorization` number them) into
             geometric bands (or at the given ids), each with its own factors,
             and give frequent words more rank within the same parameter budget
             `k * (V + D)` (`tl.allocate_band_ranks`); the layer becomes a
-            `tl.BandedLowRankEmbedding`. Defaults to `1`.
+            `tl.BandedLowRankEmbedding`. `"auto"` is 6 bands, fewer for small
+            tables, 1 with `energy`. Defaults to `"auto"`. With ids not sorted by
+            frequency, pass `token_counts` (and renumber with
+            `tl.frequency_order`) or `bands=1`.
         token_counts: 1-D array of V counts or `None`. How often each id occurs,
             to weight the bands; `None` assumes frequency-sorted ids (a Zipf
-            prior). Only used with `bands` other than `1`. Defaults to `None`.
-        learning_rate: `"calr"`, `None`, a float or a
+            prior). Not used with one band. Defaults to `None`.
+        learning_rate: `"calr"`, `"calr_paper"`, `None`, a float or a
             `keras.optimizers.schedules.LearningRateSchedule`. Learning rate of the
-            fresh optimizer: `"calr"` the default CALR above; `None` keeps the
+            fresh optimizer: `"calr"` the default CALR above, `"calr_paper"` the
+            authors' fine-tuning CALR; `None` keeps the
             current one (a float at its current value, a schedule restarted from
             step 0); a float or a schedule is used as given. Defaults to `"calr"`.
         verbose: Integer. `0` is silent, `1` logs the split at INFO. Defaults to
@@ -259,7 +234,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         compression: float | None = None,
         energy: float | None = None,
         at_epoch: int,
-        bands: int | Sequence[int] = 1,
+        bands: int | Sequence[int] | str = "auto",
         token_counts: Sequence[float] | np.ndarray | None = None,
         learning_rate: str
         | float
@@ -285,7 +260,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.compression = compression
         self.energy = energy
         self.at_epoch = int(at_epoch)
-        self.bands = bands if isinstance(bands, int) else tuple(int(b) for b in bands)
+        if bands == "auto" and energy is not None:
+            bands = 1  # `energy` picks one rank for the whole table's spectrum.
+        self.bands = (
+            bands if isinstance(bands, int | str) else tuple(int(b) for b in bands)
+        )
         self.token_counts = token_counts
         self.learning_rate = learning_rate
         self.verbose = verbose
@@ -418,21 +397,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         )
         del factors
         if self.verbose:
-            r = self.result
             logger.info(
-                "Epoch %d: factorized layer '%s' (%d x %d) to rank %d: %d -> %d "
-                "parameters (%.1f%% removed), relative reconstruction error %.4f, "
-                "%.2f s. Learning rate: %s. Restarted callbacks: %s.",
-                r.epoch,
-                r.layer_name,
-                r.input_dim,
-                r.output_dim,
-                r.rank,
-                r.params_before,
-                r.params_after,
-                100.0 * (1.0 - r.params_after / r.params_before),
-                r.relative_error,
-                r.seconds,
+                "%s Learning rate: %s. Restarted callbacks: %s.",
+                self.result.describe(),
                 _describe(model.optimizer),
                 ", ".join(reset) or "none",
             )

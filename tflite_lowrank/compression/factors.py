@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from tflite_lowrank.compression.bands import allocate_band_ranks, banded_svd
+from tflite_lowrank.compression.band_ranks import allocate_band_ranks, resolve_bands
+from tflite_lowrank.compression.bands import banded_svd
 from tflite_lowrank.compression.svd import truncated_svd
 from tflite_lowrank.compression.swap import (
     _factorize_banded_in_place,
@@ -62,7 +63,8 @@ def plan_factors(
     table's own per-band spectra and `token_counts`).
     """
     input_dim, output_dim = table.shape
-    if bands == 1:
+    bands = resolve_bands(bands, input_dim, output_dim, rank)
+    if isinstance(bands, int) and bands == 1:
         a, b = truncated_svd(table, rank, svd_method, balanced=balanced)
         return Factors(((a, b),), (), _relative_error(table, a, b))
     # The same parameter count as the single-band rank: `compression` then means
