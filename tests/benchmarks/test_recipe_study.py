@@ -68,7 +68,7 @@ def test_current_default_is_the_callbacks_calr():
 
 def test_only_annealed_calr_can_be_the_default():
     eligible = {n for n, s in recipe_study.SCHEDULES.items() if s.can_be_default}
-    assert len(eligible) == 12 and "triangular_0.01" not in eligible
+    assert len(eligible) == 15 and "triangular_0.01" not in eligible
     assert recipe_study.CURRENT_DEFAULT in eligible
 
 
