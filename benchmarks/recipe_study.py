@@ -196,6 +196,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="Smoke subset.")
     parser.add_argument("--report", action="store_true", help="Only write the report.")
+    parser.add_argument(
+        "--with-test",
+        action="store_true",
+        help="With --report: also show the selected default's test accuracy (once "
+        "the selection is final; the selection itself never reads test).",
+    )
     parser.add_argument("--datasets", nargs="+", choices=DATASETS)
     parser.add_argument("--models", nargs="+", choices=MODELS)
     parser.add_argument("--seeds", nargs="+", type=int)
@@ -636,8 +642,8 @@ def _test_table(rows: list[dict], chosen: str, cells: list) -> list[str]:
     lines = [
         "| cell | n | test, % | test with step 0, % | "
         + " | ".join(f"drop vs control {c}" for c in controls)
-        + " | drop with step 0 vs "
-        + " | ".join(controls)
+        + " | "
+        + " | ".join(f"drop with step 0 vs control {c}" for c in controls)
         + " |",
         "|" + "---|" * (4 + 2 * len(controls)),
     ]
@@ -694,7 +700,54 @@ def _step0_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def write_report(rows: list[dict], out_dir: Path, stem: str) -> Path:
+def _other_picks(rows: list[dict], models: list[str], per_model: dict) -> list[str]:
+    """The pick per model, and with step 0 allowed in the dev selection."""
+    lines = ["Other views of the same selection (dev only):", ""]
+    views = [(f"{m.upper()} only", per_model[m]) for m in models]
+    views.append(
+        ("all cells, step 0 allowed", summarize(rows, field="dev_accuracy_with_step0"))
+    )
+    for label, summary in views:
+        chosen, alternative, margin = select_default(summary)
+        if chosen is None:
+            lines.append(f"- {label}: no complete CALR config yet.")
+            continue
+        lines.append(
+            f"- {label} ({len(summary.cells)} cells): `{chosen}`, "
+            f"{margin:+.2f} points against the best alternative `{alternative}`."
+        )
+    return [*lines, ""]
+
+
+def _control_table(rows: list[dict]) -> list[str]:
+    """Dev accuracy of the uncompressed control, and seconds per run, per cell."""
+    dev = defaultdict(list)
+    seconds = defaultdict(list)
+    for row in rows:
+        cell = (row["model"], row["dataset"])
+        seconds[cell].append(row["run_seconds"])
+        if row.get("p") is None:
+            dev[(cell, row["method"])].append(row["dev_accuracy"])
+    controls = sorted({method for _, method in dev})
+    lines = [
+        "| cell | "
+        + " | ".join(f"control dev, {c}, %" for c in controls)
+        + " | runs | seconds per run (median) |",
+        "|" + "---|" * (3 + len(controls)),
+    ]
+    for cell in sorted(seconds):
+        values = [_mean_sd(dev[(cell, c)]) for c in controls]
+        lines.append(
+            f"| {_label(cell)} | "
+            + " | ".join(values)
+            + f" | {len(seconds[cell])} | {statistics.median(seconds[cell]):.0f} |"
+        )
+    return lines
+
+
+def write_report(
+    rows: list[dict], out_dir: Path, stem: str, *, with_test: bool = False
+) -> Path:
     """Writes `<stem>.md` and `<stem>.png` from the rows; returns the .md path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     epochs = "/".join(
@@ -744,14 +797,25 @@ def write_report(rows: list[dict], out_dir: Path, stem: str) -> Path:
             f"best alternative, `{alternative}`, by {margin:+.2f} points "
             "(mean dev over the cells).",
             "",
-            "Test accuracy of the selected default, measured once, and its paired "
-            "drop (points) against the uncompressed control (no split, best dev "
-            "epoch of 8) retrained with each control schedule:",
-            "",
-            *_test_table(rows, chosen, both.cells),
-            "",
         ]
+        if with_test:
+            lines += [
+                "Test accuracy of the selected default, measured once, and its "
+                "paired drop (points) against the uncompressed control (no split, "
+                "best dev epoch of 8) retrained with each control schedule:",
+                "",
+                *_test_table(rows, chosen, both.cells),
+                "",
+            ]
+        else:
+            lines += [
+                "Test accuracy is not shown while the study runs (`--report "
+                "--with-test` shows it for the selected default, once).",
+                "",
+            ]
+    lines += _other_picks(rows, models, per_model)
     lines += ["## Step 0 in the selection", "", *_step0_table(rows), ""]
+    lines += ["## Uncompressed control and run times", "", *_control_table(rows), ""]
     path = out_dir / f"{stem}.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     _plot(per_model, chosen, out_dir / f"{stem}.png")
@@ -829,7 +893,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in store.read_rows(args.output)
             if r.get("study") == STUDY and bool(r.get("quick")) == args.quick
         ]
-        path = write_report(rows, args.report_dir, args.output.stem)
+        path = write_report(
+            rows, args.report_dir, args.output.stem, with_test=args.with_test
+        )
         logger.info("Wrote %s (%d rows).", path, len(rows))
         return 0
     return run(args)

@@ -141,4 +141,7 @@ def test_quick_run_writes_rows_skips_finished_runs_and_reports(tmp_path):
     assert recipe_study.main([*argv, "--report"]) == 0
     text = (tmp_path / "quick.md").read_text()
     assert "Selected default" in text and recipe_study.REFERENCE in text
+    assert "drop vs control" not in text  # Test only with --with-test.
+    assert recipe_study.main([*argv, "--report", "--with-test"]) == 0
+    assert "drop vs control" in (tmp_path / "quick.md").read_text()
     assert (tmp_path / "quick.png").stat().st_size > 0
