@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tflite_lowrank.datasets import load_dataset, load_glove
-from tflite_lowrank.models import build_dan, build_lstm, glove_embeddings
-from tflite_lowrank.schedules import CyclicalAnnealedLearningRate
-from tflite_lowrank.text import Tokenizer
+from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
+from tflite_lowrank.data.datasets import load_dataset, load_glove
+from tflite_lowrank.data.tokenizer import Tokenizer
+from tflite_lowrank.models.paper import build_dan, build_lstm, glove_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -382,7 +382,7 @@ def retrain_online(
     begins, inside `fit()`, exactly as in one uninterrupted `fit()` (pretraining is
     computed once per group and shared). The best dev epoch after the split is kept.
     """
-    from tflite_lowrank.callbacks import EmbeddingFactorization
+    from tflite_lowrank.compression.callback import EmbeddingFactorization
 
     model, rate = _retraining_start(
         model_name, data, table, recipe, pretrained, seed, learning_rate

@@ -142,14 +142,14 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     import keras
     import psutil
 
-    from tflite_lowrank import _int4
-    from tflite_lowrank.benchmark import benchmark_tflite
-    from tflite_lowrank.callbacks import EmbeddingFactorization
-    from tflite_lowrank.convert import convert_to_tflite
-    from tflite_lowrank.datasets import load_dataset, load_glove
-    from tflite_lowrank.fold import fold_projection
-    from tflite_lowrank.models import build_dan, compile_for_classification
-    from tflite_lowrank.text import Tokenizer
+    from tflite_lowrank.benchmark.api import benchmark_tflite
+    from tflite_lowrank.compression.callback import EmbeddingFactorization
+    from tflite_lowrank.data.datasets import load_dataset, load_glove
+    from tflite_lowrank.data.tokenizer import Tokenizer
+    from tflite_lowrank.export import int4 as _int4
+    from tflite_lowrank.export.converter import convert_to_tflite
+    from tflite_lowrank.export.fold import fold_projection
+    from tflite_lowrank.models.paper import build_dan, compile_for_classification
 
     dim = CASES[case]
     glove = load_glove()
@@ -261,7 +261,7 @@ def _no_fold() -> dict:
     """Converts exactly the given model (folding is done explicitly here)."""
     import inspect
 
-    from tflite_lowrank.convert import convert_to_tflite
+    from tflite_lowrank.export.converter import convert_to_tflite
 
     parameters = inspect.signature(convert_to_tflite).parameters
     return {"fold_projection": False} if "fold_projection" in parameters else {}

@@ -75,9 +75,9 @@ def build_models(model_name: str):
     """(baseline, low-rank) with the same non-embedding weights."""
     import keras
 
-    from tflite_lowrank.factorize import rank_for_compression, truncated_svd
-    from tflite_lowrank.layers import LowRankEmbedding
-    from tflite_lowrank.models import build_dan, build_lstm
+    from tflite_lowrank.compression.layers import LowRankEmbedding
+    from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
+    from tflite_lowrank.models.paper import build_dan, build_lstm
 
     keras.utils.set_random_seed(0)
     builder = {"dan": build_dan, "lstm": build_lstm}[model_name]
@@ -113,9 +113,9 @@ def macs_per_token(model_name: str, rank: int) -> dict:
 
 
 def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
-    from tflite_lowrank import _int4
-    from tflite_lowrank.convert import convert_to_tflite
-    from tflite_lowrank.fold import fold_projection
+    from tflite_lowrank.export import int4 as _int4
+    from tflite_lowrank.export.converter import convert_to_tflite
+    from tflite_lowrank.export.fold import fold_projection
 
     baseline, lowrank, rank = build_models(model_name)
     folded = fold_projection(lowrank)
@@ -151,7 +151,7 @@ def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
 def _no_fold() -> dict:
     import inspect
 
-    from tflite_lowrank.convert import convert_to_tflite
+    from tflite_lowrank.export.converter import convert_to_tflite
 
     parameters = inspect.signature(convert_to_tflite).parameters
     return {"fold_projection": False} if "fold_projection" in parameters else {}
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from tqdm import tqdm
 
-    from tflite_lowrank.benchmark import benchmark_tflite
+    from tflite_lowrank.benchmark.api import benchmark_tflite
 
     ids = token_ids()
     work = Path(tempfile.mkdtemp(prefix="latency_"))

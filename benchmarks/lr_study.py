@@ -101,7 +101,7 @@ def make_schedule(name: str, data, recipe):
     import experiment as ex
     import keras
 
-    from tflite_lowrank.schedules import CyclicalAnnealedLearningRate
+    from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
 
     steps = data.steps_per_epoch(recipe.batch_size)
     peak = recipe.peak_learning_rate

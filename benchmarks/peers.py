@@ -182,7 +182,7 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
     import experiment
     import keras
 
-    from tflite_lowrank import _int4
+    from tflite_lowrank.export import int4 as _int4
 
     start = _pretrained(dataset, model_name, seed, args)
     data, recipe, table, pretrained = start
@@ -211,7 +211,7 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
         quantized, work / "keras_int8_embedding.tflite", None
     )
 
-    from tflite_lowrank.fold import fold_projection
+    from tflite_lowrank.export.fold import fold_projection
 
     folded = fold_projection(ours)
     files["ours_float32"] = _convert(folded, work / "ours_float32.tflite", None)
@@ -298,8 +298,8 @@ def _add_to_finished_groups(marker: str, run, args) -> None:
 def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.9 retrained with constant Adam 1e-3, against a finished group."""
 
-    from tflite_lowrank import _int4
-    from tflite_lowrank.fold import fold_projection
+    from tflite_lowrank.export import int4 as _int4
+    from tflite_lowrank.export.fold import fold_projection
 
     start = _pretrained(dataset, model_name, seed, args)
     data = start[0]
@@ -398,8 +398,8 @@ def _relative_to(row: dict, base: dict) -> dict:
 def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.875 with a 4-bit factor, scored against a finished group."""
 
-    from tflite_lowrank import _int4
-    from tflite_lowrank.fold import fold_projection
+    from tflite_lowrank.export import int4 as _int4
+    from tflite_lowrank.export.fold import fold_projection
 
     start = _pretrained(dataset, model_name, seed, args)
     data = start[0]
@@ -448,14 +448,14 @@ def _phase(phase) -> dict:
 def _no_fold() -> dict:
     import inspect
 
-    from tflite_lowrank.convert import convert_to_tflite
+    from tflite_lowrank.export.converter import convert_to_tflite
 
     parameters = inspect.signature(convert_to_tflite).parameters
     return {"fold_projection": False} if "fold_projection" in parameters else {}
 
 
 def _convert(model, path: Path, quantization: str | None) -> Path:
-    from tflite_lowrank.convert import convert_to_tflite
+    from tflite_lowrank.export.converter import convert_to_tflite
 
     convert_to_tflite(
         model, path, quantization=quantization, overwrite=True, **_no_fold()
@@ -469,8 +469,8 @@ def _write(path: Path, content: bytes) -> Path:
 
 
 def _measure(path: Path, data) -> dict:
-    from tflite_lowrank import _litert
-    from tflite_lowrank.benchmark import benchmark_tflite
+    from tflite_lowrank.benchmark.api import benchmark_tflite
+    from tflite_lowrank.litert import runtime as _litert
 
     content = path.read_bytes()
     info = _litert.inspect_model(content)

@@ -287,7 +287,7 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
         quantize_rows,
     )
 
-    from tflite_lowrank.factorize import rank_for_compression, truncated_svd
+    from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
 
     recipe = ex.Recipe(
         pretrain_epochs=args.pretrain_epochs,
@@ -527,8 +527,8 @@ def litert(model, data, path: Path, quantization: str | None, enabled=True) -> d
                 f"method. Received: quantization={quantization!r}"
             )
         return _keras_test(accuracy_keras(model, data))
-    from tflite_lowrank.benchmark import benchmark_tflite
-    from tflite_lowrank.convert import convert_to_tflite
+    from tflite_lowrank.benchmark.api import benchmark_tflite
+    from tflite_lowrank.export.converter import convert_to_tflite
 
     conversion = convert_to_tflite(
         model, path, quantization=quantization, overwrite=True

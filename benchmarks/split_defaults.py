@@ -40,15 +40,15 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from tflite_lowrank.callbacks import EmbeddingFactorization  # noqa: E402
-from tflite_lowrank.datasets import load_dataset  # noqa: E402
-from tflite_lowrank.models import (  # noqa: E402
+from tflite_lowrank.compression.callback import EmbeddingFactorization  # noqa: E402
+from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate  # noqa: E402
+from tflite_lowrank.data.datasets import load_dataset  # noqa: E402
+from tflite_lowrank.data.tokenizer import Tokenizer  # noqa: E402
+from tflite_lowrank.models.paper import (  # noqa: E402
     build_dan,
     compile_for_classification,
     glove_embeddings,
 )
-from tflite_lowrank.schedules import CyclicalAnnealedLearningRate  # noqa: E402
-from tflite_lowrank.text import Tokenizer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEQ_LEN = 40

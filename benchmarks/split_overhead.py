@@ -94,7 +94,7 @@ def _case_split(rows: int, method: str, optimizer: str) -> dict:
     import keras
     import numpy as np
 
-    from tflite_lowrank.callbacks import EmbeddingFactorization
+    from tflite_lowrank.compression.callback import EmbeddingFactorization
 
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).integers(0, rows, (8, 4)).astype("int32")
@@ -154,7 +154,7 @@ def _case_split(rows: int, method: str, optimizer: str) -> dict:
 def _case_svd(rows: int, method: str) -> dict:
     import numpy as np
 
-    from tflite_lowrank.factorize import rank_for_compression, truncated_svd
+    from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
 
     table = _synthetic_table(rows, DIM)
     rank = rank_for_compression(rows, DIM, COMPRESSION)

@@ -17,7 +17,7 @@ import random
 import sys
 from pathlib import Path
 
-from tflite_lowrank.text import (
+from tflite_lowrank.data.tokenizer import (
     PAD_TOKEN,
     TOKENIZER_VERSION,
     UNK_TOKEN,

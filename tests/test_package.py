@@ -47,22 +47,24 @@ def test_unknown_command_is_a_usage_error():
     assert "invalid choice" in completed.stderr
 
 
-def test_saved_model_loads_without_custom_objects_when_keras_imported_later(tmp_path):
-    # `import tflite_lowrank` does not import Keras (fast CLI); Keras objects must still
-    # be registered as soon as the user imports Keras, in either order.
+def test_saved_model_loads_without_custom_objects_after_importing_the_package(tmp_path):
+    # Importing the package registers its Keras objects (as KerasHub does): no import
+    # hook, no `custom_objects`, whichever of Keras and the package comes first.
     path = tmp_path / "low_rank.keras"
     script = f"""
 import numpy as np
 import tflite_lowrank
 import keras
-from tflite_lowrank.layers import LowRankEmbedding
+from tflite_lowrank.compression.layers import LowRankEmbedding
 model = keras.Sequential([keras.Input((3,), dtype="int32"), LowRankEmbedding(20, 8, 2)])
 model.save({str(path)!r})
 """
     load = f"""
-import tflite_lowrank
 import sys
-assert "keras" not in sys.modules
+import tflite_lowrank
+assert "keras" in sys.modules and not any(
+    type(finder).__module__.startswith("tflite_lowrank") for finder in sys.meta_path
+)
 import keras
 model = keras.saving.load_model({str(path)!r})
 print(type(model.layers[0]).__name__)

@@ -2,6 +2,6 @@
 
 import sys
 
-from tflite_lowrank.cli import main
+from tflite_lowrank_cli.main import main
 
 sys.exit(main())

@@ -17,6 +17,8 @@ android {
         versionCode = 1
         versionName = "0.1.0"
         testInstrumentationRunner = "androidx.test.runner.AndroidJUnitRunner"
+        // Recorded with the benchmark results (DeviceInfo.litertVersion).
+        buildConfigField("String", "LITERT_VERSION", "\"${libs.versions.litert.get()}\"")
     }
 
     buildTypes {
@@ -33,6 +35,7 @@ android {
 
     buildFeatures {
         compose = true
+        buildConfig = true
     }
 
     // Models are memory-mapped straight from the APK (AssetManager.openFd), which only
@@ -58,6 +61,7 @@ dependencies {
     implementation(project(":core"))
 
     implementation(libs.litert)
+    implementation(libs.litert.api)
     implementation(libs.kotlinx.coroutines.android)
     implementation(libs.androidx.core.ktx)
     implementation(libs.androidx.lifecycle.runtime.ktx)

@@ -3,7 +3,7 @@
 `android_demo/core/src/test/resources/assets_fixture/` is a real export: two tiny DAN
 models (vocabulary ~40, seq_len 8, 2 labels; the compressed one factorized to rank 2
 during `fit`), converted with `convert_to_tflite` and written by
-`tflite_lowrank.android.export_android_assets`, so the Kotlin checks run on exactly what
+`tflite_lowrank.apps.android.export.export_android_assets`, so the Kotlin checks run on exactly what
 the Python exporter writes. The files are a few KB. The test sentences include odd
 inputs (accents, emoji, clitics in capitals, only punctuation, empty, longer than
 seq_len) so that the golden token ids exercise the tokenizer rules.
@@ -29,11 +29,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tflite_lowrank.android import export_android_assets  # noqa: E402
-from tflite_lowrank.callbacks import EmbeddingFactorization  # noqa: E402
-from tflite_lowrank.convert import convert_to_tflite  # noqa: E402
-from tflite_lowrank.models import build_dan, compile_for_classification  # noqa: E402
-from tflite_lowrank.text import Tokenizer, save_labels  # noqa: E402
+from tflite_lowrank.apps.android.export import export_android_assets  # noqa: E402
+from tflite_lowrank.compression.callback import EmbeddingFactorization  # noqa: E402
+from tflite_lowrank.export.converter import convert_to_tflite  # noqa: E402
+from tflite_lowrank.models.paper import build_dan, compile_for_classification  # noqa: E402
+from tflite_lowrank.data.tokenizer import Tokenizer, save_labels  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "core/src/test/resources/assets_fixture"
 LABELS = ("negative", "positive")

@@ -7,9 +7,12 @@ import io.github.tflitelowrank.demo.core.BenchmarkConfig
 import io.github.tflitelowrank.demo.core.BenchmarkRunner
 import io.github.tflitelowrank.demo.core.GoldenCheck
 import io.github.tflitelowrank.demo.core.Manifest
+import io.github.tflitelowrank.demo.core.MarkdownReport
 import io.github.tflitelowrank.demo.core.ModelUnderTest
 import io.github.tflitelowrank.demo.core.TestSetReader
+import io.github.tflitelowrank.demo.core.TimingSource
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertTrue
 import org.junit.Test
 import org.junit.runner.RunWith
@@ -67,14 +70,37 @@ class GoldenOutputsTest {
             val entry = bundle.manifest.models.getValue(key)
             ModelUnderTest(key, entry.sizeBytes) { LiteRtClassifier.load(context.assets, entry, bundle.manifest) }
         }
-        val config = BenchmarkConfig(warmupRuns = 5, maxExamples = 50)
+        val config = BenchmarkConfig(warmupRuns = 5, passes = 2, maxExamples = 50)
         val report = BenchmarkRunner(config, memory = PssMemoryProbe).run(models, encoded, bundle.manifest.numLabels)
         assertEquals(2, report.models.size)
+        assertEquals(listOf(Manifest.MODEL_KEYS, Manifest.MODEL_KEYS.reversed()), report.order)
         for (model in report.models) {
             assertTrue("${model.key} latency", model.latency.p50Millis > 0.0)
             assertTrue("${model.key} p90 >= p50", model.latency.p90Millis >= model.latency.p50Millis)
             assertTrue("${model.key} load", model.loadMillis > 0.0)
+            assertEquals("${model.key} is timed by LiteRT's native clock", TimingSource.NATIVE_INVOKE, model.timing)
+            assertEquals(2, model.passP50Millis.size)
         }
         assertEquals(report.numExamples, report.agreement.getValue(Manifest.COMPRESSED).total)
+        val markdown = MarkdownReport.render(report, bundle.manifest, AndroidDevice.info())
+        assertTrue(markdown, markdown.contains("| baseline.tflite (reference) |"))
+        assertTrue(markdown, markdown.contains(android.os.Build.MODEL))
+    }
+
+    @Test
+    fun classifierReportsTheNativeInferenceTime() {
+        val classifiers = loadBoth()
+        try {
+            val ids = bundle.tokenizer.encode(bundle.golden.first().text)
+            for (classifier in classifiers) {
+                classifier.classify(ids)
+                val nanos = classifier.lastInferenceNanos
+                assertNotNull("${classifier.key}: no native inference time", nanos)
+                assertTrue("${classifier.key}: $nanos ns", nanos!! > 0)
+            }
+        } finally {
+            classifiers.forEach { it.close() }
+        }
+        assertNotNull("LiteRT runtime version", LiteRtClassifier.runtimeVersion())
     }
 }

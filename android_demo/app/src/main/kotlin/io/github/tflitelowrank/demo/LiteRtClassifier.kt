@@ -9,9 +9,12 @@ import io.github.tflitelowrank.demo.core.ModelIo
 import io.github.tflitelowrank.demo.core.TensorSpec
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.Tensor
+import org.tensorflow.lite.TensorFlowLite
 import java.io.FileInputStream
 import java.io.FileNotFoundException
 import java.io.IOException
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
 import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
 
@@ -19,24 +22,39 @@ import java.nio.channels.FileChannel
  * A [Classifier] backed by the LiteRT `Interpreter` API: one thread, XNNPACK on, the model
  * memory-mapped from the APK's assets (never copied into the Java heap).
  *
+ * Input and output are direct, native-order buffers allocated once and reused: LiteRT
+ * copies them with a memcpy instead of walking `Array<IntArray>` by reflection. After each
+ * [classify], [lastInferenceNanos] is LiteRT's `getLastNativeInferenceDurationNanoseconds()`:
+ * the native `invoke()` alone, measured after the input was copied in and before the output
+ * is copied out. That is what the desktop benchmark (`tflite_lowrank.benchmark`) times.
+ *
  * Not thread-safe, like `Interpreter` itself: use one instance from one thread.
  */
 class LiteRtClassifier private constructor(
     override val key: String,
     private val interpreter: Interpreter,
     private val seqLen: Int,
-    numLabels: Int,
+    private val numLabels: Int,
 ) : Classifier {
-    private val input = Array(1) { IntArray(seqLen) }
-    private val output = Array(1) { FloatArray(numLabels) }
+    private val input: ByteBuffer = ByteBuffer.allocateDirect(seqLen * Int.SIZE_BYTES).order(ByteOrder.nativeOrder())
+    private val output: ByteBuffer = ByteBuffer.allocateDirect(numLabels * Float.SIZE_BYTES).order(ByteOrder.nativeOrder())
     private var closed = false
+
+    override var lastInferenceNanos: Long? = null
+        private set
 
     override fun classify(tokenIds: IntArray): FloatArray {
         check(!closed) { "`$key` was closed" }
         require(tokenIds.size == seqLen) { "expected $seqLen token ids, got ${tokenIds.size}" }
-        tokenIds.copyInto(input[0])
+        lastInferenceNanos = null
+        input.clear()
+        for (id in tokenIds) input.putInt(id)
+        input.rewind()
+        output.clear()
         interpreter.run(input, output)
-        return output[0].copyOf()
+        // Null when the run failed; run() throws then anyway.
+        lastInferenceNanos = interpreter.lastNativeInferenceDurationNanoseconds
+        return FloatArray(numLabels) { output.getFloat(it * Float.SIZE_BYTES) }
     }
 
     override fun close() {
@@ -48,16 +66,29 @@ class LiteRtClassifier private constructor(
 
     companion object {
         const val NUM_THREADS: Int = 1
+        const val USE_XNNPACK: Boolean = true
+
+        /** The native LiteRT library's own version, or null when it cannot be asked. */
+        fun runtimeVersion(): String? = try {
+            TensorFlowLite.runtimeVersion()
+        } catch (e: Exception) {
+            null
+        } catch (e: LinkageError) {
+            null
+        }
 
         /**
          * Maps [model] from [assets], creates the interpreter and checks its tensors against
-         * the contract ([ModelIo.check]). Throws an [AssetException] the screen can show.
+         * the contract ([ModelIo.check]). Throws an [AssetException] for a file the runtime
+         * rejects; anything else (an `IOException` from the asset manager, an
+         * `UnsatisfiedLinkError` from the native library) propagates to the caller, which shows
+         * it as an error card ([io.github.tflitelowrank.demo.core.FailureReport]).
          */
         fun load(assets: AssetManager, model: ModelEntry, manifest: Manifest): LiteRtClassifier {
             val buffer = mapAsset(assets, model.file)
             val options = Interpreter.Options()
                 .setNumThreads(NUM_THREADS)
-                .setUseXNNPACK(true)
+                .setUseXNNPACK(USE_XNNPACK)
             val interpreter = try {
                 Interpreter(buffer, options)
             } catch (e: IllegalArgumentException) {
@@ -75,7 +106,11 @@ class LiteRtClassifier private constructor(
                 interpreter.allocateTensors()
             } catch (e: Throwable) {
                 interpreter.close()
-                throw e
+                throw when (e) {
+                    is IllegalArgumentException, is IllegalStateException ->
+                        AssetException.ModelLoadFailed(model.file, "allocating its tensors failed: ${e.message ?: e}", e)
+                    else -> e
+                }
             }
             return LiteRtClassifier(model.key, interpreter, manifest.seqLen, manifest.numLabels)
         }

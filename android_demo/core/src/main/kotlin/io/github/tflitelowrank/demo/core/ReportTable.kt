@@ -6,7 +6,8 @@ import java.util.Locale
 data class ReportRow(val metric: String, val cells: List<String>)
 
 /**
- * Formats a [BenchmarkReport] as the rows the benchmark screen shows. Numbers use
+ * Formats a [BenchmarkReport] as the rows the benchmark screen shows (the Markdown export
+ * is [MarkdownReport]). Numbers use
  * `Locale.ROOT` so that the table reads the same on every phone and in tests.
  */
 object ReportTable {
@@ -24,10 +25,13 @@ object ReportTable {
             "Size vs ${models.first().key}",
             models.map { formatPercent(it.fileSizeBytes.toDouble() / baselineSize) },
         )
-        rows += ReportRow("Load", models.map { formatMillis(it.loadMillis) })
-        rows += ReportRow("Latency p50", models.map { formatMillis(it.latency.p50Millis) })
-        rows += ReportRow("Latency p90", models.map { formatMillis(it.latency.p90Millis) })
-        rows += ReportRow("Latency mean", models.map { formatMillis(it.latency.meanMillis) })
+        rows += ReportRow("Load", models.map { formatDuration(it.loadMillis) })
+        rows += ReportRow("First inference", models.map { formatDuration(it.firstInferenceMillis) })
+        rows += ReportRow("Latency p50", models.map { formatDuration(it.latency.p50Millis) })
+        rows += ReportRow("Latency p90", models.map { formatDuration(it.latency.p90Millis) })
+        rows += ReportRow("Latency mean", models.map { formatDuration(it.latency.meanMillis) })
+        rows += ReportRow("p50 by pass", models.map { m -> m.passP50Millis.joinToString(" / ") { formatDuration(it) } })
+        rows += ReportRow("Timed runs", models.map { "${it.latency.count}" })
         rows += ReportRow("Memory Δ", models.map { m -> m.memoryDeltaBytes?.let { formatSignedBytes(it) } ?: "n/a" })
         rows += ReportRow("Accuracy", models.map { formatRatio(it.accuracy) })
         rows += ReportRow(
@@ -51,8 +55,9 @@ object ReportTable {
 
     fun formatSignedBytes(bytes: Long): String = (if (bytes >= 0) "+" else "-") + formatBytes(kotlin.math.abs(bytes))
 
-    fun formatMillis(millis: Double): String = when {
-        millis < 1.0 -> String.format(Locale.ROOT, "%.3f ms", millis)
+    /** A duration given in milliseconds: `3.3 µs` below 1 ms, `12.35 ms`, `250 ms`. */
+    fun formatDuration(millis: Double): String = when {
+        millis < 1.0 -> String.format(Locale.ROOT, "%.1f µs", millis * 1000)
         millis < 100.0 -> String.format(Locale.ROOT, "%.2f ms", millis)
         else -> String.format(Locale.ROOT, "%.0f ms", millis)
     }

@@ -64,7 +64,7 @@ class ClassifyTextTest {
             tokenizer,
             labels,
             listOf(
-                FakeClassifier("baseline", clock, { 2.0 }, sentiment),
+                FakeClassifier("baseline", clock, { 2.0 }, answer = sentiment),
                 FakeClassifier("compressed", clock, { 0.5 }) { floatArrayOf(0.6f, 0.4f) },
             ),
             clock,
@@ -76,7 +76,18 @@ class ClassifyTextTest {
         assertEquals(2.0, result.answers[0].latencyMillis, 1e-9)
         assertEquals(0.5, result.answers[1].latencyMillis, 1e-9)
         assertEquals(listOf(0.1f, 0.9f), result.answers[0].probabilities)
+        assertEquals(TimingSource.CLASSIFY_CALL, result.answers[0].timing)
         assertFalse(result.modelsAgree)
+    }
+
+    @Test
+    fun reportsTheNativeInferenceTimeWhenTheClassifierHasOne() {
+        val clock = FakeClock()
+        val tokenizer = Tokenizer(Vocabulary.of(listOf("<pad>", "<unk>")), 2)
+        val native = FakeClassifier("baseline", clock, { 1.0 }, nativeNanos = { 40_000L }) { floatArrayOf(0.3f, 0.7f) }
+        val answer = classifyText("x", tokenizer, Labels(listOf("a", "b")), listOf(native), clock).answers.single()
+        assertEquals(0.04, answer.latencyMillis, 1e-12)
+        assertEquals(TimingSource.NATIVE_INVOKE, answer.timing)
     }
 
     @Test

@@ -1,0 +1,363 @@
+"""The `tflite-lowrank` command line, run through its real entry point in a subprocess.
+
+`python -m tflite_lowrank convert | benchmark | compare` on tiny models: results on
+stdout, diagnostics on stderr, exit codes 0 ok / 1 check failed / 2 usage or input
+error with a message naming the argument.
+"""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.export.converter import convert_to_tflite
+from tflite_lowrank.models.paper import build_dan
+
+VOCAB, SEQ_LEN = 50, 5
+WORDS = [f"w{index}" for index in range(VOCAB - 2)]
+
+
+def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tflite_lowrank", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def predictions(path, token_ids):
+    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    return np.array(
+        [np.argmax(runner(token_ids=row[None, :])["output_0"]) for row in token_ids]
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """Tiny models, converted files and data files, shared by the module."""
+    folder = tmp_path_factory.mktemp("cli")
+    keras.utils.set_random_seed(0)
+    dan = build_dan(VOCAB, 2, seq_len=SEQ_LEN, embedding_dim=8)
+    dan.save(folder / "dan.keras")
+
+    token_ids = keras.Input((SEQ_LEN,), dtype="int32", name="token_ids")
+    x = LowRankEmbedding(VOCAB, 8, 2, mask_zero=True, name="embedding")(token_ids)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    lowrank = keras.Model(token_ids, keras.layers.Dense(2)(x))  # Ends in logits.
+    lowrank.save(folder / "lowrank.keras")
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, VOCAB, size=(30, SEQ_LEN)).astype(np.int32)
+    ids[::2, 3:] = 0
+    convert_to_tflite(dan, folder / "a.tflite")
+    labels = predictions(folder / "a.tflite", ids)  # The reference is always right.
+    # b.tflite always predicts the class the labels hold least: a sure accuracy drop.
+    constant = build_dan(VOCAB, 2, seq_len=SEQ_LEN, embedding_dim=8)
+    minority = int(np.argmin(np.bincount(labels, minlength=2)))
+    probs = constant.get_layer("probs")
+    probs.kernel.assign(np.zeros(probs.kernel.shape, "float32"))
+    probs.bias.assign(np.where(np.arange(2) == minority, 20.0, -20.0).astype("float32"))
+    convert_to_tflite(constant, folder / "b.tflite")
+
+    np.savez(folder / "data.npz", token_ids=ids, labels=labels)
+    np.savez(folder / "unlabeled.npz", token_ids=ids)
+    np.savez(folder / "bad_ids.npz", token_ids=np.full((2, SEQ_LEN), VOCAB))
+    np.savez(folder / "no_ids.npz", ids=ids)
+    (folder / "vocab.txt").write_text("\n".join(["<pad>", "<unk>", *WORDS]) + "\n")
+    (folder / "labels.txt").write_text("negative\npositive\n")
+    (folder / "data.tsv").write_text(
+        "positive\tw1 w2 w3, W4!\nnegative\tw7 unknown w9\npositive\tw10\n"
+    )
+    (folder / "indices.tsv").write_text("1\tw1 w2\n0\tw3\n")
+    (folder / "not_a_model.keras").write_bytes(b"not a zip archive")
+    return folder
+
+
+def test_cli_import_does_not_import_tensorflow():
+    # The console script's module answers `--help` without Keras; importing the
+    # `tflite_lowrank` package itself does import Keras (registration).
+    code = (
+        "import sys, tflite_lowrank_cli, tflite_lowrank_cli.main; "
+        "heavy = {'tensorflow', 'keras'} & set(sys.modules); "
+        "sys.exit(f'imported {heavy}' if heavy else 0)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ((), "convert"),
+        (("convert",), "--quantization"),
+        (("benchmark",), "--threads"),
+        (("compare",), "--max-accuracy-drop"),
+    ],
+    ids=["top", "convert", "benchmark", "compare"],
+)
+def test_cli_help_lists_options(command, expected):
+    completed = run_cli(*command, "--help")
+    assert completed.returncode == 0
+    assert expected in completed.stdout
+
+
+# --- convert -------------------------------------------------------------------------
+
+
+def test_cli_convert_writes_json_result(workdir):
+    output = workdir / "dan_cli.tflite"
+    completed = run_cli("convert", workdir / "dan.keras", output, "--json")
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)  # stdout holds the JSON and nothing else
+    assert result["quantization"] == "float32"
+    assert result["inputs"][0]["shape"] == [1, SEQ_LEN]
+    assert result["size_bytes"] == output.stat().st_size
+
+
+def test_cli_convert_int4_without_folding(workdir):
+    output = workdir / "lowrank_int4.tflite"
+    completed = run_cli(
+        "convert",
+        workdir / "lowrank.keras",
+        output,
+        "--quantization",
+        "int4",
+        "--no-fold-projection",
+        "--json",
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["quantization"] == "int4"
+    assert result["folded_into"] == []  # Folding is on unless switched off.
+
+
+def test_cli_convert_int8_with_tsv_representative_data(workdir):
+    output = workdir / "lowrank_int8.tflite"
+    completed = run_cli(
+        "convert",
+        workdir / "lowrank.keras",
+        output,
+        "--quantization",
+        "int8",
+        "--representative-data",
+        workdir / "data.tsv",
+        "--vocab",
+        workdir / "vocab.txt",
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith(f"Wrote {output}: ")
+    assert "int8" in completed.stdout and "softmax appended" in completed.stdout
+
+
+CONVERT_ERRORS = [
+    pytest.param(["dan.keras", "a.tflite"], "--overwrite", id="exists"),
+    pytest.param(["dan.keras", "missing/x.tflite"], "folder of `OUT.tflite`", id="dir"),
+    pytest.param(
+        ["dan.keras", "x.bin"], "`OUT.tflite` must end in `.tflite`", id="ext"
+    ),
+    pytest.param(["missing.keras", "x.tflite"], "`MODEL.keras`", id="no-model"),
+    pytest.param(["data.npz", "x.tflite"], "`MODEL.keras`", id="model-ext"),
+    pytest.param(
+        ["dan.keras", "x.tflite", "--quantization", "int8"],
+        "--representative-data",
+        id="int8-without-data",
+    ),
+    pytest.param(
+        ["dan.keras", "x.tflite", "--quantization", "int2"],
+        "invalid choice: 'int2'",
+        id="unknown-mode",
+    ),
+    pytest.param(
+        ["dan.keras", "x.tflite", "--representative-data", "data.tsv"],
+        "--vocab",
+        id="tsv-without-vocab",
+    ),
+    pytest.param(
+        ["not_a_model.keras", "x.tflite"],
+        "Could not load a Keras model",
+        id="not-a-model",
+    ),
+]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), CONVERT_ERRORS)
+def test_cli_convert_errors_exit_2_naming_the_argument(workdir, arguments, expected):
+    before = (workdir / "a.tflite").read_bytes()
+    args = [workdir / a if "." in a else a for a in arguments]
+    completed = run_cli("convert", *args)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stdout == ""
+    message = completed.stderr.strip().splitlines()[-1]
+    assert "error:" in message
+    assert expected in message
+    assert (workdir / "a.tflite").read_bytes() == before
+    assert not (workdir / "x.tflite").exists()
+
+
+# --- benchmark -----------------------------------------------------------------------
+
+
+def test_cli_benchmark_npz_prints_measurements(workdir):
+    completed = run_cli(
+        "benchmark",
+        workdir / "a.tflite",
+        "--data",
+        workdir / "data.npz",
+        "--runs",
+        "10",
+        "--warmup",
+        "1",
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "latency (10 runs): p50" in completed.stdout
+    assert "accuracy: 100.00%" in completed.stdout
+
+
+def test_cli_benchmark_tsv_json(workdir):
+    completed = run_cli(
+        "benchmark",
+        workdir / "a.tflite",
+        "--data",
+        workdir / "data.tsv",
+        "--vocab",
+        workdir / "vocab.txt",
+        "--labels",
+        workdir / "labels.txt",
+        "--runs",
+        "5",
+        "--json",
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["num_samples"] == 3
+    assert result["num_runs"] == 5
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+BENCHMARK_ERRORS = [
+    pytest.param(["data.npz"], "not a valid `.tflite`", id="not-tflite"),
+    pytest.param(["missing.tflite"], "`MODEL.tflite`", id="missing"),
+    pytest.param(["a.tflite", "--data", "bad_ids.npz"], "`token_ids`", id="ids-range"),
+    pytest.param(["a.tflite", "--data", "no_ids.npz"], "`token_ids`", id="npz-keys"),
+    pytest.param(["a.tflite", "--data", "data.tsv"], "--vocab", id="tsv-no-vocab"),
+    pytest.param(
+        ["a.tflite", "--data", "data.tsv", "--vocab", "vocab.txt"],
+        "--labels",
+        id="label-names-no-labels",
+    ),
+    pytest.param(["a.tflite", "--threads", "0"], "--threads", id="threads"),
+    pytest.param(["a.tflite", "--data", "missing.npz"], "--data", id="missing-data"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), BENCHMARK_ERRORS)
+def test_cli_benchmark_errors_exit_2_naming_the_argument(workdir, arguments, expected):
+    args = [workdir / a if "." in a else a for a in arguments]
+    completed = run_cli("benchmark", *args)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stdout == ""
+    assert expected in completed.stderr.strip().splitlines()[-1]
+
+
+# --- compare -------------------------------------------------------------------------
+
+
+def test_cli_compare_prints_markdown(workdir):
+    completed = run_cli(
+        "compare",
+        workdir / "a.tflite",
+        workdir / "b.tflite",
+        "--data",
+        workdir / "data.npz",
+        "--runs",
+        "5",
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert lines[0].startswith("| model | size (KB) | size ratio |")
+    assert lines[2].startswith("| a.tflite (reference) |")
+    assert lines[3].startswith("| b.tflite |")
+
+
+def test_cli_compare_json_and_plot(workdir):
+    plot = workdir / "comparison.png"
+    completed = run_cli(
+        "compare",
+        workdir / "a.tflite",
+        workdir / "b.tflite",
+        "--data",
+        workdir / "data.npz",
+        "--runs",
+        "5",
+        "--json",
+        "--plot",
+        plot,
+        "--reference",
+        "1",
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["reference"] == 1
+    assert [row["name"] for row in result["rows"]] == ["a.tflite", "b.tflite"]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    again = run_cli(
+        "compare", workdir / "a.tflite", "--data", workdir / "data.npz", "--plot", plot
+    )
+    assert again.returncode == 2
+    assert "--overwrite" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("limit", "exit_code"), [("0.1", 1), ("1.0", 0)], ids=["exceeded", "within"]
+)
+def test_cli_compare_max_accuracy_drop(workdir, limit, exit_code):
+    completed = run_cli(
+        "compare",
+        workdir / "a.tflite",
+        workdir / "b.tflite",
+        "--data",
+        workdir / "data.npz",
+        "--runs",
+        "5",
+        "--max-accuracy-drop",
+        limit,
+    )
+    assert completed.returncode == exit_code, completed.stderr
+    assert "b.tflite" in completed.stdout  # The table is printed either way.
+    if exit_code == 1:
+        assert "check failed: b.tflite" in completed.stderr
+
+
+COMPARE_ERRORS = [
+    pytest.param(
+        ["--data", "unlabeled.npz", "--max-accuracy-drop", "0.01"],
+        "--max-accuracy-drop",
+        id="drop-needs-labels",
+    ),
+    pytest.param(["--data", "data.npz", "--reference", "5"], "--reference", id="ref"),
+    pytest.param(["--data", "data.npz", "--plot", "plot.jpg"], "--plot", id="plot"),
+    pytest.param(
+        ["--data", "data.npz", "--max-accuracy-drop", "2"],
+        "--max-accuracy-drop",
+        id="drop-range",
+    ),
+    pytest.param([], "--data", id="data-required"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), COMPARE_ERRORS)
+def test_cli_compare_errors_exit_2_naming_the_argument(workdir, arguments, expected):
+    args = [workdir / a if a.endswith((".npz", ".jpg")) else a for a in arguments]
+    completed = run_cli("compare", workdir / "a.tflite", workdir / "b.tflite", *args)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stdout == ""
+    assert expected in completed.stderr.strip().splitlines()[-1]

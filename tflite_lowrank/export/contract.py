@@ -1,0 +1,166 @@
+"""The Keras side of the I/O contract, and the check of a converted file against Keras.
+
+Private helpers of `tflite_lowrank.export.converter`. `_contract_wrapper` wraps the
+user's model in the batch-1 model of `docs/contracts.md` (input `token_ids` int32 `[1,
+seq_len]`, one output `[1, num_labels]`), reading off its last layer whether it ends in
+probabilities or logits (`_output_kind`) and appending a softmax to logits.
+`_check_rows` picks the rows the converted file is run on, and `_compare_with_keras`
+runs it in LiteRT and raises `OutputMismatchError` when it disagrees with Keras.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import numpy as np
+
+from tflite_lowrank.errors import OutputMismatchError
+from tflite_lowrank.export.fold import _IDENTITY_LAYERS
+from tflite_lowrank.litert import runtime as _litert
+
+# Records keep the name of the public module (the CLI's `-v` prints it).
+logger = logging.getLogger("tflite_lowrank.export.converter")
+
+
+# Largest allowed max |tflite - keras| on the verification rows, per mode. Probabilities
+# are compared for float32 and float16; quantized modes are only checked to be finite
+# (their error depends on the model; measure it with `compare_models`).
+_OUTPUT_TOLERANCES = {"float32": 1e-4, "float16": 5e-2}
+_NUM_CHECK_ROWS = 16
+# Layers that are the identity at inference (the same list the folding pass skips).
+_PASS_THROUGH_LAYERS = _IDENTITY_LAYERS
+_LOGIT_ACTIVATIONS = ("linear", "log_softmax")
+
+
+def _check_rows(
+    representative_data: np.ndarray | None, seq_len: int, vocabulary_size: int | None
+) -> np.ndarray:
+    """Rows for the output check: real data if given, else seeded random valid ids."""
+    if representative_data is not None:
+        return representative_data[:_NUM_CHECK_ROWS]
+    rng = np.random.default_rng(0)
+    high = vocabulary_size if vocabulary_size is not None else 2
+    low = 1 if high > 1 else 0
+    rows = rng.integers(low, high, size=(_NUM_CHECK_ROWS, seq_len), dtype=np.int64)
+    for row in range(_NUM_CHECK_ROWS):  # Padding of every length from 0 to seq_len-1.
+        padding = row % seq_len
+        if padding:
+            rows[row, seq_len - padding :] = 0
+    return rows.astype(np.int32)
+
+
+def _output_kind(model: keras.Model) -> str:
+    """Reads `"probabilities"`, `"logits"`, `"sigmoid"` or `"unknown"` off the end."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return "unknown"
+    if not outputs or len(outputs) != 1:
+        return "unknown"
+    history = getattr(outputs[0], "_keras_history", None)
+    for _ in range(16):
+        if history is None:
+            return "unknown"
+        layer, node_index, _tensor_index = history
+        class_name = type(layer).__name__
+        if class_name == "Softmax":
+            return "probabilities"
+        if class_name in _PASS_THROUGH_LAYERS:
+            node = layer._inbound_nodes[node_index]
+            if len(node.input_tensors) != 1:
+                return "unknown"
+            history = getattr(node.input_tensors[0], "_keras_history", None)
+            continue
+        if isinstance(layer, keras.Model):
+            return _output_kind(layer)
+        activation = getattr(layer, "activation", None)
+        name = getattr(activation, "__name__", None)
+        if name == "softmax":
+            return "probabilities"
+        if name in _LOGIT_ACTIVATIONS:
+            return "logits"
+        if name == "sigmoid":
+            return "sigmoid"
+        return "unknown"
+    return "unknown"
+
+
+def _looks_like_probabilities(outputs: np.ndarray) -> bool:
+    return bool(
+        np.all(outputs >= 0.0)
+        and np.all(outputs <= 1.0)
+        and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
+    )
+
+
+def _contract_wrapper(
+    model: keras.Model, seq_len: int, keep_logits: bool, check_rows: np.ndarray
+) -> tuple[keras.Model, bool]:
+    """The batch-1 model of the contract, and whether a softmax was appended."""
+    token_ids = keras.Input(
+        shape=(seq_len,), batch_size=1, dtype="int32", name=_litert.INPUT_NAME
+    )
+    outputs = model(token_ids)
+    if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
+        shape = (
+            [tuple(output.shape) for output in outputs]
+            if isinstance(outputs, list | tuple)
+            else getattr(outputs, "shape", type(outputs).__name__)
+        )
+        raise ValueError(
+            "The model must have one output of shape (batch, num_labels). "
+            f"Received: model={model.name!r} with output shape {shape}"
+        )
+    if outputs.shape[1] is None:
+        raise ValueError(
+            "The model's number of labels (last output dimension) must be fixed. "
+            f"Received: model={model.name!r} with output shape {tuple(outputs.shape)}"
+        )
+    kind = _output_kind(model)
+    if kind == "unknown":
+        sample = keras.ops.convert_to_numpy(model(check_rows, training=False))
+        kind = "probabilities" if _looks_like_probabilities(sample) else "logits"
+        logger.info("Output of %r read from its values: %s.", model.name, kind)
+    if kind == "sigmoid" and not keep_logits:
+        raise ValueError(
+            "The model ends in a sigmoid, but the I/O contract needs `num_labels` "
+            "class probabilities that sum to 1. End the model in "
+            "`Dense(num_labels, activation='softmax')`, or pass `keep_logits=True` "
+            "to keep the sigmoid output as is. "
+            f"Received: model={model.name!r}, keep_logits=False"
+        )
+    appended = kind == "logits" and not keep_logits
+    if appended:
+        outputs = keras.layers.Softmax(name="probabilities")(outputs)
+    wrapper = keras.Model(token_ids, outputs, name=f"{model.name}_tflite")
+    return wrapper, appended
+
+
+def _compare_with_keras(
+    content: bytes,
+    rows: np.ndarray,
+    expected: np.ndarray,
+    mode: str,
+    model: keras.Model,
+) -> float:
+    runner = _litert.Runner(_litert.make_interpreter(model_content=content))
+    actual = runner.predict(rows)
+    if not np.all(np.isfinite(actual)):
+        raise OutputMismatchError(
+            "The converted model outputs NaN or infinite values where Keras does "
+            "not; the file was not written. Received: "
+            f"model={model.name!r}, quantization={mode!r}"
+        )
+    difference = float(np.max(np.abs(actual - expected)))
+    tolerance = _OUTPUT_TOLERANCES.get(mode)
+    if tolerance is not None:
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        if difference > tolerance * scale:
+            raise OutputMismatchError(
+                f"The converted model's outputs differ from Keras by {difference:.3g}"
+                f" (more than {tolerance * scale:.3g} allowed for {mode}); the file "
+                f"was not written. Received: model={model.name!r}, "
+                f"quantization={mode!r}"
+            )
+    return difference

@@ -1,0 +1,365 @@
+"""Folds a `LowRankEmbedding`'s projection into the layer that consumes it.
+
+A `LowRankEmbedding` looks up `embeddings_a[ids]` (k-vectors) and multiplies them by
+`embeddings_b` (k x D). When the next layer that does arithmetic is linear in its
+input, the product can be done once, offline: `(a[ids] @ B) @ W == a[ids] @ (B @ W)`.
+The folded model gathers k-vectors from a plain `Embedding(V, k)` and feeds them
+straight to a consumer whose input weight is `B @ W`, so the `k x D` matmul per token
+disappears and the consumer itself gets cheaper (for an LSTM, `k x 4H` instead of
+`D x 4H` per token).
+
+Folded consumers (the first layer after the embedding that is not an identity at
+inference, i.e. not `Dropout` and friends):
+
+- `LSTM`, `GRU`, `SimpleRNN`: the input kernel (`D x 4H`, `D x 3H`, `D x H`);
+- `Dense` applied per token, and `Conv1D` (`groups=1`, channels last);
+- a mean over time (the models' masked mean or `GlobalAveragePooling1D`, channels last)
+  followed, after identities only, by a `Dense`: the mean is linear, so it can be taken
+  over the k-vectors and `B` folded into that `Dense` (the DAN of the paper).
+
+Anything else (a shared layer, an embedding with several consumers, an activation,
+normalisation or attention first, a subclassed model, a quantized or LoRA-enabled
+consumer) is left unfolded, with an INFO log saying why: folding never changes what the
+model computes beyond float32 round-off.
+
+Reference: Acharya et al., "Online Embedding Compression for Text Classification using
+Low Rank Matrix Factorization", AAAI 2019 (`paper.md` §5: with the projection folded,
+the compressed model needs fewer FLOPs than the original).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import keras
+import numpy as np
+
+from tflite_lowrank.compression.layers import LowRankEmbedding
+
+logger = logging.getLogger(__name__)
+
+# Layers that are the identity at inference and work on any feature width.
+_IDENTITY_LAYERS = (
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "Identity",
+)
+# Means over the time axis, linear in their input (masked or not).
+_MEAN_LAYERS = ("MaskedMean", "_MaskedMean", "GlobalAveragePooling1D")
+_RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN")
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldResult:
+    """What `fold_projection` did to one `LowRankEmbedding`.
+
+    Args:
+        embedding: String. Name of the `LowRankEmbedding` layer.
+        consumer: String or None. Name of the layer whose input weight absorbed
+            `embeddings_b`; None when the projection was left unfolded.
+        reason: String. Why it was folded there, or why it was not.
+
+    Example:
+
+    ```python
+    folded, results = fold_projection(model, return_results=True)
+    print([result.to_dict() for result in results])
+    ```
+    """
+
+    embedding: str
+    consumer: str | None
+    reason: str
+
+    @property
+    def folded(self) -> bool:
+        """Whether the projection was folded."""
+        return self.consumer is not None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Returns the fields as JSON-ready Python values."""
+        return {
+            "embedding": self.embedding,
+            "consumer": self.consumer,
+            "reason": self.reason,
+        }
+
+
+class _CannotFold(Exception):
+    """Internal: the graph around one embedding does not allow folding."""
+
+
+def fold_projection(
+    model: keras.Model, *, return_results: bool = False
+) -> keras.Model | tuple[keras.Model, tuple[FoldResult, ...]]:
+    """Returns an equivalent inference model with `embeddings_b` folded away.
+
+    Every `LowRankEmbedding` whose output reaches a linear consumer (see the module
+    docstring) is replaced by a plain `Embedding(input_dim, rank)` holding
+    `embeddings_a`, and the consumer's input weight `W` (`D x n`) by `B @ W`
+    (`rank x n`), computed in float64. The other layers are copied with their
+    weights; the input model is not changed. Embeddings that cannot be folded stay
+    as they are (logged at INFO), so the result is always the same function as
+    `model`, up to float32 round-off (relative 1e-5 on typical outputs).
+
+    The folded model is meant for inference and conversion: it is not trainable
+    back into factors (the product `B @ W` is stored, not `B`).
+
+    Reference: Acharya et al., AAAI 2019 (FLOP analysis: folding makes the
+    compressed model cheaper than the original).
+
+    Args:
+        model: `keras.Model`. A functional or sequential model, typically after
+            `EmbeddingFactorization` has split its embedding.
+        return_results: Boolean. Also return one `FoldResult` per
+            `LowRankEmbedding`. Defaults to `False`.
+
+    Returns:
+        The folded `keras.Model` (the input model itself when nothing was
+        folded), or a tuple `(model, results)` when `return_results=True`.
+
+    Raises:
+        TypeError: if `model` is not a `keras.Model`.
+
+    Example:
+
+    ```python
+    from tflite_lowrank.export.fold import fold_projection
+
+    folded = fold_projection(model)  # model has a LowRankEmbedding "embedding"
+    np.testing.assert_allclose(folded(x), model(x), rtol=1e-5, atol=1e-6)
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "`model` must be a `keras.Model`. "
+            f"Received: model={model!r} (of type {type(model).__name__})"
+        )
+    results = []
+    current = model
+    names = [layer.name for layer in _low_rank_layers(model)]
+    for name in names:
+        try:
+            functional = _as_functional(current)
+            embedding = _top_level_layer(functional, name)
+            consumer, chain = _find_consumer(functional, embedding)
+            current = _rebuild(functional, embedding, consumer, chain)
+            reason = f"folded into {type(consumer).__name__} {consumer.name!r}"
+            results.append(FoldResult(name, consumer.name, reason))
+            logger.info(
+                "Folded `embeddings_b` of %r (%d x %d) into %s %r.",
+                name,
+                embedding.rank,
+                embedding.output_dim,
+                type(consumer).__name__,
+                consumer.name,
+            )
+        except _CannotFold as error:
+            results.append(FoldResult(name, None, str(error)))
+            logger.info(
+                "Not folding the projection of %r: %s; keeping the unfolded graph.",
+                name,
+                error,
+            )
+    if not names:
+        logger.debug("No LowRankEmbedding in %r: nothing to fold.", model.name)
+    return (current, tuple(results)) if return_results else current
+
+
+def _low_rank_layers(model: keras.Model) -> list[LowRankEmbedding]:
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, LowRankEmbedding)
+    ]
+
+
+def _as_functional(model: keras.Model) -> keras.Model:
+    """The model as a functional graph, or `_CannotFold` for a subclassed one."""
+    if isinstance(model, keras.Sequential):
+        if not model.built or not model.inputs:
+            raise _CannotFold("the Sequential model has no defined input")
+        inputs = keras.Input(
+            batch_shape=model.inputs[0].shape,
+            dtype=model.inputs[0].dtype,
+            name=model.inputs[0].name,
+        )
+        outputs = inputs
+        for layer in model.layers:
+            outputs = layer(outputs)
+        return keras.Model(inputs, outputs, name=model.name)
+    if not hasattr(model, "_nodes_by_depth") or not hasattr(model, "operations"):
+        raise _CannotFold(
+            f"{type(model).__name__} is not a functional or sequential model"
+        )
+    return model
+
+
+def _top_level_layer(model: keras.Model, name: str):
+    for layer in model.layers:
+        if layer.name == name:
+            return layer
+    raise _CannotFold("the embedding is inside a nested model")
+
+
+def _model_nodes(model: keras.Model) -> set[int]:
+    return {id(node) for nodes in model._nodes_by_depth.values() for node in nodes}
+
+
+def _nodes_in(layer, attribute: str, model_nodes: set[int]) -> list:
+    return [node for node in getattr(layer, attribute) if id(node) in model_nodes]
+
+
+def _find_consumer(model: keras.Model, embedding: LowRankEmbedding):
+    """The layer to fold into and the identity/mean layers on the way to it."""
+    if embedding not in model.layers:
+        raise _CannotFold("the embedding is inside a nested model")
+    model_nodes = _model_nodes(model)
+    if len(_nodes_in(embedding, "_inbound_nodes", model_nodes)) != 1:
+        raise _CannotFold("the embedding is called more than once")
+    output_layers = [output._keras_history.operation for output in model.outputs]
+    chain = []
+    averaged = False
+    current = embedding
+    while True:
+        outbound = _nodes_in(current, "_outbound_nodes", model_nodes)
+        if len(outbound) != 1:
+            what = "the model output" if not outbound else f"{len(outbound)} layers"
+            raise _CannotFold(
+                f"the output of {current.name!r} feeds {what}, not exactly one layer"
+            )
+        node = outbound[0]
+        layer = node.operation
+        if len(_nodes_in(layer, "_inbound_nodes", model_nodes)) != 1:
+            raise _CannotFold(f"{layer.name!r} is shared (called more than once)")
+        if not _single_input(node):
+            raise _CannotFold(f"{layer.name!r} takes more than one tensor input")
+        if current in output_layers:
+            raise _CannotFold(f"the output of {current.name!r} is a model output")
+        class_name = type(layer).__name__
+        if class_name in _IDENTITY_LAYERS:
+            chain.append(layer)
+        elif class_name in _MEAN_LAYERS and not averaged:
+            if getattr(layer, "data_format", "channels_last") != "channels_last":
+                raise _CannotFold(f"{layer.name!r} is not channels-last")
+            if getattr(layer, "keepdims", False):
+                raise _CannotFold(f"{layer.name!r} keeps the time axis")
+            chain.append(layer)
+            averaged = True
+        elif isinstance(layer, keras.layers.Dense):
+            _check_plain(layer)
+            return layer, chain
+        elif class_name in _RECURRENT_LAYERS and not averaged:
+            _check_plain(layer)
+            return layer, chain
+        elif isinstance(layer, keras.layers.Conv1D) and not averaged:
+            _check_plain(layer)
+            if layer.groups != 1 or layer.data_format != "channels_last":
+                raise _CannotFold(
+                    f"Conv1D {layer.name!r} has groups or is channels-first"
+                )
+            return layer, chain
+        else:
+            raise _CannotFold(
+                f"the first layer that does arithmetic, {class_name} {layer.name!r}, "
+                "is not a supported linear consumer (LSTM, GRU, SimpleRNN, Dense, "
+                "Conv1D, or a mean over time followed by Dense)"
+            )
+        current = layer
+
+
+def _single_input(node) -> bool:
+    """One positional tensor; a `mask` keyword (the propagated padding mask) is fine."""
+    arguments = node.arguments
+    extra = {key: value for key, value in arguments.kwargs.items() if key != "mask"}
+    tensors = [
+        value
+        for value in (*arguments.args, *extra.values())
+        if isinstance(value, keras.KerasTensor)
+    ]
+    return len(tensors) == 1 and len(arguments.args) == 1
+
+
+def _check_plain(layer) -> None:
+    if getattr(layer, "quantization_mode", None) or getattr(
+        getattr(layer, "cell", None), "quantization_mode", None
+    ):
+        raise _CannotFold(f"{layer.name!r} is quantized")
+    if getattr(layer, "lora_enabled", False):
+        raise _CannotFold(f"{layer.name!r} has LoRA enabled")
+    kernel = _kernel(layer)
+    if kernel is None:
+        raise _CannotFold(f"{layer.name!r} has no float input kernel")
+
+
+def _kernel(layer):
+    owner = layer.cell if hasattr(layer, "cell") else layer
+    kernel = getattr(owner, "_kernel", None)
+    if kernel is None:
+        kernel = getattr(owner, "kernel", None)
+    if kernel is None or not hasattr(kernel, "assign"):
+        return None
+    if "float" not in str(kernel.dtype):
+        return None
+    return kernel
+
+
+def _folded_kernel(kernel: np.ndarray, projection: np.ndarray) -> np.ndarray:
+    """`B @ W` over the input axis: `(D, n) -> (k, n)`, `(w, D, f) -> (w, k, f)`."""
+    projection = projection.astype(np.float64)
+    kernel64 = kernel.astype(np.float64)
+    if kernel.ndim == 2:
+        folded = projection @ kernel64
+    else:
+        folded = np.einsum("kd,wdf->wkf", projection, kernel64)
+    return folded.astype(kernel.dtype)
+
+
+def _rebuild(model, embedding, consumer, chain) -> keras.Model:
+    table = keras.ops.convert_to_numpy(embedding.embeddings_a)
+    projection = keras.ops.convert_to_numpy(embedding.embeddings_b)
+    kernel_variable = _kernel(consumer)
+    kernel_index = next(
+        index
+        for index, weight in enumerate(consumer.weights)
+        if weight is kernel_variable
+    )
+    pairs = []
+
+    def clone(layer):
+        if layer is embedding:
+            new = keras.layers.Embedding(
+                embedding.input_dim,
+                embedding.rank,
+                embeddings_initializer="zeros",
+                mask_zero=embedding.mask_zero,
+                dtype=embedding.dtype_policy,
+                name=embedding.name,
+            )
+        elif not isinstance(layer, keras.layers.Layer):
+            return layer  # A stateless operation of the graph, e.g. a mask op.
+        else:
+            new = layer.__class__.from_config(layer.get_config())
+        pairs.append((layer, new))
+        return new
+
+    try:
+        folded = keras.models.clone_model(model, clone_function=clone)
+    except Exception as error:  # Keras raises many types for odd graphs.
+        raise _CannotFold(
+            f"the model could not be rebuilt ({type(error).__name__}: {error})"
+        ) from error
+    for old, new in pairs:
+        if old is embedding:
+            new.embeddings.assign(table.astype(new.embeddings.dtype))
+            continue
+        weights = old.get_weights()
+        if old is consumer:
+            weights[kernel_index] = _folded_kernel(weights[kernel_index], projection)
+        new.set_weights(weights)
+    return folded

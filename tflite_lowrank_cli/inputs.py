@@ -1,0 +1,189 @@
+"""What the subcommands share: the program name, argument types and the rows input.
+
+Private part of `tflite_lowrank_cli.main`. The rows input is `--data`, `--vocab` and
+`--labels` (and `convert --representative-data`): a .npz of token ids or a .tsv of
+`label<TAB>text` lines. `_check_data_path` checks it before TensorFlow is imported, so
+that usage errors are reported at once; `_load_data` then reads it at the model's
+`seq_len`. Only the standard library is imported at the top: `--help` imports this
+module.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+_PROG = "tflite-lowrank"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--data",
+        metavar="FILE",
+        required=required,
+        help=(
+            "Rows to run: a .npz with `token_ids` (int, [n, seq_len]) and optional "
+            "`labels`, or a .tsv of `label<TAB>text` lines (needs --vocab)."
+        ),
+    )
+    parser.add_argument(
+        "--vocab",
+        metavar="VOCAB_TXT",
+        help="vocab.txt used to tokenize a .tsv (one token per line, line = id).",
+    )
+    parser.add_argument(
+        "--labels",
+        metavar="LABELS_TXT",
+        help="labels.txt mapping the label names of a .tsv to class indices.",
+    )
+
+
+def _tflite_seq_len(path: str, name: str) -> int:
+    from tflite_lowrank.litert import runtime as _litert
+
+    info = _litert.inspect_model(_litert.read_tflite(path, name=name))
+    problems = _litert.contract_problems(info)
+    if problems:
+        raise ValueError(
+            "The file does not follow the I/O contract (see docs/contracts.md): "
+            + "; ".join(problems)
+            + f". Received: {name}={path!r}"
+        )
+    return info.inputs[0].shape[1]
+
+
+def _check_data_path(path: str, flag: str, vocab: str | None) -> None:
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"`{flag}` must be an existing .npz or .tsv file. Received: {path!r}"
+        )
+    suffix = Path(path).suffix
+    if suffix not in (".npz", ".tsv", ".txt"):
+        raise ValueError(
+            f"`{flag}` must be a .npz (with `token_ids`) or a .tsv of "
+            f"`label<TAB>text` lines. Received: {flag}={path!r}"
+        )
+    if suffix != ".npz" and vocab is None:
+        raise ValueError(
+            f"A .tsv for `{flag}` is tokenized with the model's vocabulary: pass "
+            f"`--vocab vocab.txt`. Received: {flag}={path!r}, vocab=None"
+        )
+    if vocab is not None and not Path(vocab).is_file():
+        raise FileNotFoundError(
+            f"`--vocab` must be an existing vocab.txt. Received: vocab={vocab!r}"
+        )
+
+
+def _load_data(
+    path: str,
+    *,
+    flag: str,
+    vocab: str | None,
+    labels_file: str | None,
+    seq_len: int,
+    with_labels: bool = True,
+):
+    """Reads token ids (and labels, when present) from a .npz or a .tsv file.
+
+    A .tsv holds `label<TAB>text` lines; without `with_labels` the label column is
+    ignored and lines of bare text are accepted too.
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    if Path(path).suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"`{flag}` is not a readable .npz file ({error}). Received: {path!r}"
+            ) from error
+        if "token_ids" not in arrays:
+            raise ValueError(
+                f"`{flag}` must hold an array `token_ids`. "
+                f"Received: {path!r} with arrays {sorted(arrays)}"
+            )
+        return arrays["token_ids"], arrays.get("labels")
+
+    from tflite_lowrank.data.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(_read_lines(vocab, "--vocab"), seq_len=seq_len)
+    names = None
+    if labels_file is not None:
+        names = {
+            name: index
+            for index, name in enumerate(_read_lines(labels_file, "--labels"))
+        }
+    texts, labels = [], []
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            label, tab, text = line.partition("\t")
+            if not with_labels:
+                texts.append(text if tab else line)
+                continue
+            if not tab:
+                raise ValueError(
+                    f"Every line of `{flag}` must be `label<TAB>text`. "
+                    f"Received: line {number}={line[:60]!r}"
+                )
+            if names is not None:
+                if label not in names:
+                    raise ValueError(
+                        f"Line {number} of `{flag}` has a label missing from "
+                        f"`--labels` ({sorted(names)[:10]}). Received: label={label!r}"
+                    )
+                labels.append(names[label])
+            else:
+                try:
+                    labels.append(int(label))
+                except ValueError:
+                    raise ValueError(
+                        f"Line {number} of `{flag}` has a label name, not a class "
+                        "index: pass `--labels labels.txt` to map names to indices. "
+                        f"Received: label={label!r}"
+                    ) from None
+            texts.append(text)
+    if not texts:
+        raise ValueError(
+            f"`{flag}` has no `label<TAB>text` lines. Received: {flag}={path!r}"
+        )
+    token_ids = tokenizer.encode(texts)
+    return token_ids, np.asarray(labels, dtype=np.int64) if with_labels else None
+
+
+def _read_lines(path: str, flag: str) -> list[str]:
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"`{flag}` must be an existing file. Received: {path!r}"
+        )
+    content = Path(path).read_text(encoding="utf-8")
+    return content.removesuffix("\n").split("\n")
