@@ -91,8 +91,13 @@ EXTRA_SEQ_LEN = {"bbc": 200, "20newsgroups": 150}
 """Tokens kept for the datasets the grid did not use (`experiment.SEQ_LEN`: RT, R8)."""
 
 KEY_FIELDS = (*store.KEY_FIELDS, "factorization")
-FACTORIZATIONS: dict[str, dict] = {"svd": {}}
-"""Factorization name -> extra `EmbeddingFactorization` arguments (svd: none)."""
+FACTORIZATIONS: dict[str, dict] = {
+    "svd": {},
+    "bands4": {"bands": 4},
+    "bands6": {"bands": 6},
+}
+"""Factorization name -> extra `EmbeddingFactorization` arguments: the paper's single
+SVD, or frequency bands (`bands=4`/`6`, the same parameter budget as rank 4)."""
 
 PEAKS = (1e-3, 3e-3, 1e-2)
 DECAYS = (0.1, 0.5)
@@ -220,7 +225,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Schedules of the uncompressed control (no split).",
     )
     parser.add_argument(
-        "--factorization", choices=sorted(FACTORIZATIONS), default="svd"
+        "--factorizations",
+        nargs="+",
+        choices=sorted(FACTORIZATIONS),
+        default=["svd"],
+        help="Split layouts to run for every schedule (pretraining is shared).",
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
@@ -280,8 +289,9 @@ def planned_runs(args: argparse.Namespace, schedules: Sequence[str]) -> list:
                         **base,
                         "method": name,
                         "p": COMPRESSION,
-                        "factorization": args.factorization,
+                        "factorization": factorization,
                     }
+                    for factorization in args.factorizations
                     for name in schedules
                 ]
                 keys += [
@@ -510,6 +520,14 @@ class Summary:
     seeds: dict
 
 
+def run_name(row: dict) -> str:
+    """The schedule's name, with the split layout appended unless it is the SVD."""
+    factorization = row.get("factorization") or "svd"
+    if factorization == "svd":
+        return row["method"]
+    return f"{row['method']} [{factorization}]"
+
+
 def summarize(
     rows: list[dict], *, field: str = "dev_accuracy", names: Iterable[str] | None = None
 ) -> Summary:
@@ -522,7 +540,7 @@ def summarize(
     for row in rows:
         if row.get("p") is None or row.get(field) is None:
             continue
-        dev[(row["model"], row["dataset"])][row["method"]][row["seed"]] = row[field]
+        dev[(row["model"], row["dataset"])][run_name(row)][row["seed"]] = row[field]
     cells = sorted(dev)
     if not cells:
         return Summary({}, [], [], {})
@@ -637,7 +655,14 @@ def _test_table(rows: list[dict], chosen: str, cells: list) -> list[str]:
     """Test accuracy of the chosen default and paired drops vs the controls."""
     by = defaultdict(dict)
     for row in rows:
-        by[(row["model"], row["dataset"], row["method"], row["p"])][row["seed"]] = row
+        by[
+            (
+                row["model"],
+                row["dataset"],
+                run_name(row) if row["p"] is not None else row["method"],
+                row["p"],
+            )
+        ][row["seed"]] = row
     controls = sorted({r["method"] for r in rows if r.get("p") is None})
     lines = [
         "| cell | n | test, % | test with step 0, % | "
@@ -727,7 +752,7 @@ def _control_table(rows: list[dict]) -> list[str]:
         cell = (row["model"], row["dataset"])
         seconds[cell].append(row["run_seconds"])
         if row.get("p") is None:
-            dev[(cell, row["method"])].append(row["dev_accuracy"])
+            dev[(cell, run_name(row))].append(row["dev_accuracy"])
     controls = sorted({method for _, method in dev})
     lines = [
         "| cell | "
