@@ -92,7 +92,7 @@ EXTRA_SEQ_LEN = {"bbc": 200, "20newsgroups": 150}
 
 KEY_FIELDS = (*store.KEY_FIELDS, "factorization")
 FACTORIZATIONS: dict[str, dict] = {
-    "svd": {},
+    "svd": {"bands": 1},
     "bands4": {"bands": 4},
     "bands6": {"bands": 6},
 }
@@ -435,10 +435,10 @@ def top_schedules(rows: list[dict], top_calr: int) -> list[str]:
             "`recipe_study.py --models dan` first."
         )
     ranked = [name for name, _ in summary.ranking]
-    calr = [n for n in ranked if SCHEDULES[n].can_be_default][:top_calr]
+    calr = [n for n in ranked if SCHEDULES[_base(n)].can_be_default][:top_calr]
     families = {}
     for name in ranked:  # Best first: the first of each family wins.
-        families.setdefault(SCHEDULES[name].kind, name)
+        families.setdefault(SCHEDULES[_base(name)].kind, name)
     alternatives = [families[k] for k in ("triangular", "cosine_restarts", "constant")]
     chosen = [*calr, CURRENT_DEFAULT, REFERENCE, *alternatives]
     return [name for name in dict.fromkeys(chosen) if name in ranked]
@@ -526,6 +526,22 @@ def run_name(row: dict) -> str:
     if factorization == "svd":
         return row["method"]
     return f"{row['method']} [{factorization}]"
+
+
+FINALISTS = ("calr_0.01_d0.8_h0.5", "constant_0.001", "calr_0.001_d0.1_h0.5")
+"""Stage 2: the seed-0 screening's best CALR, the best alternative and the old
+default, each with the three split layouts, over every seed."""
+
+
+def _base(name: str) -> str:
+    """The schedule of a run name (without its split layout)."""
+    return name.split(" [")[0]
+
+
+def finalist_names() -> list[str]:
+    return [
+        name + suffix for name in FINALISTS for suffix in ("", " [bands4]", " [bands6]")
+    ]
 
 
 def summarize(
@@ -627,7 +643,7 @@ def _ranking_table(summary: Summary, title: str, field_name: str) -> list[str]:
             mean = statistics.fmean(statistics.fmean(v) for v in per_cell) * 100
             sd = statistics.stdev(per_seed) * 100 if len(per_seed) > 1 else 0.0
             delta = f"{mean:+.2f} ± {sd:.2f}"
-        shown = f"**{name}**" if SCHEDULES[name].can_be_default else name
+        shown = f"**{name}**" if SCHEDULES[_base(name)].can_be_default else name
         lines.append(
             f"| {number} | {shown} | " + " | ".join(values) + f" | {score * 100:.2f} "
             f"| {delta} |"
@@ -638,8 +654,10 @@ def _ranking_table(summary: Summary, title: str, field_name: str) -> list[str]:
 def select_default(summary: Summary) -> tuple[str | None, str | None, float | None]:
     """The best annealed CALR, the best alternative and the margin (points)."""
     ranking = dict(summary.ranking)
-    calr = [n for n, _ in summary.ranking if SCHEDULES[n].can_be_default]
-    alternatives = [n for n, _ in summary.ranking if not SCHEDULES[n].can_be_default]
+    calr = [n for n, _ in summary.ranking if SCHEDULES[_base(n)].can_be_default]
+    alternatives = [
+        n for n, _ in summary.ranking if not SCHEDULES[_base(n)].can_be_default
+    ]
     if not calr:
         return None, None, None
     best_alternative = alternatives[0] if alternatives else None
@@ -793,22 +811,36 @@ def write_report(
         path = out_dir / f"{stem}.md"
         path.write_text("\n".join([*lines, "No rows yet.", ""]), encoding="utf-8")
         return path
-    per_model = {m: summarize([r for r in rows if r["model"] == m]) for m in models}
+    screening = [
+        r for r in rows if r["seed"] == 0 and (r.get("factorization") or "svd") == "svd"
+    ]
+    for model in models:
+        lines += _ranking_table(
+            summarize([r for r in screening if r["model"] == model]),
+            f"Stage 1 ({model.upper()}, seed 0, single-band SVD): every schedule",
+            "Dev accuracy",
+        )
+    names = finalist_names()
+    per_model = {
+        m: summarize([r for r in rows if r["model"] == m], names=names) for m in models
+    }
     for model in models:
         lines += _ranking_table(
             per_model[model],
-            f"{model.upper()}: dev accuracy at the best retrained epoch",
+            f"Stage 2 ({model.upper()}, every seed): the finalists with the single "
+            "SVD and with 4 or 6 frequency bands",
             "Dev accuracy",
         )
         lines += _ranking_table(
             summarize(
                 [r for r in rows if r["model"] == model],
                 field="dev_accuracy_with_step0",
+                names=names,
             ),
             f"{model.upper()}: dev accuracy with step 0 allowed in the selection",
             "Dev accuracy (best of step 0 and the retrained epochs)",
         )
-    both = summarize(rows) if len(models) > 1 else per_model.get(models[0])
+    both = summarize(rows, names=names) if len(models) > 1 else per_model.get(models[0])
     scope = "DAN and LSTM" if len(models) > 1 else f"{models[0].upper()} only"
     chosen, alternative, margin = select_default(both)
     lines += ["## Selected default", ""]
@@ -818,7 +850,8 @@ def write_report(
         verdict = "at least as good as" if margin >= 0 else "worse than"
         lines += [
             f"Selected on mean dev accuracy over {len(both.cells)} cells ({scope}): "
-            f"**`{chosen}`** ({SCHEDULES[chosen].to_dict()}). It is {verdict} the "
+            f"**`{chosen}`** ({SCHEDULES[_base(chosen)].to_dict()}). It is "
+            f"{verdict} the "
             f"best alternative, `{alternative}`, by {margin:+.2f} points "
             "(mean dev over the cells).",
             "",
@@ -883,7 +916,7 @@ def _plot(per_model: dict, chosen: str | None, path: Path) -> None:
                     "tab:red"
                     if name == chosen
                     else "tab:blue"
-                    if SCHEDULES[name].can_be_default
+                    if SCHEDULES[_base(name)].can_be_default
                     else "tab:gray"
                 )
                 ax.errorbar(mean, y, xerr=sd, fmt="o", color=color, ms=4, capsize=2)
