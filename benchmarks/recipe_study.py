@@ -24,7 +24,9 @@ peak x decay^5, as the grid's retraining CALR. Alternatives: constant {1e-3, 3e-
 triangular and cosine restarts at each of the three peaks (8 schedules).
 
 `calr_0.001_d0.1_h0.5` is exactly what `EmbeddingFactorization(learning_rate="calr")`
-installs today; `calr_0.01_d0.1_h0.5` is the grid's retraining schedule (and
+installed before this study (now `learning_rate="calr_paper"`), and the selected
+`calr_0.01_d0.8_h0.5` is what `learning_rate="calr"` installs now;
+`calr_0.01_d0.1_h0.5` is the grid's retraining schedule (and
 `triangular_0.01`, `cosine_restarts_0.01`, `constant_0.001` are `lr_study.py`'s). Only
 CALR configs with decay < 1 can become the default (decay 1 does not anneal: it is
 the triangular alternative). The uncompressed control (no split, the grid's
@@ -183,7 +185,10 @@ ALTERNATIVES = (
 )
 SCHEDULES = {s.name: s for s in (*CALR_GRID, *ALTERNATIVES)}
 CURRENT_DEFAULT = "calr_0.001_d0.1_h0.5"
-"""What `EmbeddingFactorization(learning_rate="calr")` attaches today."""
+"""What `EmbeddingFactorization(learning_rate="calr")` attached before this study; now
+`learning_rate="calr_paper"`."""
+SELECTED_DEFAULT = "calr_0.01_d0.8_h0.5"
+"""The study's pick, now `EmbeddingFactorization(learning_rate="calr")`."""
 GRID_CALR = "calr_0.01_d0.1_h0.5"
 """The grid's retraining CALR (`experiment.calr`)."""
 REFERENCE = "constant_0.001"

@@ -52,18 +52,34 @@ def test_schedules_match_the_learning_rate_study(ours, theirs):
         assert rate.get_config() == reference.get_config()
 
 
-def test_current_default_is_the_callbacks_calr():
-    from tflite_lowrank.schedules import CyclicalAnnealedLearningRate
+@pytest.mark.parametrize(
+    ("name", "learning_rate"),
+    [("CURRENT_DEFAULT", "calr_paper"), ("SELECTED_DEFAULT", "calr")],
+)
+def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
+    import keras
 
-    rate = recipe_study.SCHEDULES[recipe_study.CURRENT_DEFAULT].learning_rate(40)
-    expected = CyclicalAnnealedLearningRate(
-        initial_learning_rate=1e-3,
-        minimal_learning_rate=1e-6,
-        step_size=20,
-        decay=0.1,
-        steps_per_epoch=40,
+    import tflite_lowrank as tl
+    from tflite_lowrank.compression import keras_adapter
+
+    x = rng.integers(0, 30, size=(40 * 8, 5)).astype("int32")
+    y = (x[:, 0] % 2).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((5,), dtype="int32"),
+            keras.layers.Embedding(30, 8, name="embedding"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(2),
+        ]
     )
-    assert rate.get_config() == pytest.approx(expected.get_config())
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    split = tl.EmbeddingFactorization(
+        "embedding", rank=2, at_epoch=1, bands=1, learning_rate=learning_rate, verbose=0
+    )
+    model.fit(x, y, batch_size=8, epochs=2, callbacks=[split], verbose=0)
+    installed = keras_adapter.learning_rate_object(model.optimizer)
+    rate = recipe_study.SCHEDULES[getattr(recipe_study, name)].learning_rate(40)
+    assert rate.get_config() == pytest.approx(installed.get_config())
 
 
 def test_only_annealed_calr_can_be_the_default():
