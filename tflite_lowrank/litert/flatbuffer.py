@@ -78,10 +78,20 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     embedding_tables: tuple[TensorInfo, ...]
     projections: tuple[TensorInfo, ...]
+    token_table_rows: tuple[int, ...] = ()
 
     @property
     def vocabulary_size(self) -> int | None:
-        """Rows of the smallest gathered table (the largest valid token id + 1)."""
+        """The largest valid token id + 1.
+
+        The rows of the tables gathered with the token input's ids, summed when they
+        are the frequency bands of a `BandedLowRankEmbedding` (ids masked into
+        each band); a table gathered with other ids (a position embedding) does not
+        count. Files where no gather can be traced to the input fall back to the
+        smallest gathered table.
+        """
+        if self.token_table_rows:
+            return sum(self.token_table_rows)
         if not self.embedding_tables:
             return None
         return min(table.shape[0] for table in self.embedding_tables)
@@ -176,7 +186,7 @@ def inspect_model(content: bytes) -> ModelInfo:
                     )
                 )
 
-    tables, projections = _embedding_tensors(model, op_names, type_names)
+    tables, projections, token_rows = _embedding_tensors(model, op_names, type_names)
     return ModelInfo(
         ops=tuple(sorted(ops)),
         signature_keys=tuple(signature_keys),
@@ -184,6 +194,7 @@ def inspect_model(content: bytes) -> ModelInfo:
         outputs=tuple(outputs),
         embedding_tables=tables,
         projections=projections,
+        token_table_rows=token_rows,
     )
 
 
@@ -307,7 +318,7 @@ def _stored_bytes(model, tensor) -> int | None:
 
 def _embedding_tensors(model, op_names, type_names):
     if not model.SubgraphsLength():
-        return (), ()
+        return (), (), ()
     graph = model.Subgraphs(0)
     producers, consumers = {}, {}
     for op_index in range(graph.OperatorsLength()):
@@ -334,7 +345,26 @@ def _embedding_tensors(model, op_names, type_names):
                 return source
         return None
 
-    tables, projections = [], []
+    graph_inputs = {int(index) for index in graph.InputsAsNumpy()}
+
+    def traced(tensor_index: int) -> tuple[bool, bool]:
+        """(reaches a graph input, goes through a select), walking the producers."""
+        seen, stack, selected = set(), [tensor_index], False
+        while stack:
+            index = stack.pop()
+            if index in seen or index < 0:
+                continue
+            seen.add(index)
+            if index in graph_inputs:
+                return True, selected
+            producer = producers.get(index)
+            if producer is None or len(seen) > 32:
+                continue
+            selected |= name_of(producer) in ("SELECT", "SELECT_V2")
+            stack.extend(int(i) for i in producer.InputsAsNumpy())
+        return False, selected
+
+    tables, projections, token_gathers = [], [], []
     for op_index in range(graph.OperatorsLength()):
         op = graph.Operators(op_index)
         op_name = name_of(op)
@@ -344,6 +374,10 @@ def _embedding_tensors(model, op_names, type_names):
         if table is None:
             continue
         tables.append(_tensor_info(model, table, type_names))
+        ids_index = int(op.Inputs(1 if op_name == "GATHER" else 0))
+        from_input, banded = traced(ids_index)
+        if from_input:
+            token_gathers.append((tables[-1].shape[0], banded))
         tensor_index = int(op.Outputs(0))
         for _ in range(4):  # Walk through storage-only ops to the first real consumer.
             users = consumers.get(tensor_index, [])
@@ -358,4 +392,9 @@ def _embedding_tensors(model, op_names, type_names):
                 if weights is not None:
                     projections.append(_tensor_info(model, weights, type_names))
             break
-    return tuple(tables), tuple(projections)
+    # Band tables (their ids selected into each band) add up to the vocabulary; a
+    # plain table gathered with the token ids is the vocabulary itself.
+    bands = tuple(rows for rows, banded in token_gathers if banded)
+    plain = [rows for rows, banded in token_gathers if not banded]
+    token_rows = bands if len(bands) > 1 else ((min(plain),) if plain else bands)
+    return tuple(tables), tuple(projections), token_rows
