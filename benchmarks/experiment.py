@@ -374,8 +374,11 @@ def retrain_online(
     seed: int,
     compression: float,
     learning_rate=None,
+    bands=1,
 ) -> tuple[keras.Model, PhaseResult, dict]:
     """Ours: `EmbeddingFactorization` splits the pretrained table, then retraining.
+
+    `bands` is the callback's: 1 (the paper's single SVD, the grid) or frequency bands.
 
     `fit()` resumes at epoch `pretrain_epochs` with the callback's
     `at_epoch=pretrain_epochs`, so the split happens when the first retraining epoch
@@ -393,7 +396,7 @@ def retrain_online(
         at_epoch=recipe.pretrain_epochs,
         learning_rate=rate,
         verbose=0,
-        bands=1,
+        bands=bands,
     )
     selection = DevSelection(
         data,

@@ -319,47 +319,26 @@ def prepare_data(dataset: str, *, quick: bool):
 def retrain_split(
     model_name, data, table, recipe, pretrained, *, seed, learning_rate, factorization
 ):
-    """Ours from the pretrained state: split at `pretrain_epochs`, then retrain.
+    """Ours from the pretrained state: `experiment.retrain_online` with the layout.
 
-    The same steps as `experiment.retrain_online` (seed + 1000, fresh Adam, the
-    callback at the first retraining epoch, dev selection after the split, step 0
-    scored right after the split), with `FACTORIZATIONS[factorization]` passed to
-    `EmbeddingFactorization`. Returns the model at its best retrained dev epoch, the
-    `PhaseResult`, the split's result and the retraining seconds.
+    `FACTORIZATIONS[factorization]` gives the callback's `bands`. Returns the model at
+    its best retrained dev epoch, the `PhaseResult`, the split's result and the
+    retraining seconds.
     """
     import experiment as ex
-    import keras
 
-    from tflite_lowrank.callbacks import EmbeddingFactorization
-
-    keras.utils.set_random_seed(seed + 1000)
-    model = ex.build_model(model_name, data, table)
-    model.set_weights(pretrained.weights)
-    ex.compile_model(model, learning_rate, recipe)
-    split = EmbeddingFactorization(
-        "embedding",
-        compression=COMPRESSION,
-        at_epoch=recipe.pretrain_epochs,
-        learning_rate=learning_rate,
-        verbose=0,
-        **FACTORIZATIONS[factorization],
-    )
-    selection = ex.DevSelection(
+    model, result, split = ex.retrain_online(
+        model_name,
         data,
-        select_from=recipe.pretrain_epochs,
-        step0_at=recipe.pretrain_epochs,
-        start=pretrained.selection,
-    )
-    seconds = ex.fit(
-        model,
-        data,
+        table,
         recipe,
-        epochs=recipe.pretrain_epochs + recipe.retrain_epochs,
-        initial_epoch=recipe.pretrain_epochs,
-        callbacks=[split, selection],
+        pretrained,
+        seed=seed,
+        compression=COMPRESSION,
+        learning_rate=learning_rate,
+        bands=FACTORIZATIONS[factorization]["bands"],
     )
-    selection.restore_best()
-    return model, selection.result, split.result.to_dict(), seconds
+    return model, result, split, result.train_seconds - pretrained.seconds
 
 
 def run_one(key: dict, data, table, recipe, pretrained) -> dict:
