@@ -100,22 +100,7 @@ def check_boundaries(boundaries: Sequence[int], input_dim: int) -> tuple[int, ..
     >>> check_boundaries([2, 5], 10)
     (2, 5)
     """
-    if isinstance(boundaries, str | bytes) or not isinstance(
-        boundaries, Sequence | np.ndarray
-    ):
-        raise TypeError(
-            "`boundaries` must be a sequence of integers. "
-            f"Received: boundaries={boundaries!r} (of type {type(boundaries)})"
-        )
-    values = list(boundaries)
-    if any(
-        isinstance(value, bool) or not isinstance(value, int | np.integer)
-        for value in values
-    ):
-        raise TypeError(
-            f"`boundaries` must hold integers. Received: boundaries={values!r}"
-        )
-    values = [int(value) for value in values]
+    values = _int_sequence("boundaries", boundaries, "a sequence of integers")
     increasing = all(left < right for left, right in itertools.pairwise(values))
     if not increasing or (values and not 0 < values[0] <= values[-1] < input_dim):
         raise ValueError(
@@ -179,17 +164,7 @@ def check_ranks(
     >>> check_ranks([4, 2], band_slices(100, [10]), 8)
     (4, 2)
     """
-    if isinstance(ranks, str | bytes) or not isinstance(ranks, Sequence | np.ndarray):
-        raise TypeError(
-            "`ranks` must be a sequence of integers, one per band. "
-            f"Received: ranks={ranks!r} (of type {type(ranks)})"
-        )
-    values = list(ranks)
-    if any(
-        isinstance(value, bool) or not isinstance(value, int | np.integer)
-        for value in values
-    ):
-        raise TypeError(f"`ranks` must hold integers. Received: ranks={values!r}")
+    values = _int_sequence("ranks", ranks, "a sequence of integers, one per band")
     if len(values) != len(slices):
         raise ValueError(
             "`ranks` must hold one rank per band, `len(boundaries) + 1` = "
@@ -270,3 +245,19 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(
             f"`{name}` must be a positive integer. Received: {name}={value!r}"
         )
+
+
+def _int_sequence(name: str, value, expected: str) -> list[int]:
+    """`value` as a list of ints; raises TypeError naming `name` otherwise."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise TypeError(
+            f"`{name}` must be {expected}. "
+            f"Received: {name}={value!r} (of type {type(value)})"
+        )
+    values = list(value)
+    if any(
+        isinstance(item, bool) or not isinstance(item, int | np.integer)
+        for item in values
+    ):
+        raise TypeError(f"`{name}` must hold integers. Received: {name}={values!r}")
+    return [int(item) for item in values]
