@@ -162,7 +162,7 @@ def compare_models(
         raise ValueError(
             "`paths` must name at least one `.tflite` file. Received: paths=[]"
         )
-    if isinstance(reference, bool) or not isinstance(reference, int):
+    if isinstance(reference, bool) or not isinstance(reference, int | np.integer):
         raise TypeError(
             f"`reference` must be an integer index into `paths`. "
             f"Received: reference={reference!r}"
@@ -177,7 +177,7 @@ def compare_models(
             "`token_ids` are needed to compare predictions; pass the test rows. "
             "Received: token_ids=None"
         )
-    reference %= len(paths)
+    reference = int(reference) % len(paths)
     specs = [
         _check_benchmark_args(
             path,

@@ -25,9 +25,13 @@ from tflite_lowrank.compression.arguments import (
     _check_arguments,
     _check_band_budget,
     _check_bands,
+    _check_finite_table,
     _check_not_split,
     _check_rank,
+    _claim_layer,
+    _normalize_bands,
     _rank_at_split,
+    _release_layer,
     _warn_if_never_splits,
 )
 from tflite_lowrank.compression.coordination import (
@@ -285,7 +289,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.compression = compression
         self.energy = energy
         self.at_epoch = int(at_epoch)
-        self.bands = bands if isinstance(bands, int) else tuple(int(b) for b in bands)
+        self.bands = _normalize_bands(bands)
         self.token_counts = token_counts
         self.learning_rate = learning_rate
         self.verbose = verbose
@@ -311,6 +315,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             token_counts=self.token_counts,
         )
         self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
+        _claim_layer(self, self._layer)  # Refuses a second callback on this layer.
 
     def set_params(self, params):
         super().set_params(params)
@@ -318,6 +323,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self._resume_from_backup()
 
     def on_train_begin(self, logs=None):
+        _release_layer(self, self._layer)
         epochs = (self.params or {}).get("epochs")
         if self.result is None and epochs is not None:
             _warn_if_never_splits(self.at_epoch, epochs)
@@ -367,6 +373,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         layer = self._layer
         model = self.model
         input_dim, output_dim = layer.input_dim, layer.output_dim
+        _check_finite_table(layer, epoch)  # Before anything changes.
         self._install_fresh_optimizer()
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)
