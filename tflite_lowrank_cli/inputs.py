@@ -61,7 +61,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
 def _tflite_seq_len(path: str, name: str) -> int:
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
-    info = _flatbuffer.inspect_model(_flatbuffer.read_tflite(path, name=name))
+    _, info = _flatbuffer.read_and_inspect(path, name=name)
     problems = _flatbuffer.contract_problems(info)
     if problems:
         raise ValueError(
