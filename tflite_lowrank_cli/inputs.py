@@ -11,6 +11,7 @@ module.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 _PROG = "tflite-lowrank"
 
@@ -58,10 +59,15 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
     )
 
 
-def _tflite_seq_len(path: str, name: str) -> int:
+def _tflite_input(path: str, name: str) -> tuple[int, int | None]:
+    """The input length of a .tflite file and the rows of its token table.
+
+    The rows are None unless the file gathers from exactly one table (a banded file
+    has one table per band, none of them the whole vocabulary).
+    """
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
-    info = _flatbuffer.inspect_model(_flatbuffer.read_tflite(path, name=name))
+    _, info = _flatbuffer.read_and_inspect(path, name=name)
     problems = _flatbuffer.contract_problems(info)
     if problems:
         raise ValueError(
@@ -69,7 +75,10 @@ def _tflite_seq_len(path: str, name: str) -> int:
             + "; ".join(problems)
             + f". Received: {name}={path!r}"
         )
-    return info.inputs[0].shape[1]
+    rows = (
+        info.embedding_tables[0].shape[0] if len(info.embedding_tables) == 1 else None
+    )
+    return info.inputs[0].shape[1], rows
 
 
 def _check_data_path(path: str, flag: str, vocab: str | None) -> None:
@@ -104,11 +113,14 @@ def _load_data(
     labels_file: str | None,
     seq_len: int,
     with_labels: bool = True,
+    tables: Sequence[tuple[str, int | None]] = (),
 ):
     """Reads token ids (and labels, when present) from a .npz or a .tsv file.
 
     A .tsv holds `label<TAB>text` lines; without `with_labels` the label column is
-    ignored and lines of bare text are accepted too.
+    ignored and lines of bare text are accepted too. `tables` are the models' files
+    and the rows of their token tables (None: unknown): `--vocab` must have as many
+    tokens as each.
     """
     from pathlib import Path
 
@@ -118,10 +130,13 @@ def _load_data(
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError) as error:
+        except Exception as error:  # BadZipFile, EOFError, a .npy (no `with`)...
             raise ValueError(
-                f"`{flag}` is not a readable .npz file ({error}). Received: {path!r}"
-            ) from error
+                f"`{flag}` is not a readable .npz archive: it is truncated, corrupted "
+                f"or not a zip file ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}); write it with "
+                f"`numpy.savez`. Received: {flag}={path!r}"
+            ) from None
         if "token_ids" not in arrays:
             raise ValueError(
                 f"`{flag}` must hold an array `token_ids`. "
@@ -132,6 +147,13 @@ def _load_data(
     from tflite_lowrank.data.tokenizer import Tokenizer
 
     tokenizer = Tokenizer(_read_lines(vocab, "--vocab"), seq_len=seq_len)
+    for model, rows in tables:
+        if rows is not None and rows != tokenizer.vocabulary_size:
+            raise ValueError(
+                f"`--vocab` has {tokenizer.vocabulary_size} tokens but the token "
+                f"table of {model} has {rows} rows: the vocabulary and the model must "
+                f"come from the same run. Received: vocab={vocab!r}"
+            )
     names = None
     if labels_file is not None:
         names = {

@@ -21,7 +21,7 @@ from tflite_lowrank_cli.inputs import (
     _load_data,
     _non_negative_int,
     _positive_int,
-    _tflite_seq_len,
+    _tflite_input,
 )
 
 _QUANTIZATION_CHOICES = ("float32", "dynamic", "float16", "int8", "int4")
@@ -105,9 +105,42 @@ def _add_convert_parser(subparsers) -> None:
         "of folding it into the next layer.",
     )
     parser.add_argument(
+        "--import",
+        dest="imports",
+        metavar="MODULE",
+        action="append",
+        default=[],
+        help=(
+            "Import this module before loading MODEL.keras, e.g. the one that "
+            "registers your custom layers with "
+            "`keras.saving.register_keras_serializable` (repeatable; found from the "
+            "current folder too)."
+        ),
+    )
+    parser.add_argument(
         "--json", action="store_true", help="Write the result as JSON to stdout."
     )
     parser.set_defaults(handler=_handle_convert)
+
+
+def _import_modules(names: list[str]) -> None:
+    """Imports the user's modules (`--import`); a failure names the module."""
+    import importlib
+    import os
+
+    if names and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # As `python -m` does; the script does not.
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # ImportError, or an error raised by the module.
+            message = str(error).splitlines()[0] if str(error) else ""
+            raise ValueError(
+                f"`--import` could not import the module {name!r} "
+                f"({type(error).__name__}: {message}); check its name and that it "
+                "is importable from the current folder or the environment. "
+                f"Received: import={name!r}"
+            ) from None
 
 
 def _handle_convert(args: argparse.Namespace) -> int:
@@ -130,6 +163,7 @@ def _handle_convert(args: argparse.Namespace) -> int:
     from tflite_lowrank.errors import OutputMismatchError
     from tflite_lowrank.export import converter as convert
 
+    _import_modules(args.imports)
     model = convert.load_keras_model(model_path)
     representative_data = None
     if args.representative_data is not None:
@@ -199,7 +233,7 @@ def _add_benchmark_parser(subparsers) -> None:
 def _handle_benchmark(args: argparse.Namespace) -> int:
     from tflite_lowrank.benchmark import api as benchmark
 
-    seq_len = _tflite_seq_len(args.model, "MODEL.tflite")
+    seq_len, rows = _tflite_input(args.model, "MODEL.tflite")
     token_ids = labels = None
     if args.data is not None:
         _check_data_path(args.data, "--data", args.vocab)
@@ -209,6 +243,7 @@ def _handle_benchmark(args: argparse.Namespace) -> int:
             vocab=args.vocab,
             labels_file=args.labels,
             seq_len=seq_len,
+            tables=[(args.model, rows)],
         )
     result = benchmark.benchmark_tflite(
         args.model,
@@ -297,7 +332,8 @@ def _handle_compare(args: argparse.Namespace) -> int:
         check_output_file(
             args.plot, suffix=".png", name="--plot", overwrite=args.overwrite
         )
-    seq_len = _tflite_seq_len(args.models[0], "MODEL.tflite")
+    inputs = [_tflite_input(path, "MODEL.tflite") for path in args.models]
+    seq_len = inputs[0][0]
     _check_data_path(args.data, "--data", args.vocab)
     token_ids, labels = _load_data(
         args.data,
@@ -305,6 +341,9 @@ def _handle_compare(args: argparse.Namespace) -> int:
         vocab=args.vocab,
         labels_file=args.labels,
         seq_len=seq_len,
+        tables=[
+            (path, rows) for path, (_, rows) in zip(args.models, inputs, strict=True)
+        ],
     )
     if args.max_accuracy_drop is not None and labels is None:
         raise ValueError(

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -318,3 +319,75 @@ def test_compare_models_checks_files_before_running(
     paths = [files.get(name, f"/nonexistent/{name}.tflite") for name in paths]
     with pytest.raises(error, match=match):
         compare_models(paths, data[0], reference=reference, **FAST)
+
+
+# --- truncated and corrupted files ---------------------------------------------------
+
+
+def corrupted_for_litert_only(content: bytes) -> bytes:
+    """`content` with one byte flipped that the flatbuffer walk accepts but LiteRT
+    refuses (a corruption only the benchmark process detects)."""
+    from tflite_lowrank.litert import flatbuffer
+
+    for position in range(8, len(content)):
+        changed = bytearray(content)
+        changed[position] ^= 0xFF
+        changed = bytes(changed)
+        try:
+            flatbuffer.inspect_model(changed)
+        except Exception:  # noqa: S112 - the parent detects this one.
+            continue
+        try:
+            Interpreter(model_content=changed).allocate_tensors()
+        except (ValueError, RuntimeError):
+            return changed
+    raise AssertionError("no such byte")
+
+
+@pytest.mark.parametrize("cut", [16, 200, -8], ids=["header", "middle", "end"])
+def test_benchmark_tflite_rejects_a_truncated_file_naming_it(files, tmp_path, cut):
+    content = Path(files["baseline"]).read_bytes()
+    path = tmp_path / "truncated.tflite"
+    path.write_bytes(content[:cut])
+    with pytest.raises(ValueError, match=r"truncated or corrupted.*truncated\.tflite"):
+        benchmark_tflite(path, **FAST)
+
+
+def test_benchmark_tflite_rejects_a_file_only_litert_finds_corrupted(files, tmp_path):
+    path = tmp_path / "corrupted.tflite"
+    path.write_bytes(corrupted_for_litert_only(Path(files["baseline"]).read_bytes()))
+    with pytest.raises(ValueError, match=r"could not load.*path='.*corrupted\.tflite'"):
+        benchmark_tflite(path, **FAST)
+    with pytest.raises(ValueError, match=r"could not load.*paths\[1\]="):
+        compare_models(
+            [files["baseline"], path], np.ones((2, SEQ_LEN), np.int32), **FAST
+        )
+
+
+def test_benchmark_tflite_reports_a_crash_while_loading_as_the_file(
+    files, monkeypatch, tmp_path
+):
+    crashing = tmp_path / "crashing_worker.py"
+    crashing.write_text(
+        "import os, sys\nfrom pathlib import Path\n"
+        "Path(sys.argv[1], 'loading').touch()\nos.kill(os.getpid(), 9)\n"
+    )
+    monkeypatch.setattr(_benchmark_child, "_WORKER_PATH", crashing)
+    with pytest.raises(ValueError, match=r"crashed \(exit code -9\).*Received: path="):
+        benchmark_tflite(files["lowrank"], **FAST)
+
+
+def test_compare_models_accepts_a_numpy_reference(files, data):
+    token_ids, labels = data
+    comparison = compare_models(
+        [files["baseline"], files["lowrank"]],
+        token_ids,
+        labels,
+        reference=np.int64(1),
+        num_threads=np.int64(1),
+        warmup_runs=np.int64(0),
+        num_runs=np.int64(2),
+        progress=False,
+    )
+    assert comparison.reference == 1
+    assert type(comparison.reference) is int

@@ -361,3 +361,147 @@ def test_cli_compare_errors_exit_2_naming_the_argument(workdir, arguments, expec
     assert completed.returncode == 2, completed.stderr
     assert completed.stdout == ""
     assert expected in completed.stderr.strip().splitlines()[-1]
+
+
+# --- the files users actually have ---------------------------------------------------
+
+
+def last_line_error(completed, expected):
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stdout == ""
+    assert "Traceback" not in completed.stderr
+    line = completed.stderr.strip().splitlines()[-1]
+    assert "error:" in line
+    for text in expected:
+        assert text in line, line
+
+
+def corrupted_for_litert_only(content: bytes) -> bytes:
+    """One byte flipped that the flatbuffer walk accepts but LiteRT refuses."""
+    from tflite_lowrank.litert import flatbuffer
+
+    for position in range(8, len(content)):
+        changed = bytearray(content)
+        changed[position] ^= 0xFF
+        changed = bytes(changed)
+        try:
+            flatbuffer.inspect_model(changed)
+        except Exception:  # noqa: S112 - the parent process detects this one.
+            continue
+        try:
+            Interpreter(model_content=changed).allocate_tensors()
+        except (ValueError, RuntimeError):
+            return changed
+    raise AssertionError("no such byte")
+
+
+@pytest.fixture(scope="module")
+def broken(workdir):
+    """Truncated and corrupted .tflite and .npz files, and vocabularies of the wrong
+    size."""
+    folder = workdir / "broken"
+    folder.mkdir()
+    content = (workdir / "a.tflite").read_bytes()
+    (folder / "truncated.tflite").write_bytes(content[: len(content) // 2])
+    (folder / "corrupted.tflite").write_bytes(corrupted_for_litert_only(content))
+    archive = (workdir / "data.npz").read_bytes()
+    (folder / "truncated.npz").write_bytes(archive[: len(archive) // 2])
+    (folder / "text.npz").write_text("token_ids\n1 2 3\n")
+    np.save(folder / "array.npy", np.ones((2, SEQ_LEN), np.int32))
+    (folder / "array.npy").rename(folder / "array.npz")
+    words = ["<pad>", "<unk>", *WORDS]
+    (folder / "small_vocab.txt").write_text("\n".join(words[:-5]) + "\n")
+    (folder / "large_vocab.txt").write_text("\n".join([*words, "extra"]) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["truncated", "corrupted"])
+@pytest.mark.parametrize("command", ["benchmark", "compare"])
+def test_cli_broken_tflite_exits_2_naming_the_file(workdir, broken, command, name):
+    path = broken / f"{name}.tflite"
+    if command == "benchmark":
+        completed = run_cli("benchmark", path, "--runs", "2", "--warmup", "0")
+    else:
+        completed = run_cli(
+            "compare", workdir / "a.tflite", path, "--data", workdir / "data.npz"
+        )
+    last_line_error(completed, [f"{name}.tflite", "corrupted"])
+
+
+@pytest.mark.parametrize("name", ["truncated", "text", "array"])
+def test_cli_broken_npz_exits_2_naming_the_file(workdir, broken, name):
+    path = broken / f"{name}.npz"
+    completed = run_cli("benchmark", workdir / "a.tflite", "--data", path)
+    last_line_error(completed, ["--data", f"{name}.npz", "not a readable .npz"])
+    completed = run_cli(
+        "convert",
+        workdir / "dan.keras",
+        workdir / "never.tflite",
+        "--quantization",
+        "int8",
+        "--representative-data",
+        path,
+    )
+    last_line_error(completed, ["--representative-data", f"{name}.npz"])
+    assert not (workdir / "never.tflite").exists()
+
+
+@pytest.mark.parametrize(
+    ("vocab", "size"), [("small_vocab.txt", VOCAB - 5), ("large_vocab.txt", VOCAB + 1)]
+)
+@pytest.mark.parametrize("command", ["benchmark", "compare"])
+def test_cli_vocab_of_another_size_exits_2_naming_both_sizes(
+    workdir, broken, command, vocab, size
+):
+    data = ["--data", workdir / "data.tsv", "--vocab", broken / vocab]
+    data += ["--labels", workdir / "labels.txt"]
+    if command == "benchmark":
+        completed = run_cli("benchmark", workdir / "a.tflite", *data)
+    else:
+        completed = run_cli(
+            "compare", workdir / "a.tflite", workdir / "b.tflite", *data
+        )
+    last_line_error(completed, [f"{size} tokens", f"{VOCAB} rows", vocab])
+
+
+USER_LAYERS = """
+import keras
+
+
+@keras.saving.register_keras_serializable(package="my_project")
+class Doubling(keras.layers.Layer):
+    def call(self, inputs):
+        return 2.0 * inputs
+"""
+
+
+def test_cli_convert_imports_the_users_layers(tmp_path, monkeypatch):
+    import importlib
+
+    (tmp_path / "my_project_layers.py").write_text(USER_LAYERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    layers = importlib.import_module("my_project_layers")
+    token_ids = keras.Input((SEQ_LEN,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(VOCAB, 8)(token_ids)
+    x = layers.Doubling()(keras.layers.GlobalAveragePooling1D()(x))
+    keras.Model(token_ids, keras.layers.Dense(2)(x)).save(tmp_path / "user.keras")
+
+    def convert(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "tflite_lowrank", "convert", "user.keras"]
+            + ["user.tflite", *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    last_line_error(convert(), ["Could not load a Keras model"])
+    last_line_error(
+        convert("--import", "my_project_missing"),
+        ["`--import`", "'my_project_missing'"],
+    )
+    completed = convert("--import", "json", "--import", "my_project_layers")
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "user.tflite").is_file()

@@ -552,3 +552,39 @@ def test_load_keras_model_errors(tmp_path, name, content, error, match):
         path.write_bytes(content)
     with pytest.raises(error, match=match):
         convert.load_keras_model(path)
+
+
+class _PositionIds(keras.layers.Layer):
+    """0, 1, ..., seq_len - 1 for every row: the ids of a position embedding."""
+
+    def call(self, token_ids):
+        shape = keras.ops.shape(token_ids)
+        return keras.ops.broadcast_to(keras.ops.arange(shape[1]), shape)
+
+
+def test_convert_int8_vocabulary_is_the_token_table_not_a_position_table(tmp_path):
+    keras.utils.set_random_seed(0)
+    token_ids = keras.Input((5,), dtype="int32", name="token_ids")
+    tokens = keras.layers.Embedding(1000, 8, name="tokens")(token_ids)
+    positions = keras.layers.Embedding(128, 8, name="positions")(
+        _PositionIds()(token_ids)
+    )
+    x = keras.layers.GlobalAveragePooling1D()(tokens + positions)
+    model = keras.Model(token_ids, keras.layers.Dense(2, activation="softmax")(x))
+    rows = np.random.default_rng(0).integers(2, 1000, (16, 5)).astype(np.int32)
+    rows[0, 0] = 999  # A real token id, far beyond the 128 positions.
+    result = convert_to_tflite(
+        model,
+        tmp_path / "positions.tflite",
+        quantization="int8",
+        representative_data=rows,
+    )
+    assert result.path.endswith("positions.tflite")
+    with pytest.raises(ValueError, match="1000"):
+        rows[0, 0] = 1000
+        convert_to_tflite(
+            model,
+            tmp_path / "again.tflite",
+            quantization="int8",
+            representative_data=rows,
+        )

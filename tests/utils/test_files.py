@@ -47,3 +47,34 @@ def test_check_output_file_and_write_atomically(tmp_path):
         check_output_file(
             tmp_path / "x.jpg", suffix=".png", name="path", overwrite=True
         )
+
+
+def test_write_atomically_writes_a_name_at_the_255_byte_limit(tmp_path):
+    path = tmp_path / ("m" * (255 - len(".tflite")) + ".tflite")
+    write_atomically(
+        path, lambda temporary: open(temporary, "wb").close(), overwrite=True
+    )
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_write_atomically_removes_temporaries_of_a_killed_writer(tmp_path):
+    import subprocess
+    import sys
+
+    # A writer killed (SIGKILL) in the middle of `write` leaves its temporary file.
+    script = (
+        "import os, signal, sys; from pathlib import Path; "
+        "from tflite_lowrank.utils.files import write_atomically; "
+        "write_atomically(Path(sys.argv[1]), "
+        "lambda t: (open(t, 'wb').write(b'x'), os.kill(os.getpid(), 9)), "
+        "overwrite=False)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "a.tflite")], check=False
+    )
+    assert completed.returncode != 0
+    assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    write_atomically(
+        tmp_path / "b.tflite", lambda t: open(t, "wb").close(), overwrite=False
+    )
+    assert os.listdir(tmp_path) == ["b.tflite"]

@@ -81,8 +81,9 @@ def benchmark_tflite(
 
     Raises:
         FileNotFoundError: if `path` does not exist.
-        ValueError: if the file is not a `.tflite` model with the I/O contract, or
-            the token ids or labels do not fit it.
+        ValueError: if the file is not a `.tflite` model with the I/O contract, is
+            truncated or corrupted (also when only LiteRT, in the child process,
+            finds out), or the token ids or labels do not fit it.
         TypeError: for non-integer token ids or labels.
         RuntimeError: if the benchmark process dies.
 
@@ -162,7 +163,7 @@ def compare_models(
         raise ValueError(
             "`paths` must name at least one `.tflite` file. Received: paths=[]"
         )
-    if isinstance(reference, bool) or not isinstance(reference, int):
+    if isinstance(reference, bool) or not isinstance(reference, int | np.integer):
         raise TypeError(
             f"`reference` must be an integer index into `paths`. "
             f"Received: reference={reference!r}"
@@ -177,7 +178,7 @@ def compare_models(
             "`token_ids` are needed to compare predictions; pass the test rows. "
             "Received: token_ids=None"
         )
-    reference %= len(paths)
+    reference = int(reference) % len(paths)
     specs = [
         _check_benchmark_args(
             path,
@@ -251,8 +252,7 @@ def _check_benchmark_args(
     ):
         _check_int(arg_name, value, minimum=minimum)
     _check_path(name, path)
-    content = _flatbuffer.read_tflite(path, name=name)
-    info = _flatbuffer.inspect_model(content)
+    content, info = _flatbuffer.read_and_inspect(path, name=name)
     problems = _flatbuffer.contract_problems(info)
     if problems:
         raise ValueError(
@@ -282,6 +282,7 @@ def _check_benchmark_args(
         labels = _check_labels(labels, len(token_ids), num_labels)
     return _FileSpec(
         path=os.fspath(path),
+        name=name,
         size_bytes=len(content),
         seq_len=seq_len,
         num_labels=num_labels,

@@ -35,6 +35,7 @@ class _FileSpec:
     num_labels: int
     token_ids: np.ndarray
     labels: np.ndarray | None
+    name: str = "path"
 
 
 def _run_child(
@@ -77,6 +78,18 @@ def _run_child(
         report = json.loads(report_path.read_text()) if report_path.exists() else None
         predictions_path = Path(folder, "predictions.npy")
         predictions = np.load(predictions_path) if predictions_path.exists() else None
+        loading = Path(folder, _worker.LOADING_MARKER).exists()
+    if (report is None and loading) or (report or {}).get("stage") == "load":
+        detail = (
+            f"the LiteRT process crashed (exit code {completed.returncode})"
+            if report is None
+            else report["error"]
+        )
+        raise ValueError(
+            "LiteRT could not load and run the file: it is truncated, corrupted or "
+            f"not a model this runtime can run ({detail}). Convert the model again "
+            f"or copy the file again. Received: {spec.name}={spec.path!r}"
+        )
     if report is None:
         raise RuntimeError(
             f"The benchmark process for {spec.path} died (exit code "

@@ -6,13 +6,17 @@ constructor's arguments before anything is stored; when `fit()` starts,
 or `compression` against the chosen layer's table and `_warn_if_never_splits` warns
 if `fit()` is too short; at the split, `_rank_at_split` gives the rank of the factors
 (from `rank`, `compression` or `energy`, capped at `_max_useful_rank`, the largest
-rank that still saves parameters).
+rank that still saves parameters). `_claim_layer` (at `set_model`) refuses a second
+callback for the same layer in one `fit()` and `_release_layer` (at `on_train_begin`)
+lets it go; `_check_finite_table` refuses a table with NaN or infinite values at the
+split, before the optimizer is replaced.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -70,7 +74,7 @@ def _check_arguments(
             f"of training. Received: at_epoch={at_epoch}"
         )
     _check_learning_rate(learning_rate)
-    if isinstance(verbose, bool) or not isinstance(verbose, int):
+    if isinstance(verbose, bool) or not isinstance(verbose, int | np.integer):
         raise TypeError(f"`verbose` must be an integer. Received: verbose={verbose!r}")
 
 
@@ -156,7 +160,9 @@ def _check_learning_rate(learning_rate) -> None:
                 f"Received: learning_rate={learning_rate!r}"
             )
         return
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float):
+    if isinstance(learning_rate, bool) or not isinstance(
+        learning_rate, int | float | np.integer | np.floating
+    ):
         raise TypeError(
             '`learning_rate` must be "calr", "calr_paper", None, a float or a '
             "`keras.optimizers.schedules.LearningRateSchedule`. "
@@ -233,3 +239,66 @@ def _check_band_budget(layer, *, rank, compression, bands, token_counts) -> None
         )
     except ValueError as error:
         raise ValueError(f"{error} (layer '{layer.name}')") from None
+
+
+_OWNER_ATTRIBUTE = "_tflite_lowrank_split_owner"
+
+
+def _claim_layer(callback, layer) -> None:
+    """Marks `layer` as `callback`'s for this `fit()`; raises if another one has it.
+
+    Keras calls every callback's `set_model` before any `on_train_begin`, so two
+    `EmbeddingFactorization`s given to the same `fit()` for the same layer meet here,
+    before any training. The mark is a weak reference stored on the layer object
+    (`_tflite_lowrank_split_owner`); `_release_layer` removes it at the owner's
+    `on_train_begin`. A mark left by a `fit()` that failed before training started
+    is replaced when its callback is gone or is given to `fit()` again.
+    """
+    reference = getattr(layer, _OWNER_ATTRIBUTE, None)
+    owner = reference() if reference is not None else None
+    if owner is not None and owner is not callback:
+        _release_layer(owner, layer)  # This `fit()` stops here: nothing is held.
+        raise ValueError(
+            f"Two `EmbeddingFactorization` callbacks split layer '{layer.name}' in "
+            "the same `fit()`; a layer is split once. Give `fit()` one of them "
+            "(the other's `layer_name` may name another Embedding). "
+            f"Received: layer_name={layer.name!r} for both"
+        )
+    object.__setattr__(layer, _OWNER_ATTRIBUTE, weakref.ref(callback))
+
+
+def _release_layer(callback, layer) -> None:
+    """Removes `callback`'s mark from `layer` (see `_claim_layer`), if it is there."""
+    reference = getattr(layer, _OWNER_ATTRIBUTE, None)
+    if reference is not None and reference() in (callback, None):
+        object.__delattr__(layer, _OWNER_ATTRIBUTE)
+
+
+def _check_finite_table(layer, epoch: int) -> None:
+    """Raises at the split if `layer`'s table holds NaN or infinite values.
+
+    Checked before anything changes (the optimizer included): the SVD of such a
+    table has no meaning, and the factors would carry the NaNs on.
+    """
+    finite = keras.ops.isfinite(layer.embeddings)
+    if bool(keras.ops.all(finite)):
+        return
+    rows = np.flatnonzero(~np.all(keras.ops.convert_to_numpy(finite), axis=1))
+    raise ValueError(
+        f"The table of layer '{layer.name}' holds NaN or infinite values after "
+        f"epoch {epoch} ({len(rows)} of {layer.input_dim} rows, e.g. row "
+        f"{int(rows[0])}): training diverged before the split, and a table that "
+        "is not finite cannot be factorized. A common cause is a masked mean "
+        "(`GlobalAveragePooling1D` after `mask_zero=True`) over a row that is "
+        "all padding (id 0), which divides by zero; drop such rows or lower the "
+        f"learning rate. Received: layer_name={layer.name!r}, epoch={epoch}"
+    )
+
+
+def _normalize_bands(bands) -> int | str | tuple[int, ...]:
+    """`bands` (checked by `_check_bands`): `"auto"`, an `int` or a tuple of `int`s."""
+    if isinstance(bands, str):
+        return bands
+    if isinstance(bands, int | np.integer):
+        return int(bands)
+    return tuple(int(b) for b in bands)

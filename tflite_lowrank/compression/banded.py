@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from tflite_lowrank.compression.bands import band_slices, check_ranks
+from tflite_lowrank.utils.checks import python_number
 
 
 @keras.saving.register_keras_serializable(package="tflite_lowrank")
@@ -93,6 +94,8 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         projection: bool = True,
         **kwargs,
     ):
+        # NumPy integers are stored as Python ones, for `get_config` (JSON).
+        input_dim, output_dim = python_number(input_dim), python_number(output_dim)
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(

@@ -24,9 +24,13 @@ from tflite_lowrank.compression.arguments import (
     _check_arguments,
     _check_band_budget,
     _check_bands,
+    _check_finite_table,
     _check_not_split,
     _check_rank,
+    _claim_layer,
+    _normalize_bands,
     _rank_at_split,
+    _release_layer,
     _warn_if_never_splits,
 )
 from tflite_lowrank.compression.coordination import (
@@ -199,8 +203,10 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             `fit()` starts (before any training), for no such layer (the message
             lists the model's Embedding layers), a layer that is not a
             `keras.layers.Embedding` (or a quantized or LoRA one), a rank that is
-            not below `min(V, D)` or saves no parameters, or a callback that
-            already split.
+            not below `min(V, D)` or saves no parameters, a callback that
+            already split, or a second `EmbeddingFactorization` for the same
+            layer; at the split (before the optimizer is replaced), for a table
+            with NaN or infinite values (training diverged).
         TypeError: for arguments of the wrong type, e.g. a `coordinate_with` that
             is not a list or tuple of callbacks.
 
@@ -262,9 +268,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.at_epoch = int(at_epoch)
         if bands == "auto" and energy is not None:
             bands = 1  # `energy` picks one rank for the whole table's spectrum.
-        self.bands = (
-            bands if isinstance(bands, int | str) else tuple(int(b) for b in bands)
-        )
+        self.bands = _normalize_bands(bands)
         self.token_counts = token_counts
         self.learning_rate = learning_rate
         self.verbose = verbose
@@ -290,6 +294,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             token_counts=self.token_counts,
         )
         self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
+        _claim_layer(self, self._layer)  # Refuses a second callback on this layer.
 
     def set_params(self, params):
         super().set_params(params)
@@ -297,6 +302,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self._resume_from_backup()
 
     def on_train_begin(self, logs=None):
+        _release_layer(self, self._layer)
         epochs = (self.params or {}).get("epochs")
         if self.result is None and epochs is not None:
             _warn_if_never_splits(self.at_epoch, epochs)
@@ -346,6 +352,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         layer = self._layer
         model = self.model
         input_dim, output_dim = layer.input_dim, layer.output_dim
+        _check_finite_table(layer, epoch)  # Before anything changes.
         self._install_fresh_optimizer()
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)

@@ -101,7 +101,9 @@ def _reset_siblings(callbacks, checkpoint_best: dict[int, object]) -> list[str]:
 
 def _warn_reduce_lr_on_plateau(learning_rate, callbacks) -> None:
     """Warns (for the caller's caller) if a `ReduceLROnPlateau` meets a schedule."""
-    if learning_rate is not None and not isinstance(learning_rate, int | float):
+    if learning_rate is not None and not isinstance(
+        learning_rate, int | float | np.integer | np.floating
+    ):
         for cb in callbacks:
             if isinstance(cb, keras.callbacks.ReduceLROnPlateau):
                 warnings.warn(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tflite_lowrank.utils.checks import python_number
+
 
 @keras.saving.register_keras_serializable(package="tflite_lowrank")
 class LowRankEmbedding(keras.layers.Layer):
@@ -62,6 +64,8 @@ class LowRankEmbedding(keras.layers.Layer):
         mask_zero: bool = False,
         **kwargs,
     ):
+        # NumPy integers are stored as Python ones, for `get_config` (JSON).
+        input_dim, output_dim, rank = map(python_number, (input_dim, output_dim, rank))
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
+
+from tflite_lowrank.utils.checks import python_number
 
 # `peak <= floor` is tested with this relative slack: 1e-3 * 0.1 * 0.1 * 0.1 is
 # 1.0000000000000002e-06, one rounding step above a floor written as 1e-6. The
@@ -127,7 +130,7 @@ class CyclicalAnnealedLearningRate(keras.optimizers.schedules.LearningRateSchedu
             )
         if (
             isinstance(steps_per_epoch, bool)
-            or not isinstance(steps_per_epoch, int)
+            or not isinstance(steps_per_epoch, int | np.integer)
             or steps_per_epoch < 1
         ):
             raise ValueError(
@@ -141,12 +144,15 @@ class CyclicalAnnealedLearningRate(keras.optimizers.schedules.LearningRateSchedu
                 restart_minimal_learning_rate,
                 initial_learning_rate,
             )
-        self.initial_learning_rate = initial_learning_rate
-        self.minimal_learning_rate = minimal_learning_rate
-        self.step_size = step_size
-        self.decay = decay
-        self.steps_per_epoch = steps_per_epoch
-        self.restart_minimal_learning_rate = restart_minimal_learning_rate
+        # NumPy numbers are stored as Python ones, for `get_config` (JSON).
+        self.initial_learning_rate = python_number(initial_learning_rate)
+        self.minimal_learning_rate = python_number(minimal_learning_rate)
+        self.step_size = python_number(step_size)
+        self.decay = python_number(decay)
+        self.steps_per_epoch = python_number(steps_per_epoch)
+        self.restart_minimal_learning_rate = python_number(
+            restart_minimal_learning_rate
+        )
         self.name = name
         self._restart_floor = (
             initial_learning_rate * decay**5
@@ -203,7 +209,9 @@ class CyclicalAnnealedLearningRate(keras.optimizers.schedules.LearningRateSchedu
 
 
 def _check_number(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
         raise TypeError(
             f"`{name}` must be a number. Received: {name}={value!r} "
             f"(of type {type(value).__name__})"

@@ -138,8 +138,52 @@ def _embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def _vocabulary_size(model: keras.Model) -> int | None:
+    """Rows of the table the token input feeds: the largest valid token id + 1.
+
+    The embedding layers that read the model's input directly (also inside nested
+    functional models fed by it) are the token tables; a position or segment
+    embedding fed by another tensor is not. Without such a layer (a subclassed
+    model, whose graph is not known), the largest table.
+    """
     layers = _embedding_layers(model)
-    return min(layer.input_dim for layer in layers) if layers else None
+    if not layers:
+        return None
+    token_tables = _token_embeddings(model)
+    if token_tables:
+        return min(layer.input_dim for layer in token_tables)
+    return max(layer.input_dim for layer in layers)
+
+
+def _token_embeddings(model: keras.Model) -> list[keras.layers.Layer]:
+    """The embedding layers called on one of `model`'s inputs (see above)."""
+    try:
+        inputs = list(model.inputs or ())
+    except (AttributeError, ValueError):
+        return []
+    found: list[keras.layers.Layer] = []
+    _collect_token_embeddings(model, {id(tensor) for tensor in inputs}, found)
+    return found
+
+
+def _collect_token_embeddings(model, input_ids: set[int], found: list) -> None:
+    embedding_types = (keras.layers.Embedding, LowRankEmbedding, BandedLowRankEmbedding)
+    for layer in getattr(model, "layers", ()):
+        for node in getattr(layer, "_inbound_nodes", ()):
+            arguments = getattr(node, "arguments", None)
+            tensors = getattr(arguments, "keras_tensors", None) or getattr(
+                node, "input_tensors", ()
+            )
+            if not any(id(tensor) in input_ids for tensor in tensors):
+                continue
+            if isinstance(layer, embedding_types):
+                if layer not in found:
+                    found.append(layer)
+            elif isinstance(layer, keras.Model):
+                try:
+                    inner = {id(tensor) for tensor in layer.inputs or ()}
+                except (AttributeError, ValueError):
+                    continue
+                _collect_token_embeddings(layer, inner, found)
 
 
 def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -115,6 +115,27 @@ def read_tflite(path: os.PathLike[str] | str, *, name: str = "path") -> bytes:
     return content
 
 
+def read_and_inspect(
+    path: os.PathLike[str] | str, *, name: str = "path"
+) -> tuple[bytes, ModelInfo]:
+    """`read_tflite` and `inspect_model`: the content and what it says.
+
+    Raises:
+        FileNotFoundError: if there is no such file.
+        ValueError: if the file is not a TFLite flatbuffer, or is truncated or
+            corrupted (its tables point outside the file or hold bad values).
+    """
+    content = read_tflite(path, name=name)
+    try:
+        return content, inspect_model(content)
+    except Exception as error:  # struct.error, TypeError, IndexError...: bad offsets.
+        raise ValueError(
+            "The file is not a readable `.tflite` model: it is truncated or "
+            f"corrupted ({type(error).__name__}: {error}). Convert the model again "
+            f"or copy the file again. Received: {name}={str(Path(path))!r}"
+        ) from None
+
+
 def check_flatbuffer(content: bytes, received: str) -> None:
     """Raises a ValueError unless `content` carries the TFLite file identifier."""
     from ai_edge_litert import schema_py_generated as schema

@@ -30,6 +30,7 @@ else:  # Run as a script: import the sibling file, not the package (see above).
     import interpreter as _interpreter
 
 _HEAVY_PACKAGES = frozenset({"tensorflow", "keras"})
+LOADING_MARKER = "loading"
 
 
 def _child_main(folder: str) -> None:
@@ -38,12 +39,14 @@ def _child_main(folder: str) -> None:
     try:
         request = json.loads((folder / "request.json").read_text())
         token_ids = np.load(folder / "token_ids.npy")
-        report = _measure(token_ids=token_ids, **request)
+        report = _measure(token_ids=token_ids, folder=folder, **request)
         predictions = report.pop("predictions")
         if predictions is not None:
             np.save(folder / "predictions.npy", predictions)
     except Exception as error:  # Report any failure to the parent.
         report = {"error": f"{type(error).__name__}: {error}"}
+        if (folder / LOADING_MARKER).exists():
+            report["stage"] = "load"
     report["heavy_modules"] = _heavy_modules()
     (folder / "report.json").write_text(json.dumps(report))
 
@@ -57,12 +60,18 @@ def _measure(
     num_runs: int,
     progress: bool,
     want_predictions: bool,
+    folder: Path | None = None,
 ) -> dict[str, Any]:
+    # While the marker exists the file is being loaded (and run once): a failure, or
+    # a crash the parent sees as a missing report, is then the file's.
+    marker = None if folder is None else Path(folder, LOADING_MARKER)
     # Import LiteRT first, so that its libraries are not counted as the model's memory.
     import ai_edge_litert.interpreter  # noqa: F401
     from tqdm import tqdm
 
     rss_before = _current_rss()
+    if marker is not None:
+        marker.touch()
     start = time.perf_counter()
     interpreter = _interpreter.make_interpreter(
         model_path=path, num_threads=num_threads
@@ -75,6 +84,8 @@ def _measure(
     start = time.perf_counter()
     runner.invoke()
     first_inference = time.perf_counter() - start
+    if marker is not None:
+        marker.unlink()
 
     total = warmup_runs + num_runs + (len(rows) if want_predictions else 0)
     bar = tqdm(

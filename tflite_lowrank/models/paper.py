@@ -181,7 +181,9 @@ def build_lstm(
     """
     _check_sizes(vocab_size, num_classes, seq_len, embedding_dim, embeddings)
     _check_int("units", units, minimum=1)
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float):
+    if isinstance(dropout, bool) or not isinstance(
+        dropout, int | float | np.integer | np.floating
+    ):
         raise TypeError(
             f"`dropout` must be a float. Received: dropout={dropout!r} "
             f"(of type {type(dropout).__name__})"
@@ -276,7 +278,9 @@ def compile_for_classification(
     compile_for_classification(model, epsilon=PAPER_ADAM_EPSILON)
     ```
     """
-    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float):
+    if isinstance(epsilon, bool) or not isinstance(
+        epsilon, int | float | np.integer | np.floating
+    ):
         raise TypeError(f"`epsilon` must be a float. Received: epsilon={epsilon!r}")
     if epsilon <= 0:
         raise ValueError(f"`epsilon` must be > 0. Received: epsilon={epsilon}")

@@ -103,3 +103,18 @@ def check_dir(name: str, value: object) -> Path:
             f"`{name}` must be an existing folder. Received: {name}={str(path)!r}"
         )
     return path
+
+
+def python_number(value: object) -> object:
+    """`value` as a Python `int` or `float` if it is a NumPy one, else unchanged.
+
+    Lets the checks and the stored configuration (`get_config`, JSON) see
+    `np.int64(3)` as `3` and `np.float32(0.9)` as `0.9` (its float value).
+    """
+    if isinstance(value, np.bool_):
+        return value
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value

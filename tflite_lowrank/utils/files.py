@@ -4,7 +4,7 @@
 house message: what is wrong, then `Received: name=value`); `write_atomically` writes
 through a temporary file in the same folder and `os.replace`; `write_tsv` writes the
 `label<TAB>text` files of the demo and the Android assets. Standard library only
-(and `utils.checks`).
+(and `utils.checks`; `psutil` to find stale temporaries).
 """
 
 from __future__ import annotations
@@ -88,10 +88,17 @@ def write_atomically(
     """Writes `path` through a temporary file in the same folder, then `os.replace`.
 
     `write(temporary_path)` produces the content. On any failure or interruption the
-    temporary file is removed and an existing `path` is left untouched.
+    temporary file is removed and an existing `path` is left untouched. The temporary
+    name is short (`.tflite-lowrank-<pid>-<random>.tmp`), so that any legal output
+    name, up to the 255-byte limit, can be written. A process killed while writing
+    (SIGKILL) cannot remove its temporary file: the next write into that folder
+    removes the temporaries of this pattern whose process is gone.
     """
+    _remove_stale_temporaries(path.parent)
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent
+        prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-",
+        suffix=_TEMPORARY_SUFFIX,
+        dir=path.parent,
     )
     os.close(handle)
     try:
@@ -108,6 +115,40 @@ def write_atomically(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+_TEMPORARY_PREFIX = ".tflite-lowrank-"
+_TEMPORARY_SUFFIX = ".tmp"
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Removes `write_atomically`'s temporaries in `folder` whose process is gone.
+
+    Best effort: a file that cannot be listed or removed is left alone, and the
+    temporaries of live processes (writing right now) are kept.
+    """
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (
+            name.startswith(_TEMPORARY_PREFIX) and name.endswith(_TEMPORARY_SUFFIX)
+        ):
+            continue
+        pid_text = name[len(_TEMPORARY_PREFIX) :].partition("-")[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    import psutil  # A dependency; `os.kill(pid, 0)` would end the process on Windows.
+
+    return psutil.pid_exists(pid)
 
 
 def _umask() -> int:
