@@ -375,10 +375,13 @@ def retrain_online(
     compression: float,
     learning_rate=None,
     bands=1,
+    split_learning_rate=None,
 ) -> tuple[keras.Model, PhaseResult, dict]:
     """Ours: `EmbeddingFactorization` splits the pretrained table, then retraining.
 
     `bands` is the callback's: 1 (the paper's single SVD, the grid) or frequency bands.
+    `split_learning_rate` is the callback's `learning_rate` when it differs from the
+    rate the model is compiled with (e.g. `"calr"`, the callback's default).
 
     `fit()` resumes at epoch `pretrain_epochs` with the callback's
     `at_epoch=pretrain_epochs`, so the split happens when the first retraining epoch
@@ -394,7 +397,7 @@ def retrain_online(
         "embedding",
         compression=compression,
         at_epoch=recipe.pretrain_epochs,
-        learning_rate=rate,
+        learning_rate=rate if split_learning_rate is None else split_learning_rate,
         verbose=0,
         bands=bands,
     )
