@@ -85,7 +85,7 @@ class _PeakRss:
         self.peak = max(self.peak, self._process.memory_info().rss)
 
 
-def _case_split(rows: int, method: str, optimizer: str) -> dict:
+def _case_split(rows: int, method: str, optimizer: str, bands="1") -> dict:
     import tracemalloc
 
     import psutil
@@ -119,7 +119,10 @@ def _case_split(rows: int, method: str, optimizer: str) -> dict:
     )
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     split = EmbeddingFactorization(
-        "embedding", compression=COMPRESSION, at_epoch=1, bands=1
+        "embedding",
+        compression=COMPRESSION,
+        at_epoch=1,
+        bands=int(bands) if bands.isdigit() else bands,
     )
     split._svd_method = method
     split.set_model(model)
@@ -141,6 +144,8 @@ def _case_split(rows: int, method: str, optimizer: str) -> dict:
         "cols": DIM,
         "method": method,
         "optimizer": optimizer,
+        "bands": bands,
+        "band_ranks": list(result.band_ranks or [result.rank]),
         "rank": result.rank,
         "relative_error": result.relative_error,
         "split_seconds": result.seconds,
@@ -205,7 +210,8 @@ def _markdown(rows: list[dict]) -> str:
     lines = [
         "# Split overhead: time and memory of the split",
         "",
-        f"Rank at compression {COMPRESSION} (29 for both sizes), D = {DIM}, float32. "
+        f"Rank at compression {COMPRESSION} (29 for both sizes; frequency bands "
+        f"share the same parameter budget), D = {DIM}, float32. "
         "Memory in units of the table (V x D x 4 bytes), measured as resident memory "
         "above the process before the model existed. CPU: "
         f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
@@ -214,9 +220,9 @@ def _markdown(rows: list[dict]) -> str:
         f"{max(r['load_average_1min'] for r in rows):.1f} (times are inflated when "
         "it exceeds the core count).",
         "",
-        "| V x D | method | optimizer | split s (CPU s) | SVD alone s (CPU s) | "
-        "rel. error | before | peak | after | NumPy peak |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| V x D | method | bands (ranks) | optimizer | split s (CPU s) | "
+        "SVD alone s (CPU s) | rel. error | before | peak | after | NumPy peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     svd = {
         (r["rows"], r["method"]): f"{r['svd_seconds']:.2f} ({r['svd_cpu_seconds']:.2f})"
@@ -226,9 +232,12 @@ def _markdown(rows: list[dict]) -> str:
     for r in rows:
         if r["kind"] != "split":
             continue
-        svd_seconds = svd.get((r["rows"], r["method"]))
+        banded = r.get("bands", "1") != "1"
+        svd_seconds = None if banded else svd.get((r["rows"], r["method"]))
+        ranks = ", ".join(str(k) for k in r.get("band_ranks", [r["rank"]]))
         lines.append(
-            f"| {r['rows']:,} x {r['cols']} | {r['method']} | {r['optimizer']} | "
+            f"| {r['rows']:,} x {r['cols']} | {r['method']} | "
+            f"{r.get('bands', '1')} ({ranks}) | {r['optimizer']} | "
             f"{r['split_seconds']:.2f} ({r['split_cpu_seconds']:.2f}) | "
             f"{svd_seconds or ''} | "
             f"{r['relative_error']:.4f} | {r['before_tables']:.2f} | "
@@ -258,6 +267,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 400_000])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument(
+        "--bands",
+        nargs="+",
+        default=["1", "auto"],
+        help='The callback\'s `bands` for the Adam splits with method "auto": 1 (the '
+        'single SVD) and "auto" (the default, frequency bands).',
+    )
     parser.add_argument("--no-full-svd", action="store_true")
     parser.add_argument("--output", default=str(RESULTS / "split_overhead"))
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -265,7 +281,9 @@ def main(argv=None) -> int:
     if args.case:
         case = json.loads(args.case)
         if case["kind"] == "split":
-            row = _case_split(case["rows"], case["method"], case["optimizer"])
+            row = _case_split(
+                case["rows"], case["method"], case["optimizer"], case.get("bands", "1")
+            )
         else:
             row = _case_svd(case["rows"], case["method"])
         print(json.dumps(row))
@@ -276,9 +294,16 @@ def main(argv=None) -> int:
     cases = []
     for rows in args.sizes:
         for method in args.methods:
-            cases.append(
-                {"kind": "split", "rows": rows, "method": method, "optimizer": "adam"}
-            )
+            for bands in args.bands if method == "auto" else ["1"]:
+                cases.append(
+                    {
+                        "kind": "split",
+                        "rows": rows,
+                        "method": method,
+                        "optimizer": "adam",
+                        "bands": bands,
+                    }
+                )
             cases.append({"kind": "svd", "rows": rows, "method": method})
         cases.append(
             {"kind": "split", "rows": rows, "method": "auto", "optimizer": "sgd"}

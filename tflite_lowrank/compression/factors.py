@@ -15,8 +15,12 @@ import math
 import numpy as np
 
 from tflite_lowrank.compression.band_ranks import allocate_band_ranks, resolve_bands
-from tflite_lowrank.compression.bands import banded_svd
-from tflite_lowrank.compression.svd import truncated_svd
+from tflite_lowrank.compression.bands import band_slices, banded_svd
+from tflite_lowrank.compression.svd import (
+    reuse_gram_decompositions,
+    singular_values,
+    truncated_svd,
+)
 from tflite_lowrank.compression.swap import (
     _factorize_banded_in_place,
     _factorize_in_place,
@@ -70,23 +74,27 @@ def plan_factors(
     # The same parameter count as the single-band rank: `compression` then means
     # the fraction of the table's parameters removed, for both layouts.
     compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
-    allocation = allocate_band_ranks(
-        input_dim,
-        output_dim,
-        compression,
-        bands=bands,
-        token_counts=token_counts,
-        table=table,
-    )
-    pairs = banded_svd(table, allocation.boundaries, allocation.ranks)
-    squared_error = squared_norm = 0.0
-    start = 0
-    for a, b in pairs:
-        rows = table[start : start + a.shape[0]]
-        start += a.shape[0]
-        norm = float(np.vdot(rows.astype(np.float64), rows.astype(np.float64)))
-        squared_norm += norm
-        squared_error += _relative_error(rows, a, b) ** 2 * norm
+    with reuse_gram_decompositions():  # each band's Gram matrix once, not twice
+        allocation = allocate_band_ranks(
+            input_dim,
+            output_dim,
+            compression,
+            bands=bands,
+            token_counts=token_counts,
+            table=table,
+        )
+        pairs = banded_svd(
+            table, allocation.boundaries, allocation.ranks, method=svd_method
+        )
+        # Each band's error is its tail energy (exact for truncated SVD factors),
+        # from the spectra the allocation already computed.
+        squared_error = squared_norm = 0.0
+        for band, (a, _) in zip(
+            band_slices(input_dim, allocation.boundaries), pairs, strict=True
+        ):
+            energy = singular_values(table[band]) ** 2
+            squared_norm += float(energy.sum())
+            squared_error += float(energy[a.shape[1] :].sum())
     error = math.sqrt(squared_error / squared_norm) if squared_norm else 0.0
     return Factors(tuple(pairs), allocation.boundaries, error)
 

@@ -22,6 +22,7 @@ singular vectors (rows of `V` instead of rows of `V^T`); this module does not.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
@@ -280,8 +281,43 @@ def _work_dtype(matrix: np.ndarray):
     return np.float64, _CHUNK_ROWS
 
 
+_GRAM_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] | None = None
+"""`_gram_eigh` results while `reuse_gram_decompositions()` is active, else None."""
+
+
+@contextlib.contextmanager
+def reuse_gram_decompositions():
+    """Within the block, `_gram_eigh` of the same array view is computed once.
+
+    The banded split needs each band's spectrum twice (to allocate the ranks, then
+    for the factors); the Gram matrix of a 300k x 300 band costs seconds. Keyed by
+    the view's memory address, shape, strides and dtype: the arrays must not change
+    inside the block.
+    """
+    global _GRAM_CACHE
+    previous, _GRAM_CACHE = _GRAM_CACHE, {}
+    try:
+        yield
+    finally:
+        _GRAM_CACHE = previous
+
+
 def _gram_eigh(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (descending) and eigenvectors of `W^T W`, accumulated in float64."""
+    if _GRAM_CACHE is None:
+        return _compute_gram_eigh(matrix)
+    key = (
+        matrix.__array_interface__["data"][0],
+        matrix.shape,
+        matrix.strides,
+        matrix.dtype.str,
+    )
+    if key not in _GRAM_CACHE:
+        _GRAM_CACHE[key] = _compute_gram_eigh(matrix)
+    return _GRAM_CACHE[key]
+
+
+def _compute_gram_eigh(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cols = matrix.shape[1]
     gram = np.zeros((cols, cols), dtype=np.float64)
     dtype, chunk_rows = _work_dtype(matrix)
