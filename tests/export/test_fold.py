@@ -69,6 +69,15 @@ def _recurrent(layer_class):
     return build
 
 
+def _bidirectional(layer_class):
+    def build():
+        token_ids, x = _embedded()
+        x = keras.layers.Bidirectional(layer_class(5), name="birnn")(x)
+        return keras.Model(token_ids, _head(x)), "birnn"
+
+    return build
+
+
 def _dense_per_token():
     token_ids, x = _embedded(mask_zero=False)
     x = keras.layers.Dense(6, activation="relu", name="per_token")(x)
@@ -107,6 +116,8 @@ FOLDABLE = {
     "lstm": _recurrent(keras.layers.LSTM),
     "gru": _recurrent(keras.layers.GRU),
     "simple_rnn": _recurrent(keras.layers.SimpleRNN),
+    "bidirectional_lstm": _bidirectional(keras.layers.LSTM),
+    "bidirectional_gru": _bidirectional(keras.layers.GRU),
     "dense_per_token": _dense_per_token,
     "conv1d": _conv1d,
     "sequential_gru": _sequential,
@@ -238,7 +249,9 @@ def _operator_counts(content: bytes) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize(
-    "build", [_dan, _recurrent(keras.layers.LSTM)], ids=["dan", "lstm"]
+    "build",
+    [_dan, _recurrent(keras.layers.LSTM), _bidirectional(keras.layers.LSTM)],
+    ids=["dan", "lstm", "bidirectional_lstm"],
 )
 def test_fold_projection_tflite_agrees_and_runs_fewer_operations(build, rng, tmp_path):
     from tflite_lowrank.export.converter import convert_to_tflite

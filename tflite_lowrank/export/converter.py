@@ -200,9 +200,10 @@ def convert_to_tflite(
             model's input length is not fixed. Defaults to `None`.
         fold_projection: Boolean. Fold each `LowRankEmbedding`'s `embeddings_b`
             into the layer that consumes it (LSTM/GRU/SimpleRNN input kernel,
-            Dense, Conv1D, or the Dense after a mean over time), so the file runs
-            fewer operations per token; the output check compares the folded file
-            with the unfolded Keras model. Defaults to `True`.
+            also in `Bidirectional`, Dense, Conv1D, or the Dense after a mean
+            over time), so the file runs fewer operations per token; the output
+            check compares the folded file with the unfolded Keras model.
+            Defaults to `True`.
 
     Returns:
         A `ConversionResult`.

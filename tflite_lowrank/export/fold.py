@@ -11,7 +11,8 @@ disappears and the consumer itself gets cheaper (for an LSTM, `k x 4H` instead o
 Folded consumers (the first layer after the embedding that is not an identity at
 inference, i.e. not `Dropout` and friends):
 
-- `LSTM`, `GRU`, `SimpleRNN`: the input kernel (`D x 4H`, `D x 3H`, `D x H`);
+- `LSTM`, `GRU`, `SimpleRNN`: the input kernel (`D x 4H`, `D x 3H`, `D x H`), also
+  inside `Bidirectional` (both directions' input kernels);
 - `Dense` applied per token, and `Conv1D` (`groups=1`, channels last);
 - a mean over time (the models' masked mean or `GlobalAveragePooling1D`, channels last)
   followed, after identities only, by a `Dense`: the mean is linear, so it can be taken
@@ -310,6 +311,15 @@ def _find_consumer(model: keras.Model, embedding: LowRankEmbedding):
         elif class_name in _RECURRENT_LAYERS and not averaged:
             _check_plain(layer)
             return layer, chain
+        elif class_name == "Bidirectional" and not averaged:
+            for direction in (layer.forward_layer, layer.backward_layer):
+                if type(direction).__name__ not in _RECURRENT_LAYERS:
+                    raise _CannotFold(
+                        f"Bidirectional {layer.name!r} wraps "
+                        f"{type(direction).__name__}, not LSTM, GRU or SimpleRNN"
+                    )
+                _check_plain(direction)
+            return layer, chain
         elif isinstance(layer, keras.layers.Conv1D) and not averaged:
             _check_plain(layer)
             if layer.groups != 1 or layer.data_format != "channels_last":
@@ -320,8 +330,8 @@ def _find_consumer(model: keras.Model, embedding: LowRankEmbedding):
         else:
             raise _CannotFold(
                 f"the first layer that does arithmetic, {class_name} {layer.name!r}, "
-                "is not a supported linear consumer (LSTM, GRU, SimpleRNN, Dense, "
-                "Conv1D, or a mean over time followed by Dense)"
+                "is not a supported linear consumer (LSTM, GRU, SimpleRNN, their "
+                "Bidirectional, Dense, Conv1D, or a mean over time followed by Dense)"
             )
         current = layer
 
@@ -372,12 +382,21 @@ def _folded_kernel(kernel: np.ndarray, projection: np.ndarray) -> np.ndarray:
 
 def _rebuild(model, embedding, consumer, chain) -> keras.Model:
     projection = _projection(embedding)
-    kernel_variable = _kernel(consumer)
-    kernel_index = next(
+    kernel_variables = [
+        _kernel(owner)
+        for owner in (
+            (consumer.forward_layer, consumer.backward_layer)
+            if isinstance(consumer, keras.layers.Bidirectional)
+            else (consumer,)
+        )
+    ]
+    kernel_indices = [
         index
         for index, weight in enumerate(consumer.weights)
-        if weight is kernel_variable
-    )
+        if any(weight is kernel for kernel in kernel_variables)
+    ]
+    if len(kernel_indices) != len(kernel_variables):
+        raise _CannotFold(f"the input kernel of {consumer.name!r} was not found")
     pairs = []
 
     def clone(layer):
@@ -386,7 +405,16 @@ def _rebuild(model, embedding, consumer, chain) -> keras.Model:
         elif not isinstance(layer, keras.layers.Layer):
             return layer  # A stateless operation of the graph, e.g. a mask op.
         else:
-            new = layer.__class__.from_config(layer.get_config())
+            config = layer.get_config()
+            if layer is consumer and isinstance(layer, keras.layers.Bidirectional):
+                # Its directions are serialized with their input width (D): drop
+                # it, so that they are built for the k-wide codes when called.
+                for key in ("layer", "backward_layer"):
+                    if isinstance(config.get(key), dict):
+                        config[key] = {
+                            k: v for k, v in config[key].items() if k != "build_config"
+                        }
+            new = layer.__class__.from_config(config)
         pairs.append((layer, new))
         return new
 
@@ -402,6 +430,7 @@ def _rebuild(model, embedding, consumer, chain) -> keras.Model:
             continue
         weights = old.get_weights()
         if old is consumer:
-            weights[kernel_index] = _folded_kernel(weights[kernel_index], projection)
+            for index in kernel_indices:
+                weights[index] = _folded_kernel(weights[index], projection)
         new.set_weights(weights)
     return folded
