@@ -6,7 +6,9 @@ not depend on the weights' values, so the models are not trained (random tables)
 
 Variants per model: `baseline` (full table, float32), `baseline_int8` (dynamic-range),
 `lowrank` (factors, projection not folded), `folded` (float32), `folded_int8`
-(dynamic-range) and `folded_int4` (4-bit table, float32 elsewhere). Every file is
+(dynamic-range) and `folded_int4` (4-bit table, float32 elsewhere): the paper's
+single SVD (`bands=1`); and `banded*`, the same four for the callback's default
+frequency bands (`bands="auto"`, the same parameter budget). Every file is
 benchmarked in LiteRT with 1 thread in its own process; the variants are interleaved
 over `--rounds` rounds and the ratio to the baseline is the median over rounds of the
 per-round ratio of medians (so slow phases of a shared machine hit both sides).
@@ -72,9 +74,11 @@ def token_ids(rows: int = 64, seed: int = 0) -> np.ndarray:
 
 
 def build_models(model_name: str):
-    """(baseline, low-rank) with the same non-embedding weights."""
+    """(baseline, low-rank, banded, rank) with the same non-embedding weights."""
     import keras
 
+    from tflite_lowrank.compression.banded import BandedLowRankEmbedding
+    from tflite_lowrank.compression.factors import plan_factors
     from tflite_lowrank.compression.layers import LowRankEmbedding
     from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
     from tflite_lowrank.models.paper import build_dan, build_lstm
@@ -95,7 +99,24 @@ def build_models(model_name: str):
     lowrank = keras.models.clone_model(baseline, clone_function=clone)
     for old, new in zip(baseline.layers, lowrank.layers, strict=True):
         new.set_weights([factor_a, factor_b] if old is embedding else old.get_weights())
-    return baseline, lowrank, rank
+
+    factors = plan_factors(table, rank=rank, bands="auto", token_counts=None)
+    ranks = [a.shape[1] for a, _ in factors.pairs]
+
+    def clone_banded(layer):
+        if layer is embedding:
+            return BandedLowRankEmbedding(
+                VOCAB, DIM, factors.boundaries, ranks, mask_zero=True, name="embedding"
+            )
+        return layer.__class__.from_config(layer.get_config())
+
+    banded = keras.models.clone_model(baseline, clone_function=clone_banded)
+    for old, new in zip(baseline.layers, banded.layers, strict=True):
+        if old is embedding:
+            new.set_factors(factors.pairs)
+        else:
+            new.set_weights(old.get_weights())
+    return baseline, lowrank, banded, rank
 
 
 def macs_per_token(model_name: str, rank: int) -> dict:
@@ -117,16 +138,23 @@ def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
     from tflite_lowrank.export.converter import convert_to_tflite
     from tflite_lowrank.export.fold import fold_projection
 
-    baseline, lowrank, rank = build_models(model_name)
+    baseline, lowrank, banded, rank = build_models(model_name)
     folded = fold_projection(lowrank)
+    banded_folded = fold_projection(banded)
     plan = {
         "baseline": (baseline, None),
         "baseline_int8": (baseline, "dynamic"),
         "lowrank": (lowrank, None),
         "folded": (folded, None),
         "folded_int8": (folded, "dynamic"),
+        "banded": (banded, None),
+        "banded_folded": (banded_folded, None),
+        "banded_folded_int8": (banded_folded, "dynamic"),
     }
-    paths, info = {}, {"rank": rank}
+    paths, info = (
+        {},
+        {"rank": rank, "band_ranks": [int(k) for k in banded_ranks(banded)]},
+    )
     for name, (model, quantization) in plan.items():
         path = work / f"{model_name}_{name}.tflite"
         result = convert_to_tflite(
@@ -138,14 +166,20 @@ def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
             "embedding_bytes": result.embedding_bytes,
             "num_op_kinds": len(result.ops),
         }
-    content, tables = _int4.quantize_gather_tables_int4(paths["folded"].read_bytes())
-    paths["folded_int4"] = work / f"{model_name}_folded_int4.tflite"
-    paths["folded_int4"].write_bytes(content)
-    info["folded_int4"] = {
-        "size_bytes": len(content),
-        "embedding_bytes": sum(t.num_bytes for t in tables),
-    }
+    for stem in ("folded", "banded_folded"):
+        content, tables = _int4.quantize_gather_tables_int4(paths[stem].read_bytes())
+        paths[f"{stem}_int4"] = work / f"{model_name}_{stem}_int4.tflite"
+        paths[f"{stem}_int4"].write_bytes(content)
+        info[f"{stem}_int4"] = {
+            "size_bytes": len(content),
+            "embedding_bytes": sum(t.num_bytes for t in tables),
+        }
     return paths, info
+
+
+def banded_ranks(model) -> list[int]:
+    layer = model.get_layer("embedding")
+    return [int(a.shape[1]) for a in layer.embeddings_a]
 
 
 def _no_fold() -> dict:
@@ -237,6 +271,11 @@ def write_markdown(report: dict, path: Path) -> None:
     lines += ["", "Multiply-adds per token (embedding side, analytic):", ""]
     for model_name, entry in report["models"].items():
         lines.append(f"- {model_name}: {entry['macs_per_token']}")
+        if "band_ranks" in entry["files"]:
+            lines.append(
+                f"- {model_name}, `banded*`: band ranks {entry['files']['band_ranks']} "
+                f"(the single SVD: rank {entry['files']['rank']})"
+            )
     lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
 
