@@ -9,9 +9,9 @@ the same on a phone:
 
 1. Lower-case the ASCII letters `A-Z` only (`tf.strings.lower` without an encoding
    leaves `É`, `İ`, `Ä` as they are).
-2. Delete every character of TensorFlow's punctuation pattern,
-   `[!"#$%&()\\*\\+,-\\./:;<=>?@\\[\\\\\\]^_`{|}~\\']`: the 32 ASCII punctuation marks
-   (`,-\\.` is the range `, - .`). Non-ASCII punctuation (`“ ” — ’ ¿ «`) stays.
+2. Delete every match of `STRIP_PUNCTUATION_PATTERN`, the pattern Keras hands to
+   `tf.strings.regex_replace`: the 32 ASCII punctuation marks (its `,-\\.` is the range
+   `, - .`). Non-ASCII punctuation (`“ ” — ’ ¿ «`) stays.
 3. Split on runs of ASCII whitespace (space, `\\t \\n \\v \\f \\r`) and drop empty
    strings. Other separators (`\\xa0`, `\\u3000`, `\\x1c`, `\\x85`) stay inside tokens.
 
