@@ -44,6 +44,7 @@ from tflite_lowrank.data.text_vectorization import (
 )
 from tflite_lowrank.data.vocab_files import read_vocab, write_vocab
 from tflite_lowrank.utils.checks import check_int as _check_int
+from tflite_lowrank.utils.checks import check_texts
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ class Tokenizer:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
         tokenize = _TOKENIZE[mode]
         counts: collections.Counter[str] = collections.Counter()
-        for text in _check_texts(texts):
+        for text in check_texts(texts):
             counts.update(tokenize(text))
         if restrict_to is not None:
             if isinstance(restrict_to, str | bytes):
@@ -354,7 +355,7 @@ class Tokenizer:
         x_test = tokenizer.encode(data.test.texts)
         ```
         """
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         ids = np.zeros((len(texts), self.seq_len), dtype=np.int32)
         get = self._index.get
         for row, text in enumerate(texts):
@@ -378,7 +379,7 @@ class Tokenizer:
         ```
         """
         total = unknown = 0
-        for text in _check_texts(texts):
+        for text in check_texts(texts):
             tokens = self._tokenize(text)
             total += len(tokens)
             unknown += sum(token not in self._index for token in tokens)
@@ -402,19 +403,3 @@ class Tokenizer:
         ```
         """
         return write_vocab(self._vocabulary, directory)
-
-
-def _check_texts(texts: Iterable[str]) -> list[str]:
-    if isinstance(texts, str | bytes):
-        raise TypeError(
-            "`texts` must be an iterable of strings, not a single string; wrap it "
-            f"in a list. Received: texts={texts[:50]!r}"
-        )
-    texts = list(texts)
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(
-                "`texts` must contain only strings. "
-                f"Received: texts[{position}]={text!r} (of type {type(text).__name__})"
-            )
-    return texts
