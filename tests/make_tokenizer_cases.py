@@ -3,7 +3,14 @@
 The Kotlin tokenizer in `android_demo/` must reproduce every case's `tokens` and
 `token_ids` exactly (`docs/contracts.md`). The output is deterministic: the fuzz
 strings come from `random.Random(seed).random()` only, whose sequence Python keeps
-stable across versions. `tests/test_text.py` fails when the committed file is stale.
+stable across versions. `tests/data/test_tokenizer.py` fails when the committed file
+is stale.
+
+The `text_vectorization` section comes from a real `keras.layers.TextVectorization`
+(default settings, `output_sequence_length=SEQ_LEN`): its `token_ids` are the layer's
+output for a fixed vocabulary, and its `tokens` are read back through a second layer
+whose vocabulary holds every token (the generator fails if Keras makes a token that
+`text_vectorization_tokens` does not).
 
 Usage (from the repository root):
 
@@ -17,6 +24,10 @@ import random
 import sys
 from pathlib import Path
 
+from tflite_lowrank.data.text_vectorization import (
+    TEXT_VECTORIZATION_VERSION,
+    text_vectorization_tokens,
+)
 from tflite_lowrank.data.tokenizer import (
     PAD_TOKEN,
     TOKENIZER_VERSION,
@@ -84,6 +95,36 @@ HAND_CASES = (
     "x" * 17 + "!" * 17,
 )
 
+# TextVectorization: a vocabulary of what its default standardization leaves, e.g.
+# "isnt" for "isn't", "hubbletelescope" for "Hubble-telescope", "cafÉ" for "CAFÉ" (only
+# ASCII is lower-cased) and non-ASCII punctuation kept inside tokens.
+TV_VOCAB_WORDS = (
+    "the film is good a and of it isnt dont its nasas hubbletelescope dead "
+    "emailed e mail 1010 2019 café cafÉ naïve zürich straße İstanbul 東京 日本語の映画 "
+    "🎬 👍🏽 “quoted” — ’ ¿que «a» …"
+).split()
+
+TV_HAND_CASES = (
+    "NASA's Hubble-telescope isn't dead!",
+    "It's a film -- isn't it? Don't; it's good.",
+    "e-mail, E-Mailed, e--mail and -hyphen- ",
+    "“Quoted” — ’single’ ‘curly’ ¿Que? «a» … !¡",
+    "CAFÉ Café café ÀÉÎ İstanbul STRAẞE Straße ＦＵＬＬ",
+    "東京 日本語の映画 🎬🍿 👍🏽 👩\u200d👩\u200d👧 🇺🇸 𝐁𝐨𝐥𝐝",
+    "tabs\tand\nnewlines\r\nand\x0bvertical\x0cfeeds",
+    "not split: a\x1cb c\x1dd e\x85f g\xa0h i\u3000j k\u2028l m\u200bn",
+    "   runs   of \t\t spaces \n\n ",
+    "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+    "[UNK] <pad> <unk> [MASK]",
+    "10/10, 2,019.50$ 100% C++ C# a_b a.b.c",
+    "",
+    " ",
+    "\t\n\r",
+    "the " * 20 + "end",
+)
+TV_FUZZ_SEED = 20250611
+TV_NUM_FUZZ = 100
+
 # Fuzz alphabet: weighted pieces of odd input, some multi-character.
 _ASCII = [chr(c) for c in range(0x20, 0x7F)]
 _PIECES = (
@@ -111,19 +152,30 @@ def _random_code_point(rng: random.Random) -> str:
             return chr(code_point)
 
 
-def fuzz_texts(seed: int = FUZZ_SEED, count: int = NUM_FUZZ) -> list[str]:
+# TextVectorization's fuzz adds every ASCII punctuation mark and Unicode punctuation.
+_TV_PIECES = (
+    *_PIECES,
+    *(list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~") * 2),
+    *"“”‘’—–…¿¡«»·•‐‑‒―″′§¶†‡‰※、。・「」『』【】〜！？，．：；",
+    *["isn't", "NASA's", "Hubble-telescope", "CAFÉ", "İ"],
+)
+
+
+def fuzz_texts(
+    seed: int = FUZZ_SEED, count: int = NUM_FUZZ, pieces: tuple = _PIECES
+) -> list[str]:
     """Seeded random strings of odd Unicode, deterministic across Python versions."""
     rng = random.Random(seed)
     texts = []
     for _ in range(count):
         length = int(rng.random() * 40)
-        pieces = []
+        parts = []
         for _ in range(length):
             if rng.random() < 0.1:
-                pieces.append(_random_code_point(rng))
+                parts.append(_random_code_point(rng))
             else:
-                pieces.append(_pick(rng, _PIECES))
-        texts.append("".join(pieces))
+                parts.append(_pick(rng, pieces))
+        texts.append("".join(parts))
     return texts
 
 
@@ -140,25 +192,81 @@ def build_cases() -> dict:
             {"text": text, "tokens": clean_text(text), "token_ids": row.tolist()}
             for text, row in zip(texts, ids, strict=True)
         ],
+        "text_vectorization": build_text_vectorization_cases(),
     }
+
+
+def text_vectorization_texts() -> list[str]:
+    """The texts of the `text_vectorization` section: hand-made, then fuzz."""
+    fuzz = fuzz_texts(TV_FUZZ_SEED, TV_NUM_FUZZ, _TV_PIECES)
+    return [*TV_HAND_CASES, *HAND_CASES, *fuzz]
+
+
+def build_text_vectorization_cases() -> dict:
+    """The `text_vectorization` section, from a real Keras `TextVectorization`."""
+    import keras
+
+    texts = text_vectorization_texts()
+    layer = keras.layers.TextVectorization(
+        vocabulary=list(TV_VOCAB_WORDS), output_sequence_length=SEQ_LEN
+    )
+    vocab = [str(token) for token in layer.get_vocabulary()]
+    ids = keras.ops.convert_to_numpy(layer(texts))
+    # Keras's own tokens: look every token up in a layer that knows them all.
+    known = sorted({t for text in texts for t in text_vectorization_tokens(text)})
+    reader = keras.layers.TextVectorization(vocabulary=known)
+    every = [str(token) for token in reader.get_vocabulary()]
+    rows = keras.ops.convert_to_numpy(reader(texts))
+    cases = []
+    for text, row, full in zip(texts, ids, rows, strict=True):
+        ours = text_vectorization_tokens(text)
+        keras_ids = [i for i in full.tolist() if i != 0]
+        tokens = [every[i] for i in keras_ids]
+        # NumPy drops a vocabulary token's trailing NULs, so the reader cannot know
+        # such a token (id 1): there only, the token is ours.
+        if len(tokens) != len(ours) or any(
+            i == 1 and not ours[j].endswith("\x00") for j, i in enumerate(keras_ids)
+        ):
+            raise AssertionError(
+                f"Keras made a token that text_vectorization_tokens does not: {text!r}"
+            )
+        tokens = [ours[j] if i == 1 else tokens[j] for j, i in enumerate(keras_ids)]
+        cases.append({"text": text, "tokens": tokens, "token_ids": row.tolist()})
+    return {
+        "tokenizer": TEXT_VECTORIZATION_VERSION,
+        "seq_len": SEQ_LEN,
+        "vocab": vocab,
+        "cases": cases,
+    }
+
+
+def _render_section(document: dict, indent: str) -> str:
+    cases = ",\n".join(
+        indent + "    " + json.dumps(case, ensure_ascii=True)
+        for case in document["cases"]
+    )
+    header = {key: value for key, value in document.items() if key != "cases"}
+    head = json.dumps(header, ensure_ascii=True)[:-1]  # Drop the closing brace.
+    return f'{head}, "cases": [\n{cases}\n{indent}]'
 
 
 def render() -> str:
     """The file content: ASCII-only JSON (non-ASCII as \\u escapes), one case a line."""
     document = build_cases()
-    cases = ",\n".join(
-        "    " + json.dumps(case, ensure_ascii=True) for case in document["cases"]
+    section = document.pop("text_vectorization")
+    return (
+        _render_section(document, "")
+        + ',\n"text_vectorization": '
+        + _render_section(section, "  ")
+        + "}\n}\n"
     )
-    header = {key: value for key, value in document.items() if key != "cases"}
-    head = json.dumps(header, ensure_ascii=True)[:-1]  # Drop the closing brace.
-    return f'{head}, "cases": [\n{cases}\n]}}\n'
 
 
 def main() -> int:
     CASES_PATH.parent.mkdir(parents=True, exist_ok=True)
     content = render()
     CASES_PATH.write_text(content, encoding="utf-8", newline="\n")
-    print(f"wrote {len(build_cases()['cases'])} cases to {CASES_PATH}")
+    print(f"wrote {content.count(chr(10)) - 4} cases to {CASES_PATH}")
     return 0
 
 

@@ -1,9 +1,11 @@
 """What the subcommands share: the program name, argument types and the rows input.
 
-Private part of `tflite_lowrank_cli.main`. The rows input is `--data`, `--vocab` and
-`--labels` (and `convert --representative-data`): a .npz of token ids or a .tsv of
-`label<TAB>text` lines. `_check_data_path` checks it before TensorFlow is imported, so
-that usage errors are reported at once; `_load_data` then reads it at the model's
+Private part of `tflite_lowrank_cli.main`. The rows input is `--data`, `--vocab`,
+`--tokenizer` and `--labels` (and `convert --representative-data`): a .npz of token ids
+or a .tsv of `label<TAB>text` lines. `--vocab` is our vocab.txt or one line per entry
+of a Keras `TextVectorization.get_vocabulary()` (an empty first line, then `[UNK]`).
+`_check_data_path` checks it before TensorFlow is imported, so that usage errors are
+reported at once; `_load_data` then reads it at the model's
 `seq_len`. Only the standard library is imported at the top: `--help` imports this
 module.
 """
@@ -14,6 +16,7 @@ import argparse
 from collections.abc import Sequence
 
 _PROG = "tflite-lowrank"
+_TOKENIZERS = ("auto", "clean", "text_vectorization")
 
 
 def _positive_int(text: str) -> int:
@@ -50,12 +53,30 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
     parser.add_argument(
         "--vocab",
         metavar="VOCAB_TXT",
-        help="vocab.txt used to tokenize a .tsv (one token per line, line = id).",
+        help=(
+            "vocab.txt used to tokenize a .tsv (one token per line, line = id; a "
+            "Keras TextVectorization get_vocabulary() too)."
+        ),
     )
+    _add_tokenizer_argument(parser)
     parser.add_argument(
         "--labels",
         metavar="LABELS_TXT",
         help="labels.txt mapping the label names of a .tsv to class indices.",
+    )
+
+
+def _add_tokenizer_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tokenizer",
+        choices=_TOKENIZERS,
+        default="auto",
+        help=(
+            "How a .tsv is tokenized: `clean` (this package's rules), "
+            "`text_vectorization` (a default keras.layers.TextVectorization), or "
+            "`auto`: text_vectorization when --vocab starts with an empty line and "
+            "[UNK], else clean. Default: auto."
+        ),
     )
 
 
@@ -114,13 +135,14 @@ def _load_data(
     seq_len: int,
     with_labels: bool = True,
     tables: Sequence[tuple[str, int | None]] = (),
+    tokenizer_mode: str = "auto",
 ):
     """Reads token ids (and labels, when present) from a .npz or a .tsv file.
 
     A .tsv holds `label<TAB>text` lines; without `with_labels` the label column is
     ignored and lines of bare text are accepted too. `tables` are the models' files
     and the rows of their token tables (None: unknown): `--vocab` must have as many
-    tokens as each.
+    tokens as each. `tokenizer_mode` is `--tokenizer`.
     """
     from pathlib import Path
 
@@ -146,7 +168,18 @@ def _load_data(
 
     from tflite_lowrank.data.tokenizer import Tokenizer
 
-    tokenizer = Tokenizer(_read_lines(vocab, "--vocab"), seq_len=seq_len)
+    try:
+        tokenizer = Tokenizer(
+            _read_lines(vocab, "--vocab"),
+            seq_len=seq_len,
+            mode=None if tokenizer_mode == "auto" else tokenizer_mode,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"`--vocab` is not a vocabulary: {error}. It must start with `<pad>` and "
+            "`<unk>` lines, or with an empty line and `[UNK]` (a Keras "
+            f"TextVectorization's get_vocabulary()). Received: vocab={vocab!r}"
+        ) from None
     for model, rows in tables:
         if rows is not None and rows != tokenizer.vocabulary_size:
             raise ValueError(

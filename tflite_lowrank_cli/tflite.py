@@ -16,6 +16,7 @@ import sys
 from tflite_lowrank_cli.inputs import (
     _PROG,
     _add_data_arguments,
+    _add_tokenizer_argument,
     _check_data_path,
     _fraction,
     _load_data,
@@ -84,6 +85,7 @@ def _add_convert_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("--vocab", metavar="VOCAB_TXT", help="vocab.txt for a .tsv.")
+    _add_tokenizer_argument(parser)
     parser.add_argument(
         "--overwrite", action="store_true", help="Replace OUT.tflite if it exists."
     )
@@ -180,6 +182,7 @@ def _handle_convert(args: argparse.Namespace) -> int:
             labels_file=None,
             seq_len=seq_len,
             with_labels=False,
+            tokenizer_mode=args.tokenizer,
         )
     try:
         result = convert.convert_to_tflite(
@@ -244,6 +247,7 @@ def _handle_benchmark(args: argparse.Namespace) -> int:
             labels_file=args.labels,
             seq_len=seq_len,
             tables=[(args.model, rows)],
+            tokenizer_mode=args.tokenizer,
         )
     result = benchmark.benchmark_tflite(
         args.model,
@@ -344,6 +348,7 @@ def _handle_compare(args: argparse.Namespace) -> int:
         tables=[
             (path, rows) for path, (_, rows) in zip(args.models, inputs, strict=True)
         ],
+        tokenizer_mode=args.tokenizer,
     )
     if args.max_accuracy_drop is not None and labels is None:
         raise ValueError(

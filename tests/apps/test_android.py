@@ -320,6 +320,24 @@ def test_export_android_assets_reads_the_quantization_from_the_file(
     assert _android_assets._quantization(info) == mode
 
 
+def test_export_android_assets_of_a_text_vectorization_run(run_copy, tmp_path):
+    """A run whose vocab.txt is TextVectorization's exports its tokenizer rules."""
+    vocab = run_copy / "vocab.txt"
+    text = vocab.read_text(encoding="utf-8")
+    vocab.write_text(text.replace("<pad>\n<unk>\n", "\n[UNK]\n", 1), encoding="utf-8")
+    assets = tmp_path / "assets"
+    android.export_android_assets(run_copy, assets, num_golden=6)
+    manifest = json.loads((assets / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tokenizer"] == "keras-text-vectorization-v1"
+    assert (assets / "vocab.txt").read_text(encoding="utf-8").startswith("\n[UNK]\n")
+    tokenizer = Tokenizer.load(assets, seq_len=SEQ_LEN)
+    assert tokenizer.mode == "text_vectorization"
+    for line in (assets / "golden.jsonl").read_text(encoding="utf-8").splitlines():
+        golden = json.loads(line)
+        assert golden["token_ids"] == tokenizer.encode([golden["text"]])[0].tolist()
+    android.check_android_assets(assets)
+
+
 def test_export_android_assets_results_json_naming_a_missing_file(run_copy, tmp_path):
     (run_copy / "results.json").write_text(
         json.dumps({"android": {"compressed": "compressed_gone.tflite"}})

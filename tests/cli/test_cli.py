@@ -268,6 +268,83 @@ def test_cli_benchmark_errors_exit_2_naming_the_argument(workdir, arguments, exp
     assert expected in completed.stderr.strip().splitlines()[-1]
 
 
+# --- TextVectorization vocabularies ---------------------------------------------------
+
+TV_TEXTS = ("NASA's w1-w2 isn't dead!", "W3, w4 \u201cw5\u201d", "")
+
+
+@pytest.fixture(scope="module")
+def keras_vocab(workdir):
+    """A TextVectorization's vocabulary written as vocab.txt, and a .tsv for it."""
+    layer = keras.layers.TextVectorization(
+        vocabulary=[*WORDS[:-4], "nasas", "w1w2", "isnt", "dead"],
+        output_sequence_length=SEQ_LEN,
+    )
+    vocabulary = layer.get_vocabulary()
+    assert len(vocabulary) == VOCAB and vocabulary[:2] == ["", "[UNK]"]
+    (workdir / "keras_vocab.txt").write_text("\n".join(vocabulary) + "\n")
+    (workdir / "keras.tsv").write_text("".join(f"1\t{t}\n" for t in TV_TEXTS[:2]))
+    return layer
+
+
+@pytest.mark.parametrize("mode", ["auto", "text_vectorization"])
+def test_cli_tsv_with_a_text_vectorization_vocab_gives_the_layers_ids(
+    workdir, keras_vocab, mode
+):
+    from tflite_lowrank_cli.inputs import _load_data
+
+    token_ids, labels = _load_data(
+        str(workdir / "keras.tsv"),
+        flag="--data",
+        vocab=str(workdir / "keras_vocab.txt"),
+        labels_file=None,
+        seq_len=SEQ_LEN,
+        tables=[("a.tflite", VOCAB)],
+        tokenizer_mode=mode,
+    )
+    expected = keras.ops.convert_to_numpy(keras_vocab(list(TV_TEXTS[:2])))
+    np.testing.assert_array_equal(token_ids, expected)
+    assert labels.tolist() == [1, 1]
+    clean, _ = _load_data(
+        str(workdir / "keras.tsv"),
+        flag="--data",
+        vocab=str(workdir / "keras_vocab.txt"),
+        labels_file=None,
+        seq_len=SEQ_LEN,
+        tokenizer_mode="clean",
+    )
+    assert not np.array_equal(clean, expected)
+
+
+def test_cli_benchmark_and_compare_with_the_text_vectorization_tokenizer(
+    workdir, keras_vocab
+):
+    data = ["--data", workdir / "keras.tsv", "--vocab", workdir / "keras_vocab.txt"]
+    data += ["--tokenizer", "text_vectorization"]
+    runs = ["--runs", "3", "--json"]
+    completed = run_cli("benchmark", workdir / "a.tflite", *data, *runs)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["num_samples"] == 2
+    completed = run_cli("compare", workdir / "a.tflite", workdir / "b.tflite", *data)
+    assert completed.returncode == 0, completed.stderr
+    assert "a.tflite" in completed.stdout
+
+
+def test_cli_tokenizer_errors_exit_2_naming_the_argument(workdir, keras_vocab):
+    completed = run_cli(
+        "benchmark", workdir / "a.tflite", "--data", workdir / "keras.tsv",
+        "--vocab", workdir / "keras_vocab.txt", "--tokenizer", "keras",
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert "--tokenizer" in completed.stderr and "'keras'" in completed.stderr
+    (workdir / "blank_first.txt").write_text("\n<unk>\n" + "\n".join(WORDS) + "\n")
+    completed = run_cli(
+        "benchmark", workdir / "a.tflite", "--data", workdir / "keras.tsv",
+        "--vocab", workdir / "blank_first.txt",
+    )  # fmt: skip
+    last_line_error(completed, ["`--vocab`", "[UNK]", "blank_first.txt"])
+
+
 # --- compare -------------------------------------------------------------------------
 
 

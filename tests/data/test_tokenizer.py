@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from make_tokenizer_cases import CASES_PATH, render
 
-from tflite_lowrank.data import tokenizer as text
+from tflite_lowrank.data import clean_rules, text_vectorization
 from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer, clean_text
 from tflite_lowrank.data.vocab_files import load_labels, save_labels
 
@@ -226,7 +226,13 @@ def test_tokenizer_cases_json_is_up_to_date():
 
 def test_tokenizer_cases_json_follows_the_contract():
     document = json.loads(CASES_PATH.read_text(encoding="utf-8"))
-    assert list(document) == ["tokenizer", "seq_len", "vocab", "cases"]
+    assert list(document) == [
+        "tokenizer",
+        "seq_len",
+        "vocab",
+        "cases",
+        "text_vectorization",
+    ]
     assert document["tokenizer"] == TOKENIZER_VERSION
     tokenizer = Tokenizer(document["vocab"], seq_len=document["seq_len"])
     cases = document["cases"]
@@ -239,6 +245,24 @@ def test_tokenizer_cases_json_follows_the_contract():
         assert tokenizer.encode([case["text"]])[0].tolist() == case["token_ids"]
 
 
-def test_module_docstring_examples_run():
-    results = doctest.testmod(text, optionflags=doctest.NORMALIZE_WHITESPACE)
+def test_text_vectorization_cases_follow_the_contract_and_replay():
+    section = json.loads(CASES_PATH.read_text(encoding="utf-8"))["text_vectorization"]
+    assert list(section) == ["tokenizer", "seq_len", "vocab", "cases"]
+    assert section["tokenizer"] == "keras-text-vectorization-v1"
+    assert section["vocab"][:2] == ["", "[UNK]"]
+    tokenizer = Tokenizer(section["vocab"], seq_len=section["seq_len"])
+    assert tokenizer.mode == "text_vectorization"
+    cases = section["cases"]
+    texts = {case["text"] for case in cases}
+    assert {"NASA's Hubble-telescope isn't dead!", "", "   \t\n  "} <= texts
+    lengths = {len(case["tokens"]) for case in cases}
+    assert 0 in lengths and max(lengths) > section["seq_len"]
+    for case in cases:
+        assert tokenizer.tokenize(case["text"]) == case["tokens"], case["text"]
+        assert tokenizer.encode([case["text"]])[0].tolist() == case["token_ids"]
+
+
+@pytest.mark.parametrize("module", [clean_rules, text_vectorization])
+def test_module_docstring_examples_run(module):
+    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert results.failed == 0 and results.attempted > 0

@@ -17,6 +17,9 @@ tokenizer = Tokenizer.from_texts(train_texts, seq_len=40, min_count=2)
 x_train = tokenizer.encode(train_texts)  # int32 [n, 40], 0 = <pad>, 1 = <unk>
 tokenizer.save("export/")  # export/vocab.txt
 ```
+
+`mode="text_vectorization"` (`Tokenizer.from_text_vectorization(layer)`) reproduces a
+default `keras.layers.TextVectorization` instead (`data.text_vectorization`).
 """
 
 from __future__ import annotations
@@ -24,104 +27,73 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from tflite_lowrank.data.clean_rules import TOKENIZER_VERSION, clean_text
+from tflite_lowrank.data.text_vectorization import (
+    TEXT_VECTORIZATION_VERSION,
+    TV_PAD_TOKEN,
+    TV_UNK_TOKEN,
+    check_text_vectorization_token,
+    is_text_vectorization_vocabulary,
+    layer_vocabulary_and_length,
+    text_vectorization_tokens,
+)
 from tflite_lowrank.data.vocab_files import read_vocab, write_vocab
 from tflite_lowrank.utils.checks import check_int as _check_int
+from tflite_lowrank.utils.checks import check_texts
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_VERSION = "tflite_lowrank-clean-v1"
-"""Name of the tokenizer rules in `docs/contracts.md`."""
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
 PAD_ID = 0
 UNK_ID = 1
 DEFAULT_SEQ_LEN = 40
 """The paper's `maxlen`."""
-
-# Step 1: everything but ASCII letters, digits and ( ) , ! ? ' ` . becomes a space.
-_DISALLOWED = re.compile(r"[^A-Za-z0-9(),!?'`.]")
-# Step 3, in this order (each a literal, left-to-right, non-overlapping replace).
-_REPLACEMENTS = (
-    ("'s", " 's"),
-    ("'ve", " 've"),
-    ("n't", " n't"),
-    ("'re", " 're"),
-    ("'d", " 'd"),
-    ("'ll", " 'll"),
-    (",", " , "),
-    ("!", " ! "),
-    ("(", " ( "),
-    (")", " ) "),
-    ("?", " ? "),
-    (".", " . "),
-)
-
-
-def clean_text(text: str) -> list[str]:
-    """Splits a string into tokens by the `tflite_lowrank-clean-v1` rules.
-
-    1. Every character that is not an ASCII letter, an ASCII digit or one of
-       ``( ) , ! ? ' ` .`` becomes a space (whitespace, accents, emoji, CJK...).
-    2. ASCII letters are lower-cased.
-    3. The clitics `'s 've n't 're 'd 'll` are split off and `, ! ( ) ? .` are
-       padded with spaces (literal replacements, in that order).
-    4. The string is split on runs of spaces.
-
-    These are Kim's (2014) `clean_str` rules of the paper's code, except that
-    lower-casing comes first (`DON'T` splits like `don't`), `.` is split off and
-    parentheses are not escaped. Never raises for a `str`; may return `[]`.
-
-    Args:
-        text: str. Any Unicode string.
-
-    Returns:
-        The tokens, a list of non-empty strings made of `a-z 0-9 ( ) , ! ? ' ` .`.
-
-    Raises:
-        TypeError: If `text` is not a `str`.
-
-    Example:
-
-    >>> clean_text("It's the FILM's best scene, isn't it?!")
-    ['it', "'s", 'the', 'film', "'s", 'best', 'scene', ',', 'is', "n't", 'it', '?', '!']
-    >>> clean_text("Café — 東京 🎬 10/10.")
-    ['caf', '10', '10', '.']
-    """
-    if not isinstance(text, str):
-        raise TypeError(
-            f"`text` must be a str. Received: text={text!r} "
-            f"(of type {type(text).__name__})"
-        )
-    text = _DISALLOWED.sub(" ", text).lower()  # Only ASCII is left to lower-case.
-    for old, new in _REPLACEMENTS:
-        text = text.replace(old, new)
-    return [token for token in text.split(" ") if token]
+MODES = ("clean", "text_vectorization")
+"""Tokenizer modes: our `clean_text` rules, or `keras.layers.TextVectorization`'s."""
+_VERSIONS = {
+    "clean": TOKENIZER_VERSION,
+    "text_vectorization": TEXT_VECTORIZATION_VERSION,
+}
+_TOKENIZE = {"clean": clean_text, "text_vectorization": text_vectorization_tokens}
+_SPECIALS = {
+    "clean": (PAD_TOKEN, UNK_TOKEN),
+    "text_vectorization": (TV_PAD_TOKEN, TV_UNK_TOKEN),
+}
 
 
 class Tokenizer:
     """Maps texts to fixed-length int32 token ids with a fixed vocabulary.
 
-    Tokens come from `clean_text`. Id 0 is `<pad>`, id 1 is `<unk>` (every token
-    missing from the vocabulary; out-of-vocabulary words are not dropped), and every
-    other token has its index in `vocabulary`. `encode` keeps the first `seq_len` ids
-    and right-pads with 0. The vocabulary is saved as `vocab.txt`, one token per
-    line, line index = id (`docs/contracts.md`).
+    Tokens come from `clean_text` (`mode="clean"`) or, with
+    `mode="text_vectorization"`, from `text_vectorization_tokens`: the tokens of a
+    default `keras.layers.TextVectorization`. Id 0 is padding, id 1 the unknown token
+    (every token missing from the vocabulary; out-of-vocabulary words are not
+    dropped), and every other token has its index in `vocabulary`. `encode` keeps the
+    first `seq_len` ids and right-pads with 0 (a `TextVectorization` with
+    `output_sequence_length=seq_len` does the same). The vocabulary is saved as
+    `vocab.txt`, one token per line, line index = id (`docs/contracts.md`).
 
-    Build one from training texts with `Tokenizer.from_texts`, or read one back with
-    `Tokenizer.load`.
+    Build one from training texts with `Tokenizer.from_texts`, from a
+    `TextVectorization` layer with `Tokenizer.from_text_vectorization`, or read one
+    back with `Tokenizer.load`.
 
     Args:
-        vocabulary: Sequence of str. All tokens by id: `vocabulary[0]` must be
-            `"<pad>"` and `vocabulary[1]` `"<unk>"`; no duplicates, no empty tokens,
-            no whitespace inside a token.
+        vocabulary: Sequence of str. All tokens by id, starting with `"<pad>"`,
+            `"<unk>"` (ours) or with `""`, `"[UNK]"` (`TextVectorization`'s
+            `get_vocabulary()`); no duplicates, no other empty tokens, no
+            whitespace inside a token (a `TextVectorization` token may hold
+            non-ASCII whitespace such as `\\xa0`, as the layer does).
         seq_len: int. Length of every encoded row. Defaults to `40`, the paper's
             maximum length.
+        mode: `"clean"`, `"text_vectorization"` or None. The tokenization rules
+            (`MODES`). None (the default) picks `"text_vectorization"` for a
+            vocabulary that starts with `""`, `"[UNK]"` and `"clean"` otherwise.
 
     Example:
 
@@ -134,7 +106,13 @@ class Tokenizer:
 
     version = TOKENIZER_VERSION
 
-    def __init__(self, vocabulary: Sequence[str], *, seq_len: int = DEFAULT_SEQ_LEN):
+    def __init__(
+        self,
+        vocabulary: Sequence[str],
+        *,
+        seq_len: int = DEFAULT_SEQ_LEN,
+        mode: str | None = None,
+    ):
         _check_int("seq_len", seq_len, minimum=1)
         if isinstance(vocabulary, str | bytes):
             raise TypeError(
@@ -142,15 +120,23 @@ class Tokenizer:
                 f"Received: vocabulary={vocabulary!r}"
             )
         vocabulary = tuple(vocabulary)
-        if vocabulary[:2] != (PAD_TOKEN, UNK_TOKEN):
+        keras_vocabulary = is_text_vectorization_vocabulary(vocabulary)
+        if vocabulary[:2] != (PAD_TOKEN, UNK_TOKEN) and not keras_vocabulary:
             raise ValueError(
                 f"`vocabulary` must start with {PAD_TOKEN!r} (id {PAD_ID}) and "
-                f"{UNK_TOKEN!r} (id {UNK_ID}). "
+                f"{UNK_TOKEN!r} (id {UNK_ID}), or with {TV_PAD_TOKEN!r} and "
+                f"{TV_UNK_TOKEN!r} (TextVectorization's get_vocabulary()). "
                 f"Received: vocabulary[:2]={list(vocabulary[:2])!r}"
             )
+        if mode is None:
+            mode = "text_vectorization" if keras_vocabulary else "clean"
+        if mode not in MODES:
+            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
         index: dict[str, int] = {}
         for token_id, token in enumerate(vocabulary):
-            if not isinstance(token, str) or not token or token.split() != [token]:
+            if keras_vocabulary:
+                check_text_vectorization_token(token_id, token)
+            elif not isinstance(token, str) or not token or token.split() != [token]:
                 raise ValueError(
                     "Every vocabulary token must be a non-empty str without "
                     f"whitespace. Received: vocabulary[{token_id}]={token!r}"
@@ -165,6 +151,9 @@ class Tokenizer:
         self._vocabulary = vocabulary
         self._index = index
         self.seq_len = int(seq_len)
+        self.mode = mode
+        self.version = _VERSIONS[mode]
+        self._tokenize = _TOKENIZE[mode]
 
     @classmethod
     def from_texts(
@@ -175,6 +164,7 @@ class Tokenizer:
         min_count: int = 1,
         max_size: int | None = None,
         restrict_to: Collection[str] | None = None,
+        mode: str = "clean",
     ) -> Tokenizer:
         """Builds the vocabulary from training texts.
 
@@ -191,6 +181,9 @@ class Tokenizer:
             restrict_to: Collection of str or None. Keep only tokens in this
                 collection, e.g. `load_glove().words` for the paper's
                 "train vocabulary ∩ GloVe". Defaults to `None`.
+            mode: `"clean"` or `"text_vectorization"`: the tokens to count, and
+                the special tokens (`<pad>`, `<unk>` or `""`, `[UNK]`). Defaults
+                to `"clean"`.
 
         Returns:
             A `Tokenizer`.
@@ -217,9 +210,12 @@ class Tokenizer:
                     "`max_size` counts `<pad>` and `<unk>`, so it must be >= 2. "
                     f"Received: max_size={max_size}"
                 )
+        if mode not in MODES:
+            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+        tokenize = _TOKENIZE[mode]
         counts: collections.Counter[str] = collections.Counter()
-        for text in _check_texts(texts):
-            counts.update(clean_text(text))
+        for text in check_texts(texts):
+            counts.update(tokenize(text))
         if restrict_to is not None:
             if isinstance(restrict_to, str | bytes):
                 raise TypeError(
@@ -248,15 +244,56 @@ class Tokenizer:
             max_size,
             restrict_to is not None,
         )
-        return cls([PAD_TOKEN, UNK_TOKEN, *words], seq_len=seq_len)
+        return cls([*_SPECIALS[mode], *words], seq_len=seq_len, mode=mode)
 
     @classmethod
-    def load(cls, directory: os.PathLike[str] | str, *, seq_len: int) -> Tokenizer:
+    def from_text_vectorization(cls, layer, *, seq_len: int | None = None) -> Tokenizer:
+        """The tokenizer of a `keras.layers.TextVectorization`, id for id.
+
+        Args:
+            layer: A `TextVectorization` with a vocabulary and the default
+                `standardize="lower_and_strip_punctuation"`, `split="whitespace"`,
+                `output_mode="int"` and no `ngrams`.
+            seq_len: int or None. Length of every row. None (the default) takes
+                the layer's `output_sequence_length`, which must then be set.
+
+        Returns:
+            A `Tokenizer` with `mode="text_vectorization"` and the layer's
+            `get_vocabulary()`; `save` writes it as `vocab.txt` (first line empty).
+
+        Raises:
+            ValueError: If the layer has other settings, no vocabulary, or no
+                length is known.
+
+        Example:
+
+        ```python
+        vectorize = keras.layers.TextVectorization(output_sequence_length=40)
+        vectorize.adapt(train_texts)
+        tokenizer = Tokenizer.from_text_vectorization(vectorize)
+        tokenizer.encode(texts)  # == vectorize(texts).numpy()
+        ```
+        """
+        if seq_len is not None:
+            _check_int("seq_len", seq_len, minimum=1)
+        vocabulary, seq_len = layer_vocabulary_and_length(layer, seq_len)
+        return cls(vocabulary, seq_len=seq_len, mode="text_vectorization")
+
+    @classmethod
+    def load(
+        cls,
+        directory: os.PathLike[str] | str,
+        *,
+        seq_len: int,
+        mode: str | None = None,
+    ) -> Tokenizer:
         """Reads `vocab.txt` from a directory written by `save`.
 
         Args:
-            directory: Path-like. The folder holding `vocab.txt`.
+            directory: Path-like. The folder holding `vocab.txt` (ours, or one line
+                per entry of `TextVectorization.get_vocabulary()`).
             seq_len: int. Length of every encoded row; must match the model input.
+            mode: str or None. As in `Tokenizer`; None detects it from the file.
 
         Returns:
             A `Tokenizer`.
@@ -271,11 +308,11 @@ class Tokenizer:
         tokenizer = Tokenizer.load("export/", seq_len=model.input_shape[1])
         ```
         """
-        return cls(read_vocab(directory), seq_len=seq_len)
+        return cls(read_vocab(directory), seq_len=seq_len, mode=mode)
 
     @property
     def vocabulary(self) -> tuple[str, ...]:
-        """All tokens by id, `<pad>` and `<unk>` first (the lines of `vocab.txt`)."""
+        """All tokens by id, padding and unknown first (the lines of `vocab.txt`)."""
         return self._vocabulary
 
     @property
@@ -291,6 +328,10 @@ class Tokenizer:
             f"Tokenizer(vocabulary_size={self.vocabulary_size}, "
             f"seq_len={self.seq_len}, version={self.version!r})"
         )
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of one text under this tokenizer's `mode`, before lookup."""
+        return self._tokenize(text)
 
     def token_to_id(self, token: str) -> int:
         """Returns the id of one token (`1`, `<unk>`, if unknown)."""
@@ -314,11 +355,11 @@ class Tokenizer:
         x_test = tokenizer.encode(data.test.texts)
         ```
         """
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         ids = np.zeros((len(texts), self.seq_len), dtype=np.int32)
         get = self._index.get
         for row, text in enumerate(texts):
-            tokens = clean_text(text)[: self.seq_len]
+            tokens = self._tokenize(text)[: self.seq_len]
             ids[row, : len(tokens)] = [get(token, UNK_ID) for token in tokens]
         return ids
 
@@ -338,8 +379,8 @@ class Tokenizer:
         ```
         """
         total = unknown = 0
-        for text in _check_texts(texts):
-            tokens = clean_text(text)
+        for text in check_texts(texts):
+            tokens = self._tokenize(text)
             total += len(tokens)
             unknown += sum(token not in self._index for token in tokens)
         return unknown / total if total else 0.0
@@ -362,19 +403,3 @@ class Tokenizer:
         ```
         """
         return write_vocab(self._vocabulary, directory)
-
-
-def _check_texts(texts: Iterable[str]) -> list[str]:
-    if isinstance(texts, str | bytes):
-        raise TypeError(
-            "`texts` must be an iterable of strings, not a single string; wrap it "
-            f"in a list. Received: texts={texts[:50]!r}"
-        )
-    texts = list(texts)
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(
-                "`texts` must contain only strings. "
-                f"Received: texts[{position}]={text!r} (of type {type(text).__name__})"
-            )
-    return texts

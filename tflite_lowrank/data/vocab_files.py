@@ -1,9 +1,10 @@
 """The `vocab.txt` and `labels.txt` files: one entry per line, line index = id.
 
 The format is fixed in `docs/contracts.md` ("Files"): UTF-8, `\\n` line ends, no blank
-lines, no `\\r`. `Tokenizer.save` and `Tokenizer.load` write and read `vocab.txt`
-through `write_vocab` and `read_vocab`; `save_labels` and `load_labels` handle
-`labels.txt`.
+lines, no `\\r`; one exception: the vocabulary of `keras.layers.TextVectorization`
+(`get_vocabulary()`), whose line 0 is empty (padding, id 0) when line 1 is `[UNK]`.
+`Tokenizer.save` and `Tokenizer.load` write and read `vocab.txt` through `write_vocab`
+and `read_vocab`; `save_labels` and `load_labels` handle `labels.txt`.
 
 Example:
 
@@ -40,7 +41,7 @@ def read_vocab(directory: os.PathLike[str] | str) -> list[str]:
         FileNotFoundError: If `vocab.txt` does not exist.
         ValueError: If the file breaks the `vocab.txt` format.
     """
-    return _read_lines(Path(directory) / VOCAB_FILENAME)
+    return _read_lines(Path(directory) / VOCAB_FILENAME, keras_padding=True)
 
 
 def save_labels(label_names: Sequence[str], directory: os.PathLike[str] | str) -> Path:
@@ -119,7 +120,7 @@ def _write_lines(path: Path, lines: Sequence[str]) -> Path:
     return path
 
 
-def _read_lines(path: Path) -> list[str]:
+def _read_lines(path: Path, *, keras_padding: bool = False) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(
             f"No such file; write it with `save` first. Received: path={str(path)!r}"
@@ -129,8 +130,10 @@ def _read_lines(path: Path) -> list[str]:
     if not content.endswith("\n"):
         content += "\n"  # Tolerate a missing final line end.
     lines = content[:-1].split("\n")
+    # TextVectorization's padding token "" is an empty line 0, kept as id 0.
+    keras = keras_padding and lines[:2] == ["", "[UNK]"]
     for number, line in enumerate(lines, start=1):
-        if not line or "\r" in line:
+        if (not line and not (keras and number == 1)) or "\r" in line:
             raise ValueError(
                 f"{path.name} must have one non-empty entry per line and `\\n` line "
                 f"ends (no blank lines, no `\\r`). Received: line {number}={line!r}"

@@ -7,6 +7,7 @@ Each check raises with the house message: what is wrong, then
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,20 @@ def python_number(value: object) -> object:
     if isinstance(value, np.floating):
         return float(value)
     return value
+
+
+def check_texts(texts: Iterable[str]) -> list[str]:
+    """`texts` as a list; TypeError for a single string or a non-string item."""
+    if isinstance(texts, str | bytes):
+        raise TypeError(
+            "`texts` must be an iterable of strings, not a single string; wrap it "
+            f"in a list. Received: texts={texts[:50]!r}"
+        )
+    texts = list(texts)
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                "`texts` must contain only strings. "
+                f"Received: texts[{position}]={text!r} (of type {type(text).__name__})"
+            )
+    return texts

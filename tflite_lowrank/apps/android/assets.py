@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tflite_lowrank.data.text_vectorization import TEXT_VECTORIZATION_VERSION
 from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer
 from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME, load_labels
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
@@ -26,6 +27,11 @@ from tflite_lowrank.litert import interpreter as _interpreter
 MANIFEST_FORMAT_VERSION = 1
 """`format_version` of `manifest.json`; the app refuses any other (its
 `Manifest.FORMAT_VERSION`)."""
+# The tokenizer rules a manifest may name, and the `Tokenizer` mode of each.
+_TOKENIZER_MODES = {
+    TOKENIZER_VERSION: "clean",
+    TEXT_VECTORIZATION_VERSION: "text_vectorization",
+}
 MODEL_KEYS = ("baseline", "compressed")
 ASSET_MODEL_FILES = {key: f"{key}.tflite" for key in MODEL_KEYS}
 """The two model files of the assets, by key (`tflite_lowrank.android.MODEL_FILES`)."""
@@ -57,10 +63,10 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
             f"manifest.json has format_version={manifest.get('format_version')!r}, "
             f"expected {MANIFEST_FORMAT_VERSION}"
         )
-    if manifest.get("tokenizer") != TOKENIZER_VERSION:
+    if manifest.get("tokenizer") not in _TOKENIZER_MODES:
         raise fail(
             f"manifest.json has tokenizer={manifest.get('tokenizer')!r}, expected "
-            f"{TOKENIZER_VERSION!r}"
+            f"one of {sorted(_TOKENIZER_MODES)}"
         )
     seq_len, num_labels = manifest["seq_len"], manifest["num_labels"]
     entries = {name: manifest["files"][name] for name in DATA_FILES}
@@ -80,7 +86,8 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
                 f"expects {entry['size_bytes']} bytes and {entry['sha256']}"
             )
 
-    tokenizer = Tokenizer.load(folder, seq_len=seq_len)
+    mode = _TOKENIZER_MODES[manifest["tokenizer"]]
+    tokenizer = Tokenizer.load(folder, seq_len=seq_len, mode=mode)
     if tokenizer.vocabulary_size != manifest["vocab_size"]:
         raise fail(
             f"{VOCAB_FILENAME} has {tokenizer.vocabulary_size} tokens, manifest.json "
@@ -201,6 +208,7 @@ def _build_manifest(
     vocab_size: int,
     num_golden: int,
     metadata: dict[str, dict[str, Any]],
+    tokenizer_version: str = TOKENIZER_VERSION,
 ) -> dict[str, Any]:
     from tflite_lowrank import __version__
 
@@ -230,7 +238,7 @@ def _build_manifest(
         files[name] = {"sha256": digest, "size_bytes": size}
     return {
         "format_version": MANIFEST_FORMAT_VERSION,
-        "tokenizer": TOKENIZER_VERSION,
+        "tokenizer": tokenizer_version,
         "seq_len": seq_len,
         "num_labels": num_labels,
         "vocab_size": vocab_size,

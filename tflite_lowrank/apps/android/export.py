@@ -20,7 +20,9 @@ RUN_DIR/
                         quantization are read from the files.
   baseline*.tflite      the uncompressed model(s)
   compressed*.tflite    the low-rank model(s)
-  vocab.txt             the tokenizer's vocabulary (`text.Tokenizer.save`)
+  vocab.txt             the tokenizer's vocabulary (`text.Tokenizer.save`); a Keras
+                        `TextVectorization` vocabulary (empty first line, then
+                        `[UNK]`) exports with that layer's tokenizer rules
   labels.txt            the class names (`text.save_labels`)
   test.tsv              the test split, `label<TAB>text` per line (label name or
                         class index); `test_set.tsv` or `test.jsonl` (lines of
@@ -287,6 +289,7 @@ def export_android_assets(
             vocab_size=tokenizer.vocabulary_size,
             num_golden=num_golden,
             metadata=metadata,
+            tokenizer_version=tokenizer.version,
         )
         _write_text(staging / MANIFEST_FILENAME, json.dumps(manifest, indent=2) + "\n")
         max_difference = _check_assets(staging, replay=True)

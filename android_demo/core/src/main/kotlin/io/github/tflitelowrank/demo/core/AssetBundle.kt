@@ -5,7 +5,8 @@ package io.github.tflitelowrank.demo.core
  *
  * [load] checks, in this order, and stops at the first problem with a typed
  * [AssetException] whose message can be shown as is:
- * 1. `manifest.json` exists, parses, has the supported `format_version` and `tokenizer`;
+ * 1. `manifest.json` exists, parses, has the supported `format_version` and a `tokenizer`
+ *    this app implements ([TokenizerMode]);
  * 2. every file it lists exists with the recorded `size_bytes` and `sha256`;
  * 3. `vocab.txt` follows the vocabulary rules and has `vocab_size` tokens, and so does each
  *    model's embedding table where the manifest records it;
@@ -21,7 +22,9 @@ class AssetBundle private constructor(
     val testSet: List<LabelledExample>,
     val golden: List<GoldenExample>,
 ) {
-    val tokenizer: Tokenizer = Tokenizer(vocabulary, manifest.seqLen)
+    /** Tokenizes by the rules `manifest.json` names (ours or Keras `TextVectorization`'s). */
+    val tokenizer: Tokenizer =
+        Tokenizer(vocabulary, manifest.seqLen, TokenizerMode.forVersion(manifest.tokenizer)!!)
 
     companion object {
         /**

@@ -99,8 +99,9 @@ data class Manifest(
                 throw AssetException.UnsupportedVersion("format_version", formatVersion.toString(), FORMAT_VERSION.toString())
             }
             val tokenizer = root.required("tokenizer", path).asString("$path.tokenizer")
-            if (tokenizer != TextCleaner.VERSION) {
-                throw AssetException.UnsupportedVersion("tokenizer", tokenizer, TextCleaner.VERSION)
+            if (TokenizerMode.forVersion(tokenizer) == null) {
+                val supported = TokenizerMode.entries.joinToString("\" or \"") { it.version }
+                throw AssetException.UnsupportedVersion("tokenizer", tokenizer, supported)
             }
             val seqLen = positive(root.required("seq_len", path).asInt("$path.seq_len"), "$path.seq_len")
             val numLabels = positive(root.required("num_labels", path).asInt("$path.num_labels"), "$path.num_labels")

@@ -7,6 +7,10 @@ package io.github.tflitelowrank.demo.core
  * `<unk>`, never an empty line. A missing final newline is accepted; `\r`, an empty line and
  * a token with whitespace or listed twice are errors (a duplicate would make "line index = id"
  * ambiguous); these are the checks of Python's `tflite_lowrank.text.Tokenizer` too.
+ *
+ * A Keras `TextVectorization` vocabulary (`get_vocabulary()`, one entry per line) is accepted
+ * too ([isTextVectorization]): its line 0 is empty (padding, id 0) and line 1 is `[UNK]` (id 1);
+ * its tokens may hold whitespace other than ASCII's, as the layer's tokens can.
  */
 class Vocabulary private constructor(val tokens: List<String>) {
     private val ids: Map<String, Int> = HashMap<String, Int>(tokens.size * 2).apply {
@@ -14,6 +18,9 @@ class Vocabulary private constructor(val tokens: List<String>) {
     }
 
     val size: Int get() = tokens.size
+
+    /** True for a Keras `TextVectorization` vocabulary: `""` then `[UNK]`. */
+    val isTextVectorization: Boolean get() = tokens[PAD_ID] == TV_PAD_TOKEN && tokens[UNK_ID] == TV_UNK_TOKEN
 
     /** The id of [token], or [UNK_ID] when it is not in the vocabulary. */
     fun idOf(token: String): Int = ids[token] ?: UNK_ID
@@ -25,6 +32,9 @@ class Vocabulary private constructor(val tokens: List<String>) {
         const val UNK_ID: Int = 1
         const val PAD_TOKEN: String = "<pad>"
         const val UNK_TOKEN: String = "<unk>"
+        const val TV_PAD_TOKEN: String = ""
+        const val TV_UNK_TOKEN: String = "[UNK]"
+        private const val ASCII_WHITESPACE: String = " \t\n\u000B\u000C\r"
 
         /** Parses the text of `vocab.txt`; throws [AssetException.InvalidVocabulary]. */
         fun parse(text: String): Vocabulary {
@@ -47,22 +57,29 @@ class Vocabulary private constructor(val tokens: List<String>) {
                     "it has ${tokens.size} line(s) but needs at least `$PAD_TOKEN` and `$UNK_TOKEN`",
                 )
             }
-            if (tokens[PAD_ID] != PAD_TOKEN) {
+            val keras = tokens[PAD_ID] == TV_PAD_TOKEN && tokens[UNK_ID] == TV_UNK_TOKEN
+            if (!keras && tokens[PAD_ID] != PAD_TOKEN) {
                 throw AssetException.InvalidVocabulary(
-                    "line 0 must be `$PAD_TOKEN`, found `${tokens[PAD_ID]}`",
+                    "line 0 must be `$PAD_TOKEN`, found `${tokens[PAD_ID]}` (a Keras TextVectorization " +
+                        "vocabulary has an empty line 0 and `$TV_UNK_TOKEN` on line 1)",
                 )
             }
-            if (tokens[UNK_ID] != UNK_TOKEN) {
+            if (!keras && tokens[UNK_ID] != UNK_TOKEN) {
                 throw AssetException.InvalidVocabulary(
-                    "line 1 must be `$UNK_TOKEN`, found `${tokens[UNK_ID]}`",
+                    "line 1 must be `$UNK_TOKEN`, found `${tokens[UNK_ID]}` (`$TV_UNK_TOKEN` after an empty line 0)",
                 )
             }
             val seen = HashMap<String, Int>(tokens.size * 2)
             tokens.forEachIndexed { id, token ->
-                if (token.isEmpty()) {
+                if (token.isEmpty() && !(keras && id == PAD_ID)) {
                     throw AssetException.InvalidVocabulary("line $id (id $id) is empty")
                 }
-                if (token.any { it.isWhitespace() || it == '\u0085' }) {
+                val whitespace = if (keras) {
+                    token.any { it in ASCII_WHITESPACE }
+                } else {
+                    token.any { it.isWhitespace() || it == '\u0085' }
+                }
+                if (whitespace) {
                     throw AssetException.InvalidVocabulary("line $id (id $id) `$token` contains whitespace")
                 }
                 val first = seen.put(token, id)

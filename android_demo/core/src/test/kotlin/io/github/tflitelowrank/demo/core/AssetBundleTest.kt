@@ -114,6 +114,17 @@ class AssetBundleTest {
     }
 
     @Test
+    fun textVectorizationAssetsTokenizeLikeKeras() {
+        val vocab = File(dir, "vocab.txt").readText().replaceFirst("<pad>\n<unk>\n", "\n[UNK]\n")
+        rewriteConsistently("vocab.txt", vocab)
+        editManifest("\"tokenizer\": \"${TextCleaner.VERSION}\"", "\"tokenizer\": \"${TextVectorizationTokens.VERSION}\"")
+        val bundle = AssetBundle.load(source)
+        assertEquals("", bundle.vocabulary.tokens[0])
+        assertEquals(TokenizerMode.TEXT_VECTORIZATION, bundle.tokenizer.mode)
+        assertEquals(Vocabulary.UNK_ID, bundle.tokenizer.encode("zzyzx-qwv")[0])
+    }
+
+    @Test
     fun invalidVocabularyIsReported() {
         rewriteConsistently("vocab.txt", File(dir, "vocab.txt").readText().replaceFirst("<unk>", "<oov>"))
         failure<AssetException.InvalidVocabulary>()

@@ -62,6 +62,13 @@ class ManifestTest {
             Manifest.parse(edited(TextCleaner.VERSION, "tflite_lowrank-clean-v0"))
         }
         assertEquals("tflite_lowrank-clean-v0", tokenizer.found)
+        assertTrue(tokenizer.message!!, tokenizer.message!!.contains("keras-text-vectorization-v1"))
+    }
+
+    @Test
+    fun acceptsTheTextVectorizationTokenizer() {
+        val manifest = Manifest.parse(edited(TextCleaner.VERSION, TextVectorizationTokens.VERSION))
+        assertEquals(TextVectorizationTokens.VERSION, manifest.tokenizer)
     }
 
     @Test

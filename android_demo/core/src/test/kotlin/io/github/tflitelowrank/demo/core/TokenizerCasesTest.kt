@@ -9,8 +9,9 @@ import java.io.File
 
 /**
  * Replays the golden cases exported from Python (`tests/data/tokenizer_cases.json`, see
- * docs/contracts.md): every case's tokens and token ids must be reproduced exactly. A missing
- * file is a failure, not a skip: without it nothing proves that Kotlin and Python agree.
+ * docs/contracts.md): every case's tokens and token ids must be reproduced exactly, for our
+ * rules and for the `text_vectorization` section, made by a real Keras `TextVectorization`. A
+ * missing file is a failure, not a skip: without it nothing proves that Kotlin and Python agree.
  */
 class TokenizerCasesTest {
     private data class Case(val index: Int, val text: String, val tokens: List<String>, val tokenIds: List<Int>)
@@ -22,7 +23,17 @@ class TokenizerCasesTest {
         if (!file.isFile) {
             fail("${file.path} is missing: the Python side must export the tokenizer golden cases (docs/contracts.md)")
         }
+        return section(Json.parse(file.readText(Charsets.UTF_8)).asObject("cases_file"))
+    }
+
+    /** The `text_vectorization` section: the same shape, made by Keras. */
+    private fun loadTextVectorization(): Cases {
+        val file = File(Fixtures.repoRoot(), "tests/data/tokenizer_cases.json")
         val root = Json.parse(file.readText(Charsets.UTF_8)).asObject("cases_file")
+        return section(root.required("text_vectorization", "root").asObject("text_vectorization"))
+    }
+
+    private fun section(root: JsonObject): Cases {
         val cases = root.required("cases", "root").asArray("cases").items.mapIndexed { i, item ->
             val case = item.asObject("cases[$i]")
             Case(
@@ -70,6 +81,40 @@ class TokenizerCasesTest {
         val mismatches = data.cases.mapNotNull { case ->
             val actual = tokenizer.encode(case.text).toList()
             if (actual == case.tokenIds) null else "case ${case.index} ${quote(case.text)}: Kotlin $actual, Python ${case.tokenIds}"
+        }
+        assertTrue("${mismatches.size} id mismatches:\n" + mismatches.take(20).joinToString("\n"), mismatches.isEmpty())
+    }
+
+    @Test
+    fun textVectorizationSectionNamesItsRulesAndHasTheHardCases() {
+        val data = loadTextVectorization()
+        assertEquals(TextVectorizationTokens.VERSION, data.tokenizer)
+        assertEquals(listOf("", "[UNK]"), data.vocab.take(2))
+        val texts = data.cases.map { it.text }
+        assertTrue("NASA case missing", "NASA's Hubble-telescope isn't dead!" in texts)
+        assertTrue("no empty text case", "" in texts)
+        assertTrue("no case longer than seq_len", data.cases.any { it.tokens.size > data.seqLen })
+        assertTrue("no non-BMP case", data.cases.any { c -> c.text.any { it.isSurrogate() } })
+    }
+
+    @Test
+    fun reproducesEveryTextVectorizationCaseTokensExactly() {
+        val mismatches = loadTextVectorization().cases.mapNotNull { case ->
+            val actual = TextVectorizationTokens.tokenize(case.text)
+            if (actual == case.tokens) null else "case ${case.index} ${quote(case.text)}: Kotlin $actual, Keras ${case.tokens}"
+        }
+        assertTrue("${mismatches.size} token mismatches:\n" + mismatches.take(20).joinToString("\n"), mismatches.isEmpty())
+    }
+
+    @Test
+    fun reproducesEveryTextVectorizationCaseTokenIdsExactly() {
+        val data = loadTextVectorization()
+        val vocabulary = Vocabulary.parse(data.vocab.joinToString("\n", postfix = "\n"))
+        val tokenizer = Tokenizer(vocabulary, data.seqLen)
+        assertEquals(TokenizerMode.TEXT_VECTORIZATION, tokenizer.mode)
+        val mismatches = data.cases.mapNotNull { case ->
+            val actual = tokenizer.encode(case.text).toList()
+            if (actual == case.tokenIds) null else "case ${case.index} ${quote(case.text)}: Kotlin $actual, Keras ${case.tokenIds}"
         }
         assertTrue("${mismatches.size} id mismatches:\n" + mismatches.take(20).joinToString("\n"), mismatches.isEmpty())
     }

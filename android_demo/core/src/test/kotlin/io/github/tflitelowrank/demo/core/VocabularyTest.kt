@@ -42,6 +42,29 @@ class VocabularyTest {
     }
 
     @Test
+    fun acceptsAKerasTextVectorizationVocabularyKeepingItsEmptyFirstLine() {
+        val vocab = Vocabulary.parse("\n[UNK]\nthe\nfilm\n")
+        assertTrue(vocab.isTextVectorization)
+        assertEquals(listOf("", "[UNK]", "the", "film"), vocab.tokens)
+        assertEquals(Vocabulary.PAD_ID, vocab.idOf(""))
+        assertEquals(3, vocab.idOf("film"))
+        assertEquals(Vocabulary.UNK_ID, vocab.idOf("movie"))
+        assertFalse(Vocabulary.parse("<pad>\n<unk>\n").isTextVectorization)
+        // Keras tokens may hold whitespace other than ASCII's.
+        assertEquals(3, Vocabulary.parse("\n[UNK]\na\u00A0b\n").size)
+    }
+
+    @Test
+    fun rejectsBrokenKerasVocabularies() {
+        assertTrue(invalid("\n<unk>\na\n").contains("line 0 must be `<pad>`, found ``"))
+        assertTrue(invalid("\n[UNK]\na\n\nb\n").contains("line 3 (id 3) is empty"))
+        assertTrue(invalid("\n[UNK]\na b\n").contains("line 2 (id 2) `a b` contains whitespace"))
+        assertTrue(invalid("\n[UNK]\na\tb\n").contains("contains whitespace"))
+        assertTrue(invalid("\n[UNK]\na\na\n").contains("`a` appears twice"))
+        assertTrue(invalid("[UNK]\n\na\n").contains("line 0 must be `<pad>`"))
+    }
+
+    @Test
     fun errorMessageTellsHowToFix() {
         assertTrue(invalid("x\n<unk>\n").contains("tflite-lowrank export-android"))
     }
