@@ -37,9 +37,7 @@ def test_embedding_factorization_refuses_two_callbacks_for_one_layer_at_fit_star
 ):
     model = model_with_embedding()
     first = EmbeddingFactorization("embedding", rank=2, at_epoch=1, verbose=0)
-    second = EmbeddingFactorization(
-        "embedding", rank=3, at_epoch=1, bands=1, verbose=0
-    )
+    second = EmbeddingFactorization("embedding", rank=3, at_epoch=1, bands=1, verbose=0)
     weights = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match="Two `EmbeddingFactorization`.*'embedding'"):
         model.fit(*data, epochs=2, verbose=0, callbacks=[first, second])
