@@ -289,3 +289,34 @@ def test_fold_projection_keeps_a_reversible_embedding(data):
     assert folded is model
     (result,) = results
     assert result.consumer is None and "reverse=True" in result.reason
+
+
+@pytest.mark.parametrize("bands", [1, "auto"], ids=["bands1", "banded"])
+def test_split_reversible_embedding_keeps_the_mask(bands, data):
+    """The mask is set in `call`, as `ReversibleEmbedding` does: a masked mean
+    after the split still skips the padding."""
+    x, y = data
+    x = x.copy()
+    x[: SAMPLES // 2, 3:] = 0  # right padding
+
+    def build():
+        inputs = keras.Input((SEQ,), dtype="int32")
+        embedding = keras_hub.layers.ReversibleEmbedding(
+            VOCAB, DIM, mask_zero=True, name="token_embedding"
+        )
+        hidden = keras.layers.GlobalAveragePooling1D()(embedding(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+        model.compile(keras.optimizers.Adam(1e-2), LOSS)
+        return model
+
+    # The reference (the unsplit ReversibleEmbedding) takes a masked mean; row 0 of
+    # the table is not zero, so an unmasked mean after the split would differ.
+    model, _ = split_keeps_function(build, "token_embedding", (x, y), bands=bands)
+    layer = model.get_layer("token_embedding")
+    assert layer.mask_zero
+    hidden = keras.ops.convert_to_numpy(layer(x))
+    assert np.abs(hidden[x == 0]).max() > 1e-3
+    mask = (x != 0)[..., None]
+    pooled = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
+    head = model.layers[-1]
+    np.testing.assert_allclose(model(x), head(pooled), rtol=1e-5, atol=1e-6)
