@@ -110,6 +110,35 @@ def test_load_model_without_compile(rng, tmp_path):
     np.testing.assert_array_equal(loaded(x), model(x))
 
 
+@keras.saving.register_keras_serializable(package="tests")
+class Classifier(keras.Model):
+    """A subclassed model: its Embedding comes from `__init__`, not from a config."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = keras.layers.Embedding(VOCAB, DIM, mask_zero=True)
+        self.pool = keras.layers.GlobalAveragePooling1D()
+        self.head = keras.layers.Dense(2)
+
+    def call(self, ids):
+        return self.head(self.pool(self.embedding(ids)))
+
+
+def test_load_model_reloads_subclassed_model(rng, tmp_path):
+    model = Classifier()
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    path = tmp_path / "model.keras"
+    x, _, _ = split_and_save(model, None, "auto", path, rng)
+    with pytest.raises(ValueError, match="expected 1 variables"):
+        keras.saving.load_model(path)
+
+    loaded = tl.load_model(path)
+
+    assert type(loaded.embedding) is BandedLowRankEmbedding
+    assert loaded.embedding.mask_zero
+    np.testing.assert_array_equal(loaded(x), model(x))
+
+
 def test_load_model_top_level_embedding_as_keras(rng, tmp_path):
     inputs = keras.Input((SEQ,), dtype="int32")
     hidden = keras.layers.Embedding(VOCAB, DIM, name="embedding")(inputs)
