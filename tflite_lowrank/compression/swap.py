@@ -1,7 +1,10 @@
 """The in-place swap behind `EmbeddingFactorization`: find the table, factorize it.
 
-Private helpers of `tflite_lowrank.compression.callback`: `_find_embedding` picks and
-checks the `keras.layers.Embedding` to split; `_swap_layer_class` turns it, in place,
+Private helpers of `tflite_lowrank.compression.callback` (and `loading`):
+`_find_embedding` picks and checks the `keras.layers.Embedding` to split (a
+`ReversibleEmbedding`, or a subclass that overrides nothing but `__init__`,
+`get_config` and `from_config`); `_factorized_layout` chooses the factorized class
+(reversible for a `ReversibleEmbedding`); `_swap_layer_class` turns it, in place,
 into a factorized layer of a given class holding given weights (the one place where
 the swap happens, used at the split by `_factorize_in_place` and on resuming from a
 backup by `_swap_from_config`); `_relative_error` measures what the factors lose. The
