@@ -18,12 +18,15 @@ print(tl.compare_models(["baseline.tflite", "model.tflite"], x_test, y_test))
 ```
 
 Importing the package imports Keras and registers the package's Keras objects
-(`LowRankEmbedding`, `BandedLowRankEmbedding`, `CyclicalAnnealedLearningRate`, the
-layers of the paper's models) with `keras.saving`, so a `.keras` file holding them loads
-with `keras.saving.load_model` once `tflite_lowrank` is imported. It has no other side
-effect. The package is laid out by stage: `compression` (the method), `export` (Keras to
-`.tflite`), `litert` (reading and running `.tflite` files), `benchmark`, `data`,
-`models` and `apps` (the command line, the demo and the Android export).
+(`LowRankEmbedding`, `BandedLowRankEmbedding`, their reversible siblings,
+`CyclicalAnnealedLearningRate`, the layers of the paper's models) with `keras.saving`,
+so a `.keras` file holding them loads with `keras.saving.load_model` once
+`tflite_lowrank` is imported (Keras imports only its own packages while loading); a
+model whose factorized embedding sits inside a custom layer loads with
+`tl.load_model`. It has no other side effect. The package is laid out by stage:
+`compression` (the method), `export` (Keras to `.tflite`), `litert` (reading and
+running `.tflite` files), `benchmark`, `data`, `models` and `apps` (the command line,
+the demo and the Android export).
 """
 
 from tflite_lowrank.benchmark import (
@@ -36,6 +39,11 @@ from tflite_lowrank.compression.band_ranks import allocate_band_ranks, frequency
 from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 from tflite_lowrank.compression.callback import EmbeddingFactorization
 from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.compression.loading import load_model
+from tflite_lowrank.compression.reversible import (
+    ReversibleBandedLowRankEmbedding,
+    ReversibleLowRankEmbedding,
+)
 from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
 from tflite_lowrank.compression.svd import (
     rank_for_compression,
@@ -57,6 +65,9 @@ __all__ = [
     "__version__",
     "LowRankEmbedding",
     "BandedLowRankEmbedding",
+    "ReversibleLowRankEmbedding",
+    "ReversibleBandedLowRankEmbedding",
+    "load_model",
     "allocate_band_ranks",
     "frequency_order",
     "EmbeddingFactorization",

@@ -222,3 +222,72 @@ def test_keras_adapter_input_kernel_variable_ignores_lora():
     base = keras_adapter.input_kernel_variable(layer)
     layer.enable_lora(2)
     assert keras_adapter.input_kernel_variable(layer) is base
+
+
+# ------------------------------------------------------------ masks and saving
+
+
+def test_keras_adapter_set_keras_mask_is_read_by_the_next_layer():
+    """`keras.src.backend.set_keras_mask` marks a tensor as masked."""
+    from keras.src.backend import get_keras_mask
+
+    tensor = keras.ops.ones((1, 3, 2))
+    mask = keras.ops.convert_to_tensor([[True, True, False]])
+    keras_adapter.set_keras_mask(tensor, mask)
+    np.testing.assert_array_equal(get_keras_mask(tensor), mask)
+
+
+def test_keras_adapter_model_from_config_rebuilds_the_saved_model():
+    """`ObjectSharingScope` + `deserialize_keras_object`, as `load_model` does."""
+    model = _model()
+    config = keras.saving.serialize_keras_object(model)
+    config["compile_config"] = None
+    rebuilt = keras_adapter.model_from_config(config)
+    assert [layer.name for layer in rebuilt.layers] == [
+        layer.name for layer in model.layers
+    ]
+    assert rebuilt.built and getattr(rebuilt, "optimizer", None) is None
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class Holder(keras.layers.Layer):
+    """Sublayers as an attribute and in a list: lists' items, like the model's
+    `layers`, are named by class in weight files."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.table = keras.layers.Embedding(VOCAB, DIM)
+        self.heads = [keras.layers.Dense(2), keras.layers.Dense(3)]
+
+    def call(self, ids):
+        hidden = self.table(ids)
+        return [head(hidden) for head in self.heads]
+
+
+def test_keras_adapter_weight_paths_match_the_weights_file(tmp_path):
+    """`saving_lib._walk_saveable` and the naming of `_save_state`: every `vars`
+    group of a weights file is at the path `weight_paths` gives its layer."""
+    import h5py
+
+    inputs = keras.Input((SEQ,), dtype="int32")
+    first, second = Holder(name="holder")(inputs)
+    model = keras.Model(inputs, [first, keras.layers.Dense(1)(second)])
+    path = tmp_path / "model.weights.h5"
+    model.save_weights(path)
+    groups = {}
+    with h5py.File(path, "r") as file:
+
+        def collect(name, item):
+            if name.endswith("vars") and len(item):
+                groups[name.rpartition("/")[0]] = item.attrs["name"]
+
+        file.visititems(collect)
+
+    paths = keras_adapter.weight_paths(model)
+
+    holder = model.get_layer("holder")
+    assert paths["layers/holder/table"] is holder.table
+    assert paths["layers/holder/heads/dense_1"] is holder.heads[1]
+    assert len(groups) == 4
+    for group, name in groups.items():
+        assert paths[group].name == name, group

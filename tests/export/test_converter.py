@@ -17,6 +17,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from tflite_lowrank.benchmark.api import OutputMismatchError
 from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.compression.swap import _factorize_in_place
 from tflite_lowrank.export import converter as convert
 from tflite_lowrank.export.converter import (
     QUANTIZATION_MODES,
@@ -535,6 +536,38 @@ def test_load_keras_model_round_trips_low_rank_model(models, tmp_path):
     models[("lstm", True)].save(path)
     loaded = convert.load_keras_model(path)
     assert isinstance(loaded.get_layer("embedding"), LowRankEmbedding)
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class _TokenEmbedding(keras.layers.Layer):
+    """Makes its Embedding in `__init__` and does not serialize it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.table = keras.layers.Embedding(50, 8)
+
+    def build(self, input_shape):
+        self.table.build(input_shape)
+
+    def call(self, ids):
+        return self.table(ids)
+
+
+def test_load_keras_model_factorized_inside_a_custom_layer(tmp_path):
+    token_ids = keras.Input((5,), dtype="int32")
+    layer = _TokenEmbedding()
+    x = keras.layers.GlobalAveragePooling1D()(layer(token_ids))
+    model = keras.Model(token_ids, keras.layers.Dense(2)(x))
+    model.build((None, 5))
+    table = np.asarray(layer.table.embeddings)
+    a = np.linalg.svd(table, full_matrices=False)[0][:, :3]  # U_3; B = U_3^T W
+    _factorize_in_place(layer.table, a, a.T @ table)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = convert.load_keras_model(path)
+    assert isinstance(loaded.layers[1].table, LowRankEmbedding)
+    ids = np.arange(10, dtype="int32").reshape(2, 5)
+    np.testing.assert_array_equal(loaded(ids), model(ids))
 
 
 @pytest.mark.parametrize(

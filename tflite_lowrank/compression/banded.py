@@ -37,6 +37,11 @@ class BandedLowRankEmbedding(keras.layers.Layer):
     Masking is exactly that of `keras.layers.Embedding`: with `mask_zero=True` the
     layer returns the mask `inputs != 0`.
 
+    A `.keras` file holding it loads with `keras.saving.load_model` once
+    `tflite_lowrank` is imported (the import registers the layer; Keras imports only
+    its own packages while loading); `tl.load_model` also reloads it inside a custom
+    layer that creates a plain `Embedding` in its own code.
+
     Reference: Chen et al., "GroupReduce: Block-Wise Low-Rank Approximation for
     Neural Language Model Shrinking", NeurIPS 2018; Acharya et al., AAAI 2019.
 

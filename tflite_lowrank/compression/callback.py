@@ -75,11 +75,17 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     `learning_rate`, and `fit()` goes on: its train, test and predict functions are
     rebuilt, so validation, `evaluate()` and `predict()` use the factors.
     `model.save()` afterwards writes a `LowRankEmbedding`, which
-    `keras.models.load_model` reads without `custom_objects`, together with the new
-    optimizer and its schedule. (A subclassed model is rebuilt from its own code on
-    loading: its `.keras` file loads only if its `get_config` serializes the
-    embedding layer, or use `save_weights` into a model built with a
-    `LowRankEmbedding`.)
+    `keras.models.load_model` reads without `custom_objects` once `tflite_lowrank`
+    is imported (Keras imports only its own packages while loading), together with
+    the new optimizer and its schedule. An embedding that a custom layer or a
+    subclassed model creates in its own code is rebuilt full by Keras on loading:
+    load such files with `tl.load_model`, which factorizes it again first.
+
+    A `keras.layers.ReversibleEmbedding` (also `keras_hub.layers.ReversibleEmbedding`)
+    becomes a `tl.ReversibleLowRankEmbedding` or `tl.ReversibleBandedLowRankEmbedding`,
+    whose `call(x, reverse=True)` uses the factors' product when the weights are
+    tied. Other `Embedding` subclasses are split only if they override nothing but
+    `__init__`, `get_config` and `from_config`.
 
     By default (`bands="auto"`) the table is split into frequency bands rather than
     one rank-k SVD: the frequency-sorted ids (id 0 padding, 1 unknown, then the most
@@ -202,7 +208,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             `compression` and `energy`, or a backend other than TensorFlow; when
             `fit()` starts (before any training), for no such layer (the message
             lists the model's Embedding layers), a layer that is not a
-            `keras.layers.Embedding` (or a quantized or LoRA one), a rank that is
+            `keras.layers.Embedding` (or a quantized or LoRA one, or a subclass
+            that overrides methods the split would drop), a rank that is
             not below `min(V, D)` or saves no parameters, a callback that
             already split, or a second `EmbeddingFactorization` for the same
             layer; at the split (before the optimizer is replaced), for a table

@@ -39,6 +39,10 @@ EMBEDDING_ONLY_ATTRIBUTES = (
     "lora_enabled",
     "quantization_config",
 )
+# `ReversibleEmbedding(tie_weights=False)`'s own variable: removed at the swap too,
+# which re-creates it after the factors, in the order of the factorized layer's
+# `build` (the order weight files follow).
+REVERSIBLE_ONLY_ATTRIBUTES = ("reverse_embeddings",)
 # Methods that `Layer.__new__` wraps and binds to each instance; the bound wrappers
 # call the *old* class's method, so they must go when the class changes.
 INSTANCE_BOUND_METHODS = ("build", "quantize")
@@ -86,7 +90,12 @@ def release_embedding_state(layer) -> None:
     Keras 3.15.
     """
     delattr(layer, EMBEDDING_TABLE_ATTRIBUTE)
-    for name in (*EMBEDDING_ONLY_ATTRIBUTES, *INSTANCE_BOUND_METHODS):
+    names = (
+        *EMBEDDING_ONLY_ATTRIBUTES,
+        *REVERSIBLE_ONLY_ATTRIBUTES,
+        *INSTANCE_BOUND_METHODS,
+    )
+    for name in names:
         if name in vars(layer):
             delattr(layer, name)
 
@@ -231,3 +240,82 @@ def input_kernel_variable(layer):
     if kernel is None:
         kernel = getattr(owner, "kernel", None)
     return kernel
+
+
+# ----------------------------------------------------------- masks and saving
+
+
+def set_keras_mask(tensor, mask) -> None:
+    """Attaches `mask` to a layer's output inside `call`.
+
+    `keras.src.backend.set_keras_mask`, as `ReversibleEmbedding.call` does (its
+    `compute_mask` cannot tell a reverse call). Checked against: Keras 3.15.
+    """
+    from keras.src.backend import set_keras_mask as _set_keras_mask
+
+    _set_keras_mask(tensor, mask)
+
+
+def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True):
+    """The model a `.keras` file's `config.json` describes, as `load_model` builds it.
+
+    `saving_lib._model_from_config`: deserialization inside an `ObjectSharingScope`
+    (objects shared in the config are built once). Checked against: Keras 3.15.
+    """
+    from keras.src.saving.serialization_lib import ObjectSharingScope
+
+    with ObjectSharingScope():
+        return keras.saving.deserialize_keras_object(
+            config, custom_objects=custom_objects, safe_mode=safe_mode
+        )
+
+
+def weight_paths(model) -> dict[str, object]:
+    """Where each layer's variables are in a `.keras` file's `model.weights.h5`.
+
+    Mirrors `saving_lib._save_state`: an object's children are the values of its
+    attributes (`saving_lib._walk_saveable`: a Functional or Sequential model's
+    `layers` first, then attributes sorted, private ones last), at
+    `<parent path>/<attribute>`; items of a list, tuple or dict attribute are at
+    `<container path>/<snake_case class name>` (`_1`, `_2`... for repeats); each
+    object is saved once, at the first path visited. The layer's variables are in
+    the group `<path>/vars` (`vars` for the model). Checked against: Keras 3.15.
+    """
+    from keras.src.saving import saving_lib
+    from keras.src.saving.keras_saveable import KerasSaveable
+    from keras.src.utils import naming
+
+    paths: dict[str, object] = {}
+    visited: set[int] = set()
+
+    def join(parent: str, child: str) -> str:
+        return f"{parent}/{child}" if parent else child
+
+    def visit(saveable, path: str) -> None:
+        if id(saveable) in visited:
+            return
+        visited.add(id(saveable))
+        if isinstance(saveable, keras.layers.Layer):
+            paths[path] = saveable
+        for attribute, child in saving_lib._walk_saveable(saveable):
+            if isinstance(child, KerasSaveable):
+                visit(child, join(path, attribute))
+            elif isinstance(child, list | dict | tuple):
+                visit_container(child, join(path, attribute), set())
+
+    def visit_container(container, path: str, seen: set[int]) -> None:
+        if id(container) in seen:
+            return
+        seen.add(id(container))
+        used: dict[str, int] = {}
+        items = container.values() if isinstance(container, dict) else container
+        for item in items:
+            if isinstance(item, KerasSaveable):
+                name = naming.to_snake_case(type(item).__name__)
+                visit(item, join(path, saving_lib._get_unique_name(name, used)))
+            elif isinstance(item, list | dict | tuple):
+                name = saving_lib._get_unique_name("container", used)
+                visit_container(item, join(path, name), seen)
+
+    visit(model, "")
+    return paths

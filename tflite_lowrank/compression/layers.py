@@ -20,6 +20,11 @@ class LowRankEmbedding(keras.layers.Layer):
     `Embedding` with `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`; it can
     also be trained from scratch.
 
+    A `.keras` file holding it loads with `keras.saving.load_model` once
+    `tflite_lowrank` is imported (the import registers the layer; Keras imports only
+    its own packages while loading); `tl.load_model` also reloads it inside a custom
+    layer that creates a plain `Embedding` in its own code.
+
     Reference: Acharya et al., "Online Embedding Compression for Text Classification
     using Low Rank Matrix Factorization", AAAI 2019.
 

@@ -1,7 +1,10 @@
 """The in-place swap behind `EmbeddingFactorization`: find the table, factorize it.
 
-Private helpers of `tflite_lowrank.compression.callback`: `_find_embedding` picks and
-checks the `keras.layers.Embedding` to split; `_swap_layer_class` turns it, in place,
+Private helpers of `tflite_lowrank.compression.callback` (and `loading`):
+`_find_embedding` picks and checks the `keras.layers.Embedding` to split (a
+`ReversibleEmbedding`, or a subclass that overrides nothing but `__init__`,
+`get_config` and `from_config`); `_factorized_layout` chooses the factorized class
+(reversible for a `ReversibleEmbedding`); `_swap_layer_class` turns it, in place,
 into a factorized layer of a given class holding given weights (the one place where
 the swap happens, used at the split by `_factorize_in_place` and on resuming from a
 backup by `_swap_from_config`); `_relative_error` measures what the factors lose. The
@@ -11,6 +14,7 @@ Keras internals the swap needs are in `keras_adapter`.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -29,7 +33,12 @@ _ERROR_CHUNK_ROWS = 1 << 13
 
 def _find_embedding(model, layer_name: str | None):
     layers = keras_adapter.flatten_layers(model)
-    embeddings = [layer for layer in layers if type(layer) is keras.layers.Embedding]
+    embeddings = [
+        layer
+        for layer in layers
+        if isinstance(layer, keras.layers.Embedding)
+        and not isinstance(layer, LowRankEmbedding)
+    ]
     if layer_name is None:
         if len(embeddings) != 1:
             raise ValueError(
@@ -48,18 +57,31 @@ def _find_embedding(model, layer_name: str | None):
                 f"Received: layer_name={layer_name!r}"
             )
         layer = matches[0]
-        if isinstance(layer, LowRankEmbedding):
+        if isinstance(layer, LowRankEmbedding | _banded_class()):
             raise ValueError(
-                f"Layer '{layer_name}' is already a `LowRankEmbedding` (factorized). "
-                f"Received: layer_name={layer_name!r}"
+                f"Layer '{layer_name}' is already a `{type(layer).__name__}` "
+                f"(factorized). Received: layer_name={layer_name!r}"
             )
-        if type(layer) is not keras.layers.Embedding:
+        if not isinstance(layer, keras.layers.Embedding):
             raise ValueError(
                 f"Layer '{layer_name}' is a `{type(layer).__name__}`, not a "
-                "`keras.layers.Embedding` (subclasses are not supported). The "
-                f"model's `Embedding` layers are {[e.name for e in embeddings]}. "
+                "`keras.layers.Embedding`. The model's `Embedding` layers are "
+                f"{[e.name for e in embeddings]}. "
                 f"Received: layer_name={layer_name!r}"
             )
+    overrides = _unsafe_overrides(type(layer))
+    if overrides:
+        base = _splittable_base(type(layer))
+        raise ValueError(
+            f"Layer '{layer.name}' is a `{type(layer).__qualname__}`, a subclass of "
+            f"`keras.layers.{base.__name__}` that overrides {overrides}: the split "
+            "replaces the layer by a factorized one with the behaviour of "
+            f"`{base.__name__}`, which would drop these. Only `Embedding`, "
+            "`ReversibleEmbedding` and subclasses that override nothing but "
+            "`__init__`, `get_config` and `from_config` are split; use "
+            "`tl.LowRankEmbedding` in your layer's code, or train with a plain "
+            f"`Embedding`. Received: layer_name={layer_name!r}"
+        )
     if layer.quantization_mode is not None or getattr(layer, "lora_enabled", False):
         raise ValueError(
             f"Layer '{layer.name}' is quantized or has LoRA enabled; factorize the "
@@ -73,6 +95,50 @@ def _find_embedding(model, layer_name: str | None):
             stacklevel=3,
         )
     return layer
+
+
+# Methods a splittable `Embedding` subclass may define: the split keeps the layer's
+# arguments (its `get_config`), not its code.
+_HARMLESS_OVERRIDES = frozenset({"__init__", "get_config", "from_config"})
+
+
+def _splittable_base(cls: type) -> type:
+    """`ReversibleEmbedding` or `Embedding`, the Keras class `cls` behaves as."""
+    if issubclass(cls, keras.layers.ReversibleEmbedding):
+        return keras.layers.ReversibleEmbedding
+    return keras.layers.Embedding
+
+
+def _unsafe_overrides(cls: type) -> list[str]:
+    """Methods and properties a subclass of `_splittable_base(cls)` defines.
+
+    `keras_hub.layers.ReversibleEmbedding` defines none (only export metadata).
+    """
+    base = _splittable_base(cls)
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if klass is base:
+            break
+        names += [
+            name
+            for name, value in vars(klass).items()
+            if name not in _HARMLESS_OVERRIDES
+            and (
+                inspect.isfunction(value)
+                or isinstance(value, property | staticmethod | classmethod)
+            )
+        ]
+    return sorted(set(names))
+
+
+def _is_reversible(layer) -> bool:
+    return isinstance(layer, keras.layers.ReversibleEmbedding)
+
+
+def _banded_class():
+    from tflite_lowrank.compression.banded import BandedLowRankEmbedding
+
+    return BandedLowRankEmbedding
 
 
 def _swap_layer_class(
@@ -114,19 +180,59 @@ def _swap_layer_class(
 
 
 def _factorize_in_place(layer, embeddings_a: np.ndarray, embeddings_b: np.ndarray):
-    """Turns a built `Embedding` into a `LowRankEmbedding` holding the factors."""
+    """Turns a built `Embedding` into a `LowRankEmbedding` holding the factors.
+
+    A `ReversibleEmbedding` becomes a `ReversibleLowRankEmbedding`.
+    """
+    new_class, config = _factorized_layout(layer, (), (int(embeddings_a.shape[1]),))
+    weights = {"embeddings_a": embeddings_a, "embeddings_b": embeddings_b}
+    _swap_layer_class(
+        layer,
+        new_class,
+        _constructor_attributes(layer, new_class, config),
+        {**weights, **_reverse_weights(layer)},
+    )
+
+
+def _factorized_layout(layer, boundaries, ranks) -> tuple[type, dict]:
+    """The factorized class for `layer` and its config, for these bands and ranks.
+
+    One band gives a `LowRankEmbedding`, more a `BandedLowRankEmbedding`; their
+    reversible siblings for a `keras.layers.ReversibleEmbedding`, with its
+    `tie_weights`, `reverse_dtype` and `logit_soft_cap`.
+    """
+    from tflite_lowrank.compression.banded import BandedLowRankEmbedding
+    from tflite_lowrank.compression.reversible import (
+        REVERSIBLE_ARGUMENTS,
+        ReversibleBandedLowRankEmbedding,
+        ReversibleLowRankEmbedding,
+    )
+
     config = {
         "input_dim": layer.input_dim,
         "output_dim": layer.output_dim,
-        "rank": int(embeddings_a.shape[1]),
         "mask_zero": layer.mask_zero,
     }
-    _swap_layer_class(
-        layer,
-        LowRankEmbedding,
-        _constructor_attributes(layer, LowRankEmbedding, config),
-        {"embeddings_a": embeddings_a, "embeddings_b": embeddings_b},
-    )
+    reversible = _is_reversible(layer)
+    if reversible:
+        config.update({name: getattr(layer, name) for name in REVERSIBLE_ARGUMENTS})
+    if not boundaries:
+        (config["rank"],) = (int(rank) for rank in ranks)
+        new_class = ReversibleLowRankEmbedding if reversible else LowRankEmbedding
+    else:
+        config["boundaries"] = tuple(int(edge) for edge in boundaries)
+        config["ranks"] = tuple(int(rank) for rank in ranks)
+        new_class = (
+            ReversibleBandedLowRankEmbedding if reversible else BandedLowRankEmbedding
+        )
+    return new_class, config
+
+
+def _reverse_weights(layer) -> dict[str, np.ndarray]:
+    """An untied `ReversibleEmbedding`'s `reverse_embeddings`, kept by the split."""
+    if not _is_reversible(layer) or layer.tie_weights:
+        return {}
+    return {"reverse_embeddings": np.asarray(layer.reverse_embeddings)}
 
 
 def _swap_from_config(
@@ -208,24 +314,18 @@ def _factorize_banded_in_place(layer, boundaries, pairs) -> None:
     """Turns a built `Embedding` into a `BandedLowRankEmbedding` holding the factors.
 
     `pairs` holds `(a_i, b_i)` per band of the frequency-sorted ids; the weights are
-    created in the order `BandedLowRankEmbedding.build` creates them.
+    created in the order `BandedLowRankEmbedding.build` creates them. A
+    `ReversibleEmbedding` becomes a `ReversibleBandedLowRankEmbedding`.
     """
-    from tflite_lowrank.compression.banded import BandedLowRankEmbedding
-
-    config = {
-        "input_dim": layer.input_dim,
-        "output_dim": layer.output_dim,
-        "boundaries": tuple(int(edge) for edge in boundaries),
-        "ranks": tuple(int(a.shape[1]) for a, _ in pairs),
-        "mask_zero": layer.mask_zero,
-    }
+    ranks = tuple(int(a.shape[1]) for a, _ in pairs)
+    new_class, config = _factorized_layout(layer, boundaries, ranks)
     weights = {}
     for index, (a, b) in enumerate(pairs):
         weights[f"embeddings_a_{index}"] = a
         weights[f"embeddings_b_{index}"] = b
     _swap_layer_class(
         layer,
-        BandedLowRankEmbedding,
-        _constructor_attributes(layer, BandedLowRankEmbedding, config),
-        weights,
+        new_class,
+        _constructor_attributes(layer, new_class, config),
+        {**weights, **_reverse_weights(layer)},
     )

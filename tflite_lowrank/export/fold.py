@@ -42,6 +42,10 @@ import numpy as np
 from tflite_lowrank.compression import keras_adapter
 from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.compression.reversible import (
+    ReversibleBandedLowRankEmbedding,
+    ReversibleLowRankEmbedding,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +98,10 @@ class FoldResult:
             "consumer": self.consumer,
             "reason": self.reason,
         }
+
+
+# Their `embeddings_b` is also used by `call(x, reverse=True)`: never folded.
+_REVERSIBLE = (ReversibleLowRankEmbedding, ReversibleBandedLowRankEmbedding)
 
 
 class _CannotFold(Exception):
@@ -153,6 +161,10 @@ def fold_projection(
         try:
             functional = _as_functional(current)
             embedding = _top_level_layer(functional, name)
+            if isinstance(embedding, _REVERSIBLE):
+                raise _CannotFold(
+                    "a reversible embedding keeps its factors for `reverse=True`"
+                )
             consumer, chain = _find_consumer(functional, embedding)
             current = _rebuild(functional, embedding, consumer, chain)
             reason = f"folded into {type(consumer).__name__} {consumer.name!r}"

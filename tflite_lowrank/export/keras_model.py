@@ -19,6 +19,7 @@ import numpy as np
 
 from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.compression.loading import load_model
 from tflite_lowrank.utils.files import check_input_file
 
 
@@ -27,6 +28,8 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
 
     Importing `tflite_lowrank` registered this package's layers, so models holding a
     `LowRankEmbedding` or the reference models' layers load without `custom_objects`.
+    Loads with `tl.load_model`, so an embedding factorized inside a custom layer
+    (rebuilt full from the user's code) is factorized again before the weights load.
 
     Args:
         path: Path-like. A Keras v3 `.keras` file.
@@ -48,7 +51,7 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
     """
     path = check_keras_file(path, name="model")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a broken archive.
         raise ValueError(
             f"Could not load a Keras model from the file ({type(error).__name__}: "
