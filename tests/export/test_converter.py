@@ -483,7 +483,8 @@ def test_convert_to_tflite_failure_mid_write_leaves_no_partial_file(
     path.write_bytes(b"previous")
 
     def fail_after_writing(fileno):  # The temporary file holds the bytes by now.
-        assert any(p.name.endswith(".tflite.tmp") for p in tmp_path.iterdir())
+        temporaries = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+        assert temporaries and temporaries[0].name.startswith(".tflite-lowrank-")
         raise interruption
 
     monkeypatch.setattr(convert.os, "fsync", fail_after_writing)
