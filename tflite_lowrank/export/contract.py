@@ -17,6 +17,7 @@ import numpy as np
 
 from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.export.fold import _IDENTITY_LAYERS
+from tflite_lowrank.export.keras_model import _call_structure, _TokenInput
 from tflite_lowrank.litert import interpreter as _interpreter
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
@@ -48,6 +49,30 @@ def _check_rows(
         if padding:
             rows[row, seq_len - padding :] = 0
     return rows.astype(np.int32)
+
+
+def _multi_check_rows(
+    representative_data: dict[str, np.ndarray] | None,
+    inputs: tuple[_TokenInput, ...],
+) -> dict[str, np.ndarray]:
+    """`_check_rows` for each input of a model with several inputs."""
+    return {
+        spec.name: _check_rows(
+            None if representative_data is None else representative_data[spec.name],
+            spec.seq_len,
+            spec.vocabulary_size,
+        )
+        for spec in inputs
+    }
+
+
+def _keras_outputs(
+    model: keras.Model, rows: np.ndarray | dict[str, np.ndarray]
+) -> np.ndarray:
+    """The model's outputs on rows (a dict keyed by input name: several inputs)."""
+    if isinstance(rows, dict):
+        rows = _call_structure(model, rows)
+    return keras.ops.convert_to_numpy(model(rows, training=False))
 
 
 def _output_kind(model: keras.Model) -> str:
@@ -95,13 +120,32 @@ def _looks_like_probabilities(outputs: np.ndarray) -> bool:
 
 
 def _contract_wrapper(
-    model: keras.Model, seq_len: int, keep_logits: bool, check_rows: np.ndarray
+    model: keras.Model,
+    seq_len: int,
+    keep_logits: bool,
+    check_rows: np.ndarray | dict[str, np.ndarray],
+    inputs: tuple[_TokenInput, ...] | None = None,
 ) -> tuple[keras.Model, bool]:
-    """The batch-1 model of the contract, and whether a softmax was appended."""
-    token_ids = keras.Input(
-        shape=(seq_len,), batch_size=1, dtype="int32", name=_interpreter.INPUT_NAME
-    )
-    outputs = model(token_ids)
+    """The batch-1 model of the contract, and whether a softmax was appended.
+
+    With `inputs` (a model with several inputs), one int32 `[1, length]` input per
+    token input, under its own name, instead of `token_ids`.
+    """
+    if inputs is None:
+        wrapper_inputs = keras.Input(
+            shape=(seq_len,), batch_size=1, dtype="int32", name=_interpreter.INPUT_NAME
+        )
+        outputs = model(wrapper_inputs)
+    else:
+        # A list, not a dict: the TF converter cannot trace dict-structured models.
+        by_name = {
+            spec.name: keras.Input(
+                shape=(spec.seq_len,), batch_size=1, dtype="int32", name=spec.name
+            )
+            for spec in inputs
+        }
+        wrapper_inputs = list(by_name.values())
+        outputs = model(_call_structure(model, by_name))
     if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
         shape = (
             [tuple(output.shape) for output in outputs]
@@ -119,7 +163,7 @@ def _contract_wrapper(
         )
     kind = _output_kind(model)
     if kind == "unknown":
-        sample = keras.ops.convert_to_numpy(model(check_rows, training=False))
+        sample = _keras_outputs(model, check_rows)
         kind = "probabilities" if _looks_like_probabilities(sample) else "logits"
         logger.info("Output of %r read from its values: %s.", model.name, kind)
     if kind == "sigmoid" and not keep_logits:
@@ -133,13 +177,13 @@ def _contract_wrapper(
     appended = kind == "logits" and not keep_logits
     if appended:
         outputs = keras.layers.Softmax(name="probabilities")(outputs)
-    wrapper = keras.Model(token_ids, outputs, name=f"{model.name}_tflite")
+    wrapper = keras.Model(wrapper_inputs, outputs, name=f"{model.name}_tflite")
     return wrapper, appended
 
 
 def _compare_with_keras(
     content: bytes,
-    rows: np.ndarray,
+    rows: np.ndarray | dict[str, np.ndarray],
     expected: np.ndarray,
     mode: str,
     model: keras.Model,

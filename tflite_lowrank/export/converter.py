@@ -64,11 +64,16 @@ from tflite_lowrank.export.contract import (
     _check_rows,
     _compare_with_keras,
     _contract_wrapper,
+    _keras_outputs,
+    _multi_check_rows,
 )
 from tflite_lowrank.export.keras_model import (
+    _check_token_inputs,
     _embedding_layers,
+    _named_inputs,
     _recurrent_layers,
     _resolve_seq_len,
+    _token_inputs,
     _vocabulary_size,
 )
 from tflite_lowrank.export.keras_model import load_keras_model as load_keras_model
@@ -76,6 +81,7 @@ from tflite_lowrank.export.keras_model import model_seq_len as model_seq_len
 from tflite_lowrank.export.tf_converter import _run_converter, _unrolled
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert.flatbuffer import TensorInfo
+from tflite_lowrank.litert.rows import check_input_rows as _check_input_rows
 from tflite_lowrank.utils import files as _files
 from tflite_lowrank.utils.checks import check_bool
 
@@ -246,15 +252,30 @@ def convert_to_tflite(
             "`keras.saving.load_model` first. "
             f"Received: model={model!r} (of type {type(model).__name__})"
         )
-    seq_len = _resolve_seq_len(model, seq_len)
-    vocabulary_size = _vocabulary_size(model)
-    if representative_data is not None:
-        representative_data = _flatbuffer.check_token_ids(
-            representative_data,
-            name="representative_data",
-            seq_len=seq_len,
-            vocabulary_size=vocabulary_size,
-        )
+    _check_token_inputs(model)
+    inputs = None  # The token inputs of a model with several; None: one input.
+    if len(_named_inputs(model)) > 1:
+        if seq_len is not None:
+            seq_len = _resolve_seq_len(model, seq_len)
+        inputs = _token_inputs(model, seq_len)
+        seq_len = max(spec.seq_len for spec in inputs)
+        if representative_data is not None:
+            representative_data = _check_input_rows(
+                representative_data,
+                name="representative_data",
+                inputs=[(s.name, s.seq_len, s.vocabulary_size) for s in inputs],
+                model=repr(model.name),
+            )
+    else:
+        seq_len = _resolve_seq_len(model, seq_len)
+        vocabulary_size = _vocabulary_size(model)
+        if representative_data is not None:
+            representative_data = _flatbuffer.check_token_ids(
+                representative_data,
+                name="representative_data",
+                seq_len=seq_len,
+                vocabulary_size=vocabulary_size,
+            )
     if mode == "int8" and representative_data is None:
         raise ValueError(
             "`quantization='int8'` calibrates activations on real inputs: pass "
@@ -264,13 +285,16 @@ def convert_to_tflite(
         )
     # 2. The batch-1 wrapper and the rows used to check the converted file. The
     # expected outputs come from `model` itself, so the check covers the folding.
-    check_rows = _check_rows(representative_data, seq_len, vocabulary_size)
+    if inputs is None:
+        check_rows = _check_rows(representative_data, seq_len, vocabulary_size)
+    else:
+        check_rows = _multi_check_rows(representative_data, inputs)
     converted, folded_into = _folded(model) if fold_projection else (model, ())
     recurrent = _recurrent_layers(converted)
     wrapper, appended_softmax = _contract_wrapper(
-        converted, seq_len, keep_logits, check_rows
+        converted, seq_len, keep_logits, check_rows, inputs
     )
-    expected = keras.ops.convert_to_numpy(model(check_rows, training=False))
+    expected = _keras_outputs(model, check_rows)
     if appended_softmax:
         expected = keras.ops.convert_to_numpy(keras.ops.softmax(expected, axis=-1))
 
@@ -291,7 +315,16 @@ def convert_to_tflite(
 
     # 4. Checks on the converted model.
     info = _flatbuffer.inspect_model(content)
-    problems = _flatbuffer.builtin_problems(info) + _flatbuffer.contract_problems(info)
+    problems = _flatbuffer.builtin_problems(info) + _flatbuffer.contract_problems(
+        info, multi_input=inputs is not None
+    )
+    if inputs is not None and {spec.name for spec in info.inputs} != {
+        spec.name for spec in inputs
+    }:
+        problems.append(
+            f"inputs {[spec.name for spec in inputs]} expected, found "
+            f"{[spec.name for spec in info.inputs]}"
+        )
     if problems:
         raise ValueError(
             "The converted model breaks the LiteRT builtins-only I/O contract: "

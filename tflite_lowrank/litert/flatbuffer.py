@@ -219,15 +219,28 @@ def inspect_model(content: bytes) -> ModelInfo:
     )
 
 
-def contract_problems(info: ModelInfo) -> list[str]:
-    """Lists how a model breaks the I/O contract of `docs/contracts.md`."""
+def contract_problems(info: ModelInfo, *, multi_input: bool = False) -> list[str]:
+    """Lists how a model breaks the I/O contract of `docs/contracts.md`.
+
+    With `multi_input=True`, a file with several inputs is accepted when each is
+    int32 `[1, length]` (a model with several token inputs, which keeps their names);
+    a file with one input must still name it `token_ids`. The Android app takes
+    one input only, and checks with the default.
+    """
     problems = []
     if info.signature_keys != (SIGNATURE_KEY,):
         problems.append(
             f"one signature {SIGNATURE_KEY!r} expected, "
             f"found {list(info.signature_keys)}"
         )
-    if len(info.inputs) != 1:
+    if multi_input and len(info.inputs) > 1:
+        for spec in info.inputs:
+            if spec.dtype != "int32" or len(spec.shape) != 2 or spec.shape[0] != 1:
+                problems.append(
+                    f"input {spec.name!r} int32 [1, seq_len] expected, found "
+                    f"{spec.dtype} {list(spec.shape)}"
+                )
+    elif len(info.inputs) != 1:
         problems.append(f"one input expected, found {len(info.inputs)}")
     else:
         spec = info.inputs[0]
@@ -368,8 +381,8 @@ def _embedding_tensors(model, op_names, type_names):
 
     graph_inputs = {int(index) for index in graph.InputsAsNumpy()}
 
-    def traced(tensor_index: int) -> tuple[bool, bool]:
-        """(reaches a graph input, goes through a select), walking the producers."""
+    def traced(tensor_index: int) -> tuple[int | None, bool]:
+        """(the graph input reached or None, goes through a select), walking back."""
         seen, stack, selected = set(), [tensor_index], False
         while stack:
             index = stack.pop()
@@ -377,15 +390,18 @@ def _embedding_tensors(model, op_names, type_names):
                 continue
             seen.add(index)
             if index in graph_inputs:
-                return True, selected
+                return index, selected
             producer = producers.get(index)
             if producer is None or len(seen) > 32:
                 continue
             selected |= name_of(producer) in ("SELECT", "SELECT_V2")
             stack.extend(int(i) for i in producer.InputsAsNumpy())
-        return False, selected
+        return None, selected
 
-    tables, projections, token_gathers = [], [], []
+    tables, projections, token_gathers = [], [], {}
+
+    def id_of(tensor) -> tuple:
+        return (tensor.Buffer(), tensor.Name())
     for op_index in range(graph.OperatorsLength()):
         op = graph.Operators(op_index)
         op_name = name_of(op)
@@ -396,9 +412,10 @@ def _embedding_tensors(model, op_names, type_names):
             continue
         tables.append(_tensor_info(model, table, type_names))
         ids_index = int(op.Inputs(1 if op_name == "GATHER" else 0))
-        from_input, banded = traced(ids_index)
-        if from_input:
-            token_gathers.append((tables[-1].shape[0], banded))
+        graph_input, banded = traced(ids_index)
+        if graph_input is not None:
+            # Keyed by input and table: a table shared by two inputs counts once.
+            token_gathers[(graph_input, id_of(table))] = (tables[-1].shape[0], banded)
         tensor_index = int(op.Outputs(0))
         for _ in range(4):  # Walk through storage-only ops to the first real consumer.
             users = consumers.get(tensor_index, [])
@@ -414,8 +431,15 @@ def _embedding_tensors(model, op_names, type_names):
                     projections.append(_tensor_info(model, weights, type_names))
             break
     # Band tables (their ids selected into each band) add up to the vocabulary; a
-    # plain table gathered with the token ids is the vocabulary itself.
-    bands = tuple(rows for rows, banded in token_gathers if banded)
-    plain = [rows for rows, banded in token_gathers if not banded]
-    token_rows = bands if len(bands) > 1 else ((min(plain),) if plain else bands)
+    # plain table gathered with the token ids is the vocabulary itself. With several
+    # token inputs, the input with the smallest vocabulary.
+    per_input: dict[int, tuple[int, ...]] = {}
+    for graph_input in {key[0] for key in token_gathers}:
+        gathers = [v for k, v in token_gathers.items() if k[0] == graph_input]
+        bands = tuple(rows for rows, banded in gathers if banded)
+        plain = [rows for rows, banded in gathers if not banded]
+        per_input[graph_input] = (
+            bands if len(bands) > 1 else ((min(plain),) if plain else bands)
+        )
+    token_rows = min(per_input.values(), key=sum, default=())
     return tuple(tables), tuple(projections), token_rows
