@@ -1,6 +1,8 @@
 """The Keras side of the I/O contract, and the check of a converted file against Keras.
 
-Private helpers of `tflite_lowrank.export.converter`. `_contract_wrapper` wraps the
+Private helpers of `tflite_lowrank.export.converter`. `_resolve_inputs` checks the
+model's inputs (token ids only; one, or several kept by name) and the rows passed for
+them. `_contract_wrapper` wraps the
 user's model in the batch-1 model of `docs/contracts.md` (input `token_ids` int32 `[1,
 seq_len]`, one output `[1, num_labels]`), reading off its last layer whether it ends in
 probabilities or logits (`_output_kind`) and appending a softmax to logits.
@@ -11,14 +13,24 @@ runs it in LiteRT and raises `OutputMismatchError` when it disagrees with Keras.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import keras
 import numpy as np
 
 from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.export.fold import _IDENTITY_LAYERS
-from tflite_lowrank.export.keras_model import _call_structure, _TokenInput
+from tflite_lowrank.export.keras_model import (
+    _call_structure,
+    _check_token_inputs,
+    _named_inputs,
+    _resolve_seq_len,
+    _token_inputs,
+    _TokenInput,
+    _vocabulary_size,
+)
 from tflite_lowrank.litert import interpreter as _interpreter
+from tflite_lowrank.litert.rows import check_input_rows, check_token_ids
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
 logger = logging.getLogger("tflite_lowrank.export.converter")
@@ -32,6 +44,53 @@ _NUM_CHECK_ROWS = 16
 # Layers that are the identity at inference (the same list the folding pass skips).
 _PASS_THROUGH_LAYERS = _IDENTITY_LAYERS
 _LOGIT_ACTIVATIONS = ("linear", "log_softmax")
+
+
+def _resolve_inputs(
+    model: keras.Model, seq_len: int | None, representative_data
+) -> tuple[int, tuple[_TokenInput, ...] | None, Any, np.ndarray | dict]:
+    """Checks the model's inputs and `representative_data`, before any work.
+
+    Returns the input length (the longest input's, for several), the token inputs of
+    a model with several (None: one input, converted as `token_ids`), the checked
+    `representative_data` (a dict keyed by input name for several inputs) and the
+    rows the converted file is checked on.
+    """
+    _check_token_inputs(model)
+    inputs = None
+    if len(_named_inputs(model)) > 1:
+        if seq_len is not None:
+            seq_len = _resolve_seq_len(model, seq_len)
+        inputs = _token_inputs(model, seq_len)
+        seq_len = max(spec.seq_len for spec in inputs)
+        if representative_data is not None:
+            representative_data = check_input_rows(
+                representative_data,
+                name="representative_data",
+                inputs=[(s.name, s.seq_len, s.vocabulary_size) for s in inputs],
+                model=repr(model.name),
+            )
+        return (
+            seq_len,
+            inputs,
+            representative_data,
+            _multi_check_rows(representative_data, inputs),
+        )
+    seq_len = _resolve_seq_len(model, seq_len)
+    vocabulary_size = _vocabulary_size(model)
+    if representative_data is not None:
+        representative_data = check_token_ids(
+            representative_data,
+            name="representative_data",
+            seq_len=seq_len,
+            vocabulary_size=vocabulary_size,
+        )
+    return (
+        seq_len,
+        None,
+        representative_data,
+        _check_rows(representative_data, seq_len, vocabulary_size),
+    )
 
 
 def _check_rows(

@@ -100,6 +100,21 @@ def model_seq_len(model: keras.Model) -> int | None:
     return None if length is None else int(length)
 
 
+def model_input_names(model: keras.Model) -> tuple[str, ...]:
+    """The names of the model's inputs (empty when not known, e.g. subclassed).
+
+    A model with several inputs keeps these names in its `.tflite` file; a
+    model with one input is converted with the input `token_ids`.
+
+    Example:
+
+    ```python
+    model_input_names(pair_model)  # ("question", "answer")
+    ```
+    """
+    return tuple(name for name, _ in _named_inputs(model))
+
+
 def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
     fixed = model_seq_len(model)
     if seq_len is not None:

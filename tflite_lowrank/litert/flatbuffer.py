@@ -4,7 +4,7 @@
 the `serving_default` inputs and outputs, the gathered embedding tables and their
 projections), `contract_problems` and `builtin_problems` list how a model breaks the
 I/O contract of `docs/contracts.md` or needs kernels the stock runtime lacks, and
-`check_token_ids` checks rows against a model's input.
+`check_token_ids` (from `litert.rows`) checks rows against a model's input.
 
 Imports NumPy and `ai_edge_litert`'s flatbuffer schema only, never TensorFlow.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tflite_lowrank.litert.interpreter import INPUT_NAME, SIGNATURE_KEY
+from tflite_lowrank.litert.rows import check_token_ids as check_token_ids
 
 # Ops that only reshape or change the storage type between a gather and its consumer.
 # Ops between a gather and the projection that only move or mask values: storage
@@ -274,47 +275,6 @@ def builtin_problems(info: ModelInfo) -> list[str]:
     ]
 
 
-def check_token_ids(
-    token_ids, *, name: str, seq_len: int, vocabulary_size: int | None
-) -> np.ndarray:
-    """Checks token ids `(num_rows, seq_len)` and returns them as int32.
-
-    A single row `(seq_len,)` is accepted as one row.
-
-    Raises:
-        TypeError: if they are not an integer array.
-        ValueError: for the wrong shape, no rows, or ids outside `[0, vocabulary)`.
-    """
-    if isinstance(token_ids, str | bytes) or not hasattr(token_ids, "__len__"):
-        raise TypeError(
-            f"`{name}` must be an integer array (num_rows, seq_len) of token ids. "
-            f"Received: {name} of type {type(token_ids).__name__}"
-        )
-    array = np.asarray(token_ids)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(
-            f"`{name}` must hold integer token ids (e.g. int32 from "
-            f"`Tokenizer.encode`). Received: {name} with dtype {array.dtype}"
-        )
-    if array.ndim == 1 and array.shape[0] == seq_len:
-        array = array[None, :]
-    if array.ndim != 2 or array.shape[1] != seq_len or array.shape[0] == 0:
-        raise ValueError(
-            f"`{name}` must have shape (num_rows, {seq_len}) with num_rows >= 1 to "
-            f"match the model input [1, {seq_len}]. Received: {name} with shape "
-            f"{array.shape}"
-        )
-    low, high = int(array.min()), int(array.max())
-    limit = vocabulary_size if vocabulary_size is not None else np.iinfo(np.int32).max
-    if low < 0 or high >= limit:
-        raise ValueError(
-            f"`{name}` must hold ids in [0, {limit}) (the embedding has {limit} "
-            "rows); encode texts with the model's own vocabulary. Received: "
-            f"{name} with ids in [{low}, {high}]"
-        )
-    return array.astype(np.int32)
-
-
 def _tensor_info(model, tensor, type_names, *, name: str | None = None) -> TensorInfo:
     shape = (
         tuple(int(size) for size in tensor.ShapeAsNumpy())
@@ -402,6 +362,7 @@ def _embedding_tensors(model, op_names, type_names):
 
     def id_of(tensor) -> tuple:
         return (tensor.Buffer(), tensor.Name())
+
     for op_index in range(graph.OperatorsLength()):
         op = graph.Operators(op_index)
         op_name = name_of(op)

@@ -1,8 +1,10 @@
-"""Checking the rows fed to a model with several token-id inputs.
+"""Checking the token ids fed to a model, with messages that name the argument.
 
-`check_input_rows` checks a dict of token-id arrays keyed by input name against the
-inputs of a model (the Keras model being converted, or a `.tflite` file with several
-inputs), with `flatbuffer.check_token_ids` for each array. Imports NumPy only.
+`check_token_ids` checks rows `(num_rows, seq_len)` against one input (re-exported by
+`litert.flatbuffer`, where callers find it); `check_input_rows` checks a dict of such
+arrays keyed by input name against the inputs of a model with several (the Keras
+model being converted, or a `.tflite` file), and `check_input_keys` names the
+expected and found keys when they differ. Imports NumPy only.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
-from tflite_lowrank.litert.flatbuffer import check_token_ids
 
 
 def check_input_rows(
@@ -60,6 +60,47 @@ def check_input_rows(
             f"example. Received: {name} with rows {counts}"
         )
     return checked
+
+
+def check_token_ids(
+    token_ids, *, name: str, seq_len: int, vocabulary_size: int | None
+) -> np.ndarray:
+    """Checks token ids `(num_rows, seq_len)` and returns them as int32.
+
+    A single row `(seq_len,)` is accepted as one row.
+
+    Raises:
+        TypeError: if they are not an integer array.
+        ValueError: for the wrong shape, no rows, or ids outside `[0, vocabulary)`.
+    """
+    if isinstance(token_ids, str | bytes) or not hasattr(token_ids, "__len__"):
+        raise TypeError(
+            f"`{name}` must be an integer array (num_rows, seq_len) of token ids. "
+            f"Received: {name} of type {type(token_ids).__name__}"
+        )
+    array = np.asarray(token_ids)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"`{name}` must hold integer token ids (e.g. int32 from "
+            f"`Tokenizer.encode`). Received: {name} with dtype {array.dtype}"
+        )
+    if array.ndim == 1 and array.shape[0] == seq_len:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != seq_len or array.shape[0] == 0:
+        raise ValueError(
+            f"`{name}` must have shape (num_rows, {seq_len}) with num_rows >= 1 to "
+            f"match the model input [1, {seq_len}]. Received: {name} with shape "
+            f"{array.shape}"
+        )
+    low, high = int(array.min()), int(array.max())
+    limit = vocabulary_size if vocabulary_size is not None else np.iinfo(np.int32).max
+    if low < 0 or high >= limit:
+        raise ValueError(
+            f"`{name}` must hold ids in [0, {limit}) (the embedding has {limit} "
+            "rows); encode texts with the model's own vocabulary. Received: "
+            f"{name} with ids in [{low}, {high}]"
+        )
+    return array.astype(np.int32)
 
 
 def check_input_keys(
