@@ -88,8 +88,9 @@ class ModelInfo:
         The rows of the tables gathered with the token input's ids, summed when they
         are the frequency bands of a `BandedLowRankEmbedding` (ids masked into
         each band); a table gathered with other ids (a position embedding) does not
-        count. Files where no gather can be traced to the input fall back to the
-        smallest gathered table.
+        count. With several token inputs, the input with the smallest such
+        vocabulary (a table shared by two inputs counts once). Files where no
+        gather can be traced to an input fall back to the smallest gathered table.
         """
         if self.token_table_rows:
             return sum(self.token_table_rows)
