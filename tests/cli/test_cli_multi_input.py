@@ -71,7 +71,13 @@ def workdir(tmp_path_factory):
     np.savez(folder / "extra.npz", **rows, token_ids=rows["question"])
     (folder / "data.tsv").write_text("1\tw1 w2\n")
     (folder / "vocab.txt").write_text("<pad>\n<unk>\nw1\nw2\n")
+    return folder
 
+
+@pytest.fixture(scope="module")
+def refused_models(tmp_path_factory):
+    """Models whose input is not token ids: float features, a string input."""
+    folder = tmp_path_factory.mktemp("cli_refused")
     features = keras.Input((4,), name="features")
     keras.Model(features, keras.layers.Dense(2, activation="softmax")(features)).save(
         folder / "features.keras"
@@ -192,8 +198,10 @@ def test_cli_data_that_does_not_fit_the_inputs_exits_2(
         ("text.keras", ["input 'text' has dtype string", "tokenize outside"]),
     ],
 )
-def test_cli_convert_refuses_inputs_that_are_not_token_ids(workdir, model, expected):
-    output = workdir / f"{model}.tflite"
-    completed = run_cli("convert", workdir / model, output)
+def test_cli_convert_refuses_inputs_that_are_not_token_ids(
+    refused_models, model, expected
+):
+    output = refused_models / f"{model}.tflite"
+    completed = run_cli("convert", refused_models / model, output)
     last_line_error(completed, expected)
     assert not output.exists()
