@@ -47,7 +47,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
         required=required,
         help=(
             "Rows to run: a .npz with `token_ids` (int, [n, seq_len]) and optional "
-            "`labels`, or a .tsv of `label<TAB>text` lines (needs --vocab)."
+            "`labels` (a model with several inputs: one array per input name), or a "
+            ".tsv of `label<TAB>text` lines (needs --vocab)."
         ),
     )
     parser.add_argument(
@@ -80,8 +81,8 @@ def _add_tokenizer_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _tflite_input(path: str, name: str) -> tuple[int, int | None]:
-    """The input length of a .tflite file and the rows of its token table.
+def _tflite_input(path: str, name: str) -> tuple[list[tuple[str, int]], int | None]:
+    """The inputs `(name, length)` of a .tflite file and the rows of its token table.
 
     The rows are None unless the file gathers from exactly one table (a banded file
     has one table per band, none of them the whole vocabulary).
@@ -89,7 +90,7 @@ def _tflite_input(path: str, name: str) -> tuple[int, int | None]:
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     _, info = _flatbuffer.read_and_inspect(path, name=name)
-    problems = _flatbuffer.contract_problems(info)
+    problems = _flatbuffer.contract_problems(info, multi_input=True)
     if problems:
         raise ValueError(
             "The file does not follow the I/O contract (see docs/contracts.md): "
@@ -99,7 +100,7 @@ def _tflite_input(path: str, name: str) -> tuple[int, int | None]:
     rows = (
         info.embedding_tables[0].shape[0] if len(info.embedding_tables) == 1 else None
     )
-    return info.inputs[0].shape[1], rows
+    return [(spec.name, spec.shape[1]) for spec in info.inputs], rows
 
 
 def _check_data_path(path: str, flag: str, vocab: str | None) -> None:
@@ -136,13 +137,17 @@ def _load_data(
     with_labels: bool = True,
     tables: Sequence[tuple[str, int | None]] = (),
     tokenizer_mode: str = "auto",
+    input_names: Sequence[str] = ("token_ids",),
+    model: str = "",
 ):
     """Reads token ids (and labels, when present) from a .npz or a .tsv file.
 
     A .tsv holds `label<TAB>text` lines; without `with_labels` the label column is
     ignored and lines of bare text are accepted too. `tables` are the models' files
     and the rows of their token tables (None: unknown): `--vocab` must have as many
-    tokens as each. `tokenizer_mode` is `--tokenizer`.
+    tokens as each. `tokenizer_mode` is `--tokenizer`. A model with several
+    `input_names` (named by `model` in messages) reads a .npz with exactly one array
+    per input (and `labels`), and returns the token ids as a dict keyed by input name.
     """
     from pathlib import Path
 
@@ -159,6 +164,18 @@ def _load_data(
                 f"{str(error).splitlines()[0] if str(error) else ''}); write it with "
                 f"`numpy.savez`. Received: {flag}={path!r}"
             ) from None
+        if len(input_names) > 1:
+            from tflite_lowrank.litert.rows import check_input_keys
+
+            check_input_keys(
+                list(arrays),
+                list(input_names),
+                what=f"`{flag}` ({path!r})",
+                model=model,
+                received=f"{flag}={path!r}",
+                optional=("labels",),
+            )
+            return {name: arrays[name] for name in input_names}, arrays.get("labels")
         if "token_ids" not in arrays:
             raise ValueError(
                 f"`{flag}` must hold an array `token_ids`. "
@@ -166,6 +183,12 @@ def _load_data(
             )
         return arrays["token_ids"], arrays.get("labels")
 
+    if len(input_names) > 1:
+        raise ValueError(
+            f"The model {model} has several inputs, {list(input_names)}, and a .tsv "
+            f"holds one text per line: pass a .npz for `{flag}` with one array of "
+            f"token ids per input (and optionally `labels`). Received: {flag}={path!r}"
+        )
     from tflite_lowrank.data.tokenizer import Tokenizer
 
     try:

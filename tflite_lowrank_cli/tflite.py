@@ -61,7 +61,9 @@ def _add_convert_parser(subparsers) -> None:
         description=(
             "Convert a Keras text classifier to a .tflite file that runs on the "
             "stock LiteRT runtime: signature serving_default, input token_ids int32 "
-            "[1, seq_len], output float32 [1, num_labels] probabilities."
+            "[1, seq_len] (a model with several token inputs keeps their names), "
+            "output float32 [1, num_labels] probabilities. Models whose inputs are "
+            "not token ids (strings, float features) are refused."
         ),
     )
     parser.add_argument("model", metavar="MODEL.keras", help="The Keras model file.")
@@ -80,8 +82,8 @@ def _add_convert_parser(subparsers) -> None:
         "--representative-data",
         metavar="FILE",
         help=(
-            "Rows for int8 calibration and the output check: .npz with `token_ids`, "
-            "or .tsv with --vocab."
+            "Rows for int8 calibration and the output check: .npz with `token_ids` "
+            "(several inputs: one array per input name), or .tsv with --vocab."
         ),
     )
     parser.add_argument("--vocab", metavar="VOCAB_TXT", help="vocab.txt for a .tsv.")
@@ -168,9 +170,10 @@ def _handle_convert(args: argparse.Namespace) -> int:
     _import_modules(args.imports)
     model = convert.load_keras_model(model_path)
     representative_data = None
+    input_names = convert.model_input_names(model)
     if args.representative_data is not None:
         seq_len = args.seq_len or convert.model_seq_len(model)
-        if seq_len is None:
+        if seq_len is None and len(input_names) < 2:
             raise ValueError(
                 "The model's input length is not fixed: pass `--seq-len`. "
                 "Received: seq_len=None"
@@ -180,9 +183,11 @@ def _handle_convert(args: argparse.Namespace) -> int:
             flag="--representative-data",
             vocab=args.vocab,
             labels_file=None,
-            seq_len=seq_len,
+            seq_len=seq_len or 1,
             with_labels=False,
             tokenizer_mode=args.tokenizer,
+            input_names=input_names if len(input_names) > 1 else ("token_ids",),
+            model=f"MODEL.keras={args.model!r}",
         )
     try:
         result = convert.convert_to_tflite(
@@ -203,12 +208,15 @@ def _handle_convert(args: argparse.Namespace) -> int:
 
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        (spec,) = result.inputs
+        inputs = ", ".join(
+            f"{spec.name} {spec.dtype} {list(spec.shape)}" for spec in result.inputs
+        )
         (out,) = result.outputs
         print(
             f"Wrote {result.path}: {result.size_bytes:,} bytes, {result.quantization}, "
-            f"embedding {result.embedding_bytes:,} bytes; input {spec.name} "
-            f"{spec.dtype} {list(spec.shape)}, output {out.dtype} {list(out.shape)}"
+            f"embedding {result.embedding_bytes:,} bytes; "
+            f"input{'s' if len(result.inputs) > 1 else ''} {inputs}, "
+            f"output {out.dtype} {list(out.shape)}"
             f"{' (softmax appended)' if result.appended_softmax else ''}; "
             f"max |tflite - keras| {result.max_output_difference:.2g}; "
             f"ops: {', '.join(result.ops)}"
@@ -236,7 +244,7 @@ def _add_benchmark_parser(subparsers) -> None:
 def _handle_benchmark(args: argparse.Namespace) -> int:
     from tflite_lowrank.benchmark import api as benchmark
 
-    seq_len, rows = _tflite_input(args.model, "MODEL.tflite")
+    inputs, rows = _tflite_input(args.model, "MODEL.tflite")
     token_ids = labels = None
     if args.data is not None:
         _check_data_path(args.data, "--data", args.vocab)
@@ -245,9 +253,11 @@ def _handle_benchmark(args: argparse.Namespace) -> int:
             flag="--data",
             vocab=args.vocab,
             labels_file=args.labels,
-            seq_len=seq_len,
+            seq_len=inputs[0][1],
             tables=[(args.model, rows)],
             tokenizer_mode=args.tokenizer,
+            input_names=[name for name, _ in inputs],
+            model=f"MODEL.tflite={args.model!r}",
         )
     result = benchmark.benchmark_tflite(
         args.model,
@@ -268,8 +278,9 @@ def _handle_benchmark(args: argparse.Namespace) -> int:
             "\n".join(
                 [
                     f"file: {result.path} ({result.size_bytes:,} bytes)",
-                    f"input: token_ids int32 [1, {result.seq_len}], "
-                    f"{result.num_samples} rows; threads: {result.num_threads}",
+                    "input: "
+                    + ", ".join(f"{name} int32 [1, {size}]" for name, size in inputs)
+                    + f", {result.num_samples} rows; threads: {result.num_threads}",
                     f"load: {result.load_time_ms:.3f} ms; first inference: "
                     f"{result.first_inference_ms:.3f} ms",
                     f"latency ({result.num_runs} runs): p50 "
@@ -337,18 +348,20 @@ def _handle_compare(args: argparse.Namespace) -> int:
             args.plot, suffix=".png", name="--plot", overwrite=args.overwrite
         )
     inputs = [_tflite_input(path, "MODEL.tflite") for path in args.models]
-    seq_len = inputs[0][0]
+    first = inputs[0][0]  # The other files are checked against the rows read here.
     _check_data_path(args.data, "--data", args.vocab)
     token_ids, labels = _load_data(
         args.data,
         flag="--data",
         vocab=args.vocab,
         labels_file=args.labels,
-        seq_len=seq_len,
+        seq_len=first[0][1],
         tables=[
             (path, rows) for path, (_, rows) in zip(args.models, inputs, strict=True)
         ],
         tokenizer_mode=args.tokenizer,
+        input_names=[name for name, _ in first],
+        model=f"MODEL.tflite={args.models[0]!r}",
     )
     if args.max_accuracy_drop is not None and labels is None:
         raise ValueError(

@@ -400,10 +400,38 @@ def _empty_vocab_line(run):
     (run / "vocab.txt").write_text(text.replace("\n", "\n\n", 1), encoding="utf-8")
 
 
+def _two_inputs(run):
+    """A compressed model with two token inputs: the app takes `token_ids` only."""
+    import keras
+
+    from tflite_lowrank.export.converter import convert_to_tflite
+
+    rows = len((run / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    first = keras.Input((5,), dtype="int32", name="question")
+    second = keras.Input((3,), dtype="int32", name="answer")
+    embedding = keras.layers.Embedding(rows, 4)
+    pooled = [
+        keras.layers.GlobalAveragePooling1D()(embedding(x)) for x in (first, second)
+    ]
+    outputs = keras.layers.Dense(2, activation="softmax")(
+        keras.layers.Concatenate()(pooled)
+    )
+    convert_to_tflite(
+        keras.Model([first, second], outputs),
+        run / "compressed_rank3.tflite",
+        overwrite=True,
+    )
+
+
 @pytest.mark.parametrize(
     ("breaker", "error", "match"),
     [
         (_break_vocab, ValueError, "embedding table has .* rows"),
+        (
+            _two_inputs,
+            ValueError,
+            r"compressed model breaks the I/O contract.*one input expected, found 2",
+        ),
         (_three_labels, ValueError, "3 labels but the models output 2"),
         (_unknown_test_label, ValueError, "'maybe' is neither a name"),
         (_second_baseline, ValueError, r"exactly one `baseline\*.tflite`"),

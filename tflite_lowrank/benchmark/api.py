@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tflite_lowrank.benchmark.child import _FileSpec, _run_child
+from tflite_lowrank.benchmark.child import _FileSpec, _num_rows, _run_child
 from tflite_lowrank.benchmark.results import (
     BenchmarkResult,
     Comparison,
@@ -36,6 +36,7 @@ from tflite_lowrank.benchmark.results import (
 )
 from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert.rows import check_input_rows as _check_input_rows
 from tflite_lowrank.utils.checks import check_int as _check_int
 from tflite_lowrank.utils.checks import check_path as _check_path
 
@@ -64,10 +65,13 @@ def benchmark_tflite(
 
     Args:
         path: Path-like. A `.tflite` file with the I/O contract: input `token_ids`
-            int32 `[1, seq_len]`, output `[1, num_labels]`.
-        token_ids: Integer array `(num_rows, seq_len)` of ids in `[0, vocabulary)`,
-            or None for 64 random rows of valid ids (seeded; the vocabulary size is
-            read from the file's embedding table). Defaults to `None`.
+            int32 `[1, seq_len]` (or several named int32 `[1, length]` inputs),
+            output `[1, num_labels]`.
+        token_ids: Integer array `(num_rows, seq_len)` of ids in `[0, vocabulary)`;
+            for a file with several inputs, a dict of such arrays keyed by input
+            name, one key per input and no other. None: 64 random rows of valid
+            ids (seeded; the vocabulary size is read from the file's embedding
+            table). Defaults to `None`.
         labels: Integer array `(num_rows,)` of class indices, or None. Requires
             `token_ids`. Defaults to `None`.
         num_threads: Integer. Interpreter threads. Defaults to `1` (phone-class).
@@ -125,7 +129,8 @@ def compare_models(
 
     Args:
         paths: Sequence of path-likes, at least one `.tflite` file.
-        token_ids: Integer array `(num_rows, seq_len)`, valid for every file.
+        token_ids: Integer array `(num_rows, seq_len)`, valid for every file (a
+            dict keyed by input name for files with several inputs).
         labels: Integer array `(num_rows,)` or None (then no accuracy columns).
             Defaults to `None`.
         reference: Integer. Index in `paths` of the reference file (negative
@@ -253,17 +258,19 @@ def _check_benchmark_args(
         _check_int(arg_name, value, minimum=minimum)
     _check_path(name, path)
     content, info = _flatbuffer.read_and_inspect(path, name=name)
-    problems = _flatbuffer.contract_problems(info)
+    problems = _flatbuffer.contract_problems(info, multi_input=True)
     if problems:
         raise ValueError(
             "The file does not follow the I/O contract (one `serving_default` "
-            "signature, input `token_ids` int32 [1, seq_len], output float32 "
-            "[1, num_labels]; see docs/contracts.md): "
+            "signature, input `token_ids` int32 [1, seq_len] or several named int32 "
+            "[1, length] inputs, output float32 [1, num_labels]; see "
+            "docs/contracts.md): "
             + "; ".join(problems)
             + f". Received: {name}={os.fspath(path)!r}"
         )
-    seq_len = info.inputs[0].shape[1]
+    seq_len = max(spec.shape[1] for spec in info.inputs)
     num_labels = info.outputs[0].shape[1]
+    inputs = [(spec.name, spec.shape[1], info.vocabulary_size) for spec in info.inputs]
     if token_ids is None:
         if labels is not None:
             raise ValueError(
@@ -271,6 +278,20 @@ def _check_benchmark_args(
                 "Received: token_ids=None with labels"
             )
         token_ids = _random_token_ids(seq_len, info.vocabulary_size)
+        if len(inputs) > 1:
+            token_ids = {
+                input_name: token_ids[:, :length] for input_name, length, _ in inputs
+            }
+    elif len(inputs) > 1 or isinstance(token_ids, Mapping):
+        # Several inputs: a dict keyed by input name (also accepted for one input).
+        token_ids = _check_input_rows(
+            token_ids,
+            name="token_ids",
+            inputs=inputs,
+            model=f"{name}={os.fspath(path)!r}",
+        )
+        if len(inputs) == 1:
+            token_ids = token_ids[inputs[0][0]]
     else:
         token_ids = _flatbuffer.check_token_ids(
             token_ids,
@@ -279,7 +300,7 @@ def _check_benchmark_args(
             vocabulary_size=info.vocabulary_size,
         )
     if labels is not None:
-        labels = _check_labels(labels, len(token_ids), num_labels)
+        labels = _check_labels(labels, _num_rows(token_ids), num_labels)
     return _FileSpec(
         path=os.fspath(path),
         name=name,

@@ -1,10 +1,11 @@
 """The parent side of `benchmark_tflite`'s child process.
 
 Private helpers of `tflite_lowrank.benchmark.api`. `_run_child` writes the request
-(`request.json`, `token_ids.npy`) to a temporary folder, runs the measurement script
-`tflite_lowrank/litert/worker.py` in a fresh `python` (as a script: it imports NumPy
-and LiteRT only, never this package nor TensorFlow), and reads `report.json` and
-`predictions.npy` back into a `BenchmarkResult`.
+(`request.json`, `token_ids.npy`, or `inputs.npz` for a file with several inputs) to
+a temporary folder, runs the measurement script `tflite_lowrank/litert/worker.py` in a
+fresh `python` (as a script: it imports NumPy and LiteRT only, never this package nor
+TensorFlow), and reads `report.json` and `predictions.npy` back into a
+`BenchmarkResult`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class _FileSpec:
     size_bytes: int
     seq_len: int
     num_labels: int
-    token_ids: np.ndarray
+    token_ids: np.ndarray | dict[str, np.ndarray]
     labels: np.ndarray | None
     name: str = "path"
 
@@ -65,7 +66,10 @@ def _run_child(
     env = {key: value for key, value in os.environ.items() if key != "PYTHONSAFEPATH"}
     logger.info("Benchmarking %s in a child process.", spec.path)
     with tempfile.TemporaryDirectory(prefix="tflite-lowrank-benchmark-") as folder:
-        np.save(Path(folder, "token_ids.npy"), spec.token_ids)
+        if isinstance(spec.token_ids, dict):  # Several inputs, keyed by name.
+            np.savez(Path(folder, "inputs.npz"), **spec.token_ids)
+        else:
+            np.save(Path(folder, "token_ids.npy"), spec.token_ids)
         Path(folder, "request.json").write_text(json.dumps(request))
         completed = subprocess.run(
             [sys.executable, os.fspath(_WORKER_PATH), folder],
@@ -116,11 +120,17 @@ def _run_child(
         num_threads=int(num_threads),
         warmup_runs=int(warmup_runs),
         num_runs=int(num_runs),
-        num_samples=len(spec.token_ids),
+        num_samples=_num_rows(spec.token_ids),
         accuracy=accuracy,
         predictions=predictions,
         **report,
     )
+
+
+def _num_rows(token_ids: np.ndarray | dict[str, np.ndarray]) -> int:
+    if isinstance(token_ids, dict):
+        return len(next(iter(token_ids.values())))
+    return len(token_ids)
 
 
 _WORKER_PATH = Path(_worker.__file__).resolve()

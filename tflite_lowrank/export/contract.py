@@ -1,6 +1,8 @@
 """The Keras side of the I/O contract, and the check of a converted file against Keras.
 
-Private helpers of `tflite_lowrank.export.converter`. `_contract_wrapper` wraps the
+Private helpers of `tflite_lowrank.export.converter`. `_resolve_inputs` checks the
+model's inputs (token ids only; one, or several kept by name) and the rows passed for
+them. `_contract_wrapper` wraps the
 user's model in the batch-1 model of `docs/contracts.md` (input `token_ids` int32 `[1,
 seq_len]`, one output `[1, num_labels]`), reading off its last layer whether it ends in
 probabilities or logits (`_output_kind`) and appending a softmax to logits.
@@ -11,13 +13,24 @@ runs it in LiteRT and raises `OutputMismatchError` when it disagrees with Keras.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import keras
 import numpy as np
 
 from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.export.fold import _IDENTITY_LAYERS
+from tflite_lowrank.export.keras_model import (
+    _call_structure,
+    _check_token_inputs,
+    _named_inputs,
+    _resolve_seq_len,
+    _token_inputs,
+    _TokenInput,
+    _vocabulary_size,
+)
 from tflite_lowrank.litert import interpreter as _interpreter
+from tflite_lowrank.litert.rows import check_input_rows, check_token_ids
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
 logger = logging.getLogger("tflite_lowrank.export.converter")
@@ -31,6 +44,53 @@ _NUM_CHECK_ROWS = 16
 # Layers that are the identity at inference (the same list the folding pass skips).
 _PASS_THROUGH_LAYERS = _IDENTITY_LAYERS
 _LOGIT_ACTIVATIONS = ("linear", "log_softmax")
+
+
+def _resolve_inputs(
+    model: keras.Model, seq_len: int | None, representative_data
+) -> tuple[int, tuple[_TokenInput, ...] | None, Any, np.ndarray | dict]:
+    """Checks the model's inputs and `representative_data`, before any work.
+
+    Returns the input length (the longest input's, for several), the token inputs of
+    a model with several (None: one input, converted as `token_ids`), the checked
+    `representative_data` (a dict keyed by input name for several inputs) and the
+    rows the converted file is checked on.
+    """
+    _check_token_inputs(model)
+    inputs = None
+    if len(_named_inputs(model)) > 1:
+        if seq_len is not None:
+            seq_len = _resolve_seq_len(model, seq_len)
+        inputs = _token_inputs(model, seq_len)
+        seq_len = max(spec.seq_len for spec in inputs)
+        if representative_data is not None:
+            representative_data = check_input_rows(
+                representative_data,
+                name="representative_data",
+                inputs=[(s.name, s.seq_len, s.vocabulary_size) for s in inputs],
+                model=repr(model.name),
+            )
+        return (
+            seq_len,
+            inputs,
+            representative_data,
+            _multi_check_rows(representative_data, inputs),
+        )
+    seq_len = _resolve_seq_len(model, seq_len)
+    vocabulary_size = _vocabulary_size(model)
+    if representative_data is not None:
+        representative_data = check_token_ids(
+            representative_data,
+            name="representative_data",
+            seq_len=seq_len,
+            vocabulary_size=vocabulary_size,
+        )
+    return (
+        seq_len,
+        None,
+        representative_data,
+        _check_rows(representative_data, seq_len, vocabulary_size),
+    )
 
 
 def _check_rows(
@@ -48,6 +108,30 @@ def _check_rows(
         if padding:
             rows[row, seq_len - padding :] = 0
     return rows.astype(np.int32)
+
+
+def _multi_check_rows(
+    representative_data: dict[str, np.ndarray] | None,
+    inputs: tuple[_TokenInput, ...],
+) -> dict[str, np.ndarray]:
+    """`_check_rows` for each input of a model with several inputs."""
+    return {
+        spec.name: _check_rows(
+            None if representative_data is None else representative_data[spec.name],
+            spec.seq_len,
+            spec.vocabulary_size,
+        )
+        for spec in inputs
+    }
+
+
+def _keras_outputs(
+    model: keras.Model, rows: np.ndarray | dict[str, np.ndarray]
+) -> np.ndarray:
+    """The model's outputs on rows (a dict keyed by input name: several inputs)."""
+    if isinstance(rows, dict):
+        rows = _call_structure(model, rows)
+    return keras.ops.convert_to_numpy(model(rows, training=False))
 
 
 def _output_kind(model: keras.Model) -> str:
@@ -95,13 +179,32 @@ def _looks_like_probabilities(outputs: np.ndarray) -> bool:
 
 
 def _contract_wrapper(
-    model: keras.Model, seq_len: int, keep_logits: bool, check_rows: np.ndarray
+    model: keras.Model,
+    seq_len: int,
+    keep_logits: bool,
+    check_rows: np.ndarray | dict[str, np.ndarray],
+    inputs: tuple[_TokenInput, ...] | None = None,
 ) -> tuple[keras.Model, bool]:
-    """The batch-1 model of the contract, and whether a softmax was appended."""
-    token_ids = keras.Input(
-        shape=(seq_len,), batch_size=1, dtype="int32", name=_interpreter.INPUT_NAME
-    )
-    outputs = model(token_ids)
+    """The batch-1 model of the contract, and whether a softmax was appended.
+
+    With `inputs` (a model with several inputs), one int32 `[1, length]` input per
+    token input, under its own name, instead of `token_ids`.
+    """
+    if inputs is None:
+        wrapper_inputs = keras.Input(
+            shape=(seq_len,), batch_size=1, dtype="int32", name=_interpreter.INPUT_NAME
+        )
+        outputs = model(wrapper_inputs)
+    else:
+        # A list, not a dict: the TF converter cannot trace dict-structured models.
+        by_name = {
+            spec.name: keras.Input(
+                shape=(spec.seq_len,), batch_size=1, dtype="int32", name=spec.name
+            )
+            for spec in inputs
+        }
+        wrapper_inputs = list(by_name.values())
+        outputs = model(_call_structure(model, by_name))
     if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
         shape = (
             [tuple(output.shape) for output in outputs]
@@ -119,7 +222,7 @@ def _contract_wrapper(
         )
     kind = _output_kind(model)
     if kind == "unknown":
-        sample = keras.ops.convert_to_numpy(model(check_rows, training=False))
+        sample = _keras_outputs(model, check_rows)
         kind = "probabilities" if _looks_like_probabilities(sample) else "logits"
         logger.info("Output of %r read from its values: %s.", model.name, kind)
     if kind == "sigmoid" and not keep_logits:
@@ -133,13 +236,13 @@ def _contract_wrapper(
     appended = kind == "logits" and not keep_logits
     if appended:
         outputs = keras.layers.Softmax(name="probabilities")(outputs)
-    wrapper = keras.Model(token_ids, outputs, name=f"{model.name}_tflite")
+    wrapper = keras.Model(wrapper_inputs, outputs, name=f"{model.name}_tflite")
     return wrapper, appended
 
 
 def _compare_with_keras(
     content: bytes,
-    rows: np.ndarray,
+    rows: np.ndarray | dict[str, np.ndarray],
     expected: np.ndarray,
     mode: str,
     model: keras.Model,

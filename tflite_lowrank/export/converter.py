@@ -3,7 +3,8 @@
 One call turns a trained model, baseline or with a `LowRankEmbedding`, into a file that
 follows the I/O contract of `docs/contracts.md` and uses builtin operators only:
 
-- one signature, `serving_default`, with one input `token_ids`, int32 `[1, seq_len]`,
+- one signature, `serving_default`, with one input `token_ids`, int32 `[1, seq_len]`
+  (a model with several token-id inputs keeps their names, each int32 `[1, length]`),
   and one output, float32 `[1, num_labels]` class probabilities (a softmax is appended
   when the model ends in logits, unless `keep_logits=True`);
 - no Select TF (Flex) or custom operators: a model that would need them is refused
@@ -61,17 +62,14 @@ from tflite_lowrank.compression.banded import BandedLowRankEmbedding
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.errors import OutputMismatchError as OutputMismatchError
 from tflite_lowrank.export.contract import (
-    _check_rows,
     _compare_with_keras,
     _contract_wrapper,
+    _keras_outputs,
+    _resolve_inputs,
 )
-from tflite_lowrank.export.keras_model import (
-    _embedding_layers,
-    _recurrent_layers,
-    _resolve_seq_len,
-    _vocabulary_size,
-)
+from tflite_lowrank.export.keras_model import _embedding_layers, _recurrent_layers
 from tflite_lowrank.export.keras_model import load_keras_model as load_keras_model
+from tflite_lowrank.export.keras_model import model_input_names as model_input_names
 from tflite_lowrank.export.keras_model import model_seq_len as model_seq_len
 from tflite_lowrank.export.tf_converter import _run_converter, _unrolled
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
@@ -181,15 +179,18 @@ def convert_to_tflite(
     Text Classification using Low Rank Matrix Factorization". AAAI 2019.
 
     Args:
-        model: `keras.Model`. One input of token ids `(batch, seq_len)` and one
-            output `(batch, num_labels)`, probabilities or logits.
+        model: `keras.Model`. One input of token ids `(batch, seq_len)`, or several
+            named ones (each `(batch, length)`, kept by name in the file), and one
+            output `(batch, num_labels)`, probabilities or logits. Inputs that are
+            not token ids (strings, float features) are refused.
         path: Path-like. Output file; must end in `.tflite` and its folder must
             exist.
         quantization: String or None. One of `QUANTIZATION_MODES`: `None` or
             `"float32"`, `"dynamic"`, `"float16"`, `"int8"`, `"int4"` (see the
             module docstring). Defaults to `None`.
         representative_data: Integer array `(num_rows, seq_len)` of token ids in
-            `[0, input_dim)`, e.g. a few hundred training rows. Required for
+            `[0, input_dim)`, e.g. a few hundred training rows; for a model with
+            several inputs, a dict of such arrays keyed by input name. Required for
             `"int8"` (calibration, all rows are used); otherwise used for the output
             check. Defaults to `None`.
         overwrite: Boolean. Replace an existing file. Defaults to `False`.
@@ -210,7 +211,9 @@ def convert_to_tflite(
 
     Raises:
         TypeError: for arguments of the wrong type (`model`, `representative_data`).
-        ValueError: for an unknown `quantization`, a path not ending in `.tflite`,
+        ValueError: for an input that is not token ids (named with its dtype),
+            missing or extra keys of a dict `representative_data`, an unknown
+            `quantization`, a path not ending in `.tflite`,
             `"int8"` without `representative_data`, token ids of the wrong shape or
             out of range, a model whose output is not `(batch, num_labels)` or ends
             in a sigmoid, or a model that needs Select TF (Flex) ops.
@@ -247,15 +250,9 @@ def convert_to_tflite(
             "`keras.saving.load_model` first. "
             f"Received: model={model!r} (of type {type(model).__name__})"
         )
-    seq_len = _resolve_seq_len(model, seq_len)
-    vocabulary_size = _vocabulary_size(model)
-    if representative_data is not None:
-        representative_data = _flatbuffer.check_token_ids(
-            representative_data,
-            name="representative_data",
-            seq_len=seq_len,
-            vocabulary_size=vocabulary_size,
-        )
+    seq_len, inputs, representative_data, check_rows = _resolve_inputs(
+        model, seq_len, representative_data
+    )
     if mode == "int8" and representative_data is None:
         raise ValueError(
             "`quantization='int8'` calibrates activations on real inputs: pass "
@@ -265,13 +262,12 @@ def convert_to_tflite(
         )
     # 2. The batch-1 wrapper and the rows used to check the converted file. The
     # expected outputs come from `model` itself, so the check covers the folding.
-    check_rows = _check_rows(representative_data, seq_len, vocabulary_size)
     converted, folded_into = _folded(model) if fold_projection else (model, ())
     recurrent = _recurrent_layers(converted)
     wrapper, appended_softmax = _contract_wrapper(
-        converted, seq_len, keep_logits, check_rows
+        converted, seq_len, keep_logits, check_rows, inputs
     )
-    expected = keras.ops.convert_to_numpy(model(check_rows, training=False))
+    expected = _keras_outputs(model, check_rows)
     if appended_softmax:
         expected = keras.ops.convert_to_numpy(keras.ops.softmax(expected, axis=-1))
 
@@ -292,7 +288,16 @@ def convert_to_tflite(
 
     # 4. Checks on the converted model.
     info = _flatbuffer.inspect_model(content)
-    problems = _flatbuffer.builtin_problems(info) + _flatbuffer.contract_problems(info)
+    problems = _flatbuffer.builtin_problems(info) + _flatbuffer.contract_problems(
+        info, multi_input=inputs is not None
+    )
+    if inputs is not None and {spec.name for spec in info.inputs} != {
+        spec.name for spec in inputs
+    }:
+        problems.append(
+            f"inputs {[spec.name for spec in inputs]} expected, found "
+            f"{[spec.name for spec in info.inputs]}"
+        )
     if problems:
         raise ValueError(
             "The converted model breaks the LiteRT builtins-only I/O contract: "

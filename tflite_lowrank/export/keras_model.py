@@ -11,8 +11,10 @@ the recurrent layers to unroll for int8.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -99,6 +101,21 @@ def model_seq_len(model: keras.Model) -> int | None:
         return None
     length = inputs[0].shape[1]
     return None if length is None else int(length)
+
+
+def model_input_names(model: keras.Model) -> tuple[str, ...]:
+    """The names of the model's inputs (empty when not known, e.g. subclassed).
+
+    A model with several inputs keeps these names in its `.tflite` file; a
+    model with one input is converted with the input `token_ids`.
+
+    Example:
+
+    ```python
+    model_input_names(pair_model)  # ("question", "answer")
+    ```
+    """
+    return tuple(name for name, _ in _named_inputs(model))
 
 
 def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
@@ -195,3 +212,106 @@ def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:
         for layer in _all_layers(model)
         if isinstance(layer, keras.layers.RNN) and not layer.unroll
     ]
+
+
+@dataclasses.dataclass(frozen=True)
+class _TokenInput:
+    """One token-id input of a model: its name, length and token table rows."""
+
+    name: str
+    seq_len: int
+    vocabulary_size: int | None
+
+
+def _named_inputs(model: keras.Model) -> list[tuple[str, Any]]:
+    """`(name, KerasTensor)` of a functional model's inputs, in `model.inputs` order.
+
+    The name is the key of a dict-structured model's input, else the tensor's name.
+    Empty for a model whose inputs are not known (subclassed, not built).
+    """
+    try:
+        inputs = list(model.inputs or ())
+        structure = model.input if inputs else None
+    except (AttributeError, ValueError):
+        return []
+    if isinstance(structure, dict) and len(structure) == len(inputs):
+        by_tensor = {id(tensor): key for key, tensor in structure.items()}
+        return [(str(by_tensor.get(id(t), t.name)), t) for t in inputs]
+    return [(str(tensor.name), tensor) for tensor in inputs]
+
+
+def _check_token_inputs(model: keras.Model) -> None:
+    """Refuses inputs that are not token ids, naming the input and its dtype.
+
+    An input is token ids when its dtype is an integer, or when it is a float
+    tensor fed straight into an embedding (`keras.Input((seq_len,))` before an
+    `Embedding`, which casts it). Strings (a `TextVectorization` inside the model),
+    booleans and float features are refused.
+    """
+    for name, tensor in _named_inputs(model):
+        dtype = str(getattr(tensor, "dtype", ""))
+        if dtype.startswith(("int", "uint")):
+            continue
+        if dtype.startswith(("float", "bfloat")):
+            found: list = []
+            _collect_token_embeddings(model, {id(tensor)}, found)
+            if found:
+                continue
+        hint = (
+            "; tokenize outside the model (a `TextVectorization` or "
+            "`tflite_lowrank.data.Tokenizer` in front of it) and convert the model "
+            "that takes the ids"
+            if dtype == "string"
+            else "; only inputs of token ids can be converted"
+        )
+        raise ValueError(
+            "`model` must take token ids: integer inputs (batch, seq_len) that feed "
+            f"an embedding. Its input {name!r} has dtype {dtype} and shape "
+            f"{tuple(tensor.shape)}{hint}. Received: model={model.name!r}"
+        )
+
+
+def _token_inputs(model: keras.Model, seq_len: int | None) -> tuple[_TokenInput, ...]:
+    """The token-id inputs of a model with several inputs (see `_check_token_inputs`).
+
+    Each must be `(batch, length)`; a length that is not fixed is `seq_len`.
+    """
+    found = []
+    for name, tensor in _named_inputs(model):
+        shape = tuple(tensor.shape)
+        length = shape[1] if len(shape) == 2 else None
+        if len(shape) != 2 or (length is None and seq_len is None):
+            raise ValueError(
+                f"Every input of `model` must be token ids (batch, seq_len) with a "
+                f"fixed seq_len (or pass `seq_len`). Its input {name!r} has shape "
+                f"{shape}. Received: model={model.name!r}, seq_len={seq_len}"
+            )
+        tables: list = []
+        _collect_token_embeddings(model, {id(tensor)}, tables)
+        found.append(
+            _TokenInput(
+                name=name,
+                seq_len=int(length if length is not None else seq_len),
+                vocabulary_size=min((t.input_dim for t in tables), default=None),
+            )
+        )
+    names = [spec.name for spec in found]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            "The inputs of `model` must have distinct names, which become the "
+            f"input names of the `.tflite` file. Received: model={model.name!r} "
+            f"with inputs {names}"
+        )
+    return tuple(found)
+
+
+def _call_structure(model: keras.Model, by_name: dict[str, Any]):
+    """Inputs keyed by name, in the structure `model` is called with."""
+    named = _named_inputs(model)
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):
+        structure = None
+    if isinstance(structure, dict):
+        return {name: by_name[name] for name, _ in named}
+    return [by_name[name] for name, _ in named]

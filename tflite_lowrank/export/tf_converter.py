@@ -44,7 +44,9 @@ def _unrolled(layers) -> Iterator[None]:
 
 
 def _run_converter(
-    wrapper: keras.Model, mode: str, representative_data: np.ndarray | None
+    wrapper: keras.Model,
+    mode: str,
+    representative_data: np.ndarray | dict[str, np.ndarray] | None,
 ) -> bytes:
     import tensorflow as tf
 
@@ -58,6 +60,13 @@ def _run_converter(
         rows = representative_data
 
         def dataset():
+            if isinstance(rows, dict):  # Several inputs: keyed by signature input.
+                for index in range(len(next(iter(rows.values())))):
+                    yield {
+                        name: array[index][None, :].astype(np.int32)
+                        for name, array in rows.items()
+                    }
+                return
             for row in rows:
                 yield [row[None, :].astype(np.int32)]
 

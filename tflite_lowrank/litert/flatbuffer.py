@@ -4,7 +4,7 @@
 the `serving_default` inputs and outputs, the gathered embedding tables and their
 projections), `contract_problems` and `builtin_problems` list how a model breaks the
 I/O contract of `docs/contracts.md` or needs kernels the stock runtime lacks, and
-`check_token_ids` checks rows against a model's input.
+`check_token_ids` (from `litert.rows`) checks rows against a model's input.
 
 Imports NumPy and `ai_edge_litert`'s flatbuffer schema only, never TensorFlow.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tflite_lowrank.litert.interpreter import INPUT_NAME, SIGNATURE_KEY
+from tflite_lowrank.litert.rows import check_token_ids as check_token_ids
 
 # Ops that only reshape or change the storage type between a gather and its consumer.
 # Ops between a gather and the projection that only move or mask values: storage
@@ -87,8 +88,9 @@ class ModelInfo:
         The rows of the tables gathered with the token input's ids, summed when they
         are the frequency bands of a `BandedLowRankEmbedding` (ids masked into
         each band); a table gathered with other ids (a position embedding) does not
-        count. Files where no gather can be traced to the input fall back to the
-        smallest gathered table.
+        count. With several token inputs, the input with the smallest such
+        vocabulary (a table shared by two inputs counts once). Files where no
+        gather can be traced to an input fall back to the smallest gathered table.
         """
         if self.token_table_rows:
             return sum(self.token_table_rows)
@@ -219,15 +221,28 @@ def inspect_model(content: bytes) -> ModelInfo:
     )
 
 
-def contract_problems(info: ModelInfo) -> list[str]:
-    """Lists how a model breaks the I/O contract of `docs/contracts.md`."""
+def contract_problems(info: ModelInfo, *, multi_input: bool = False) -> list[str]:
+    """Lists how a model breaks the I/O contract of `docs/contracts.md`.
+
+    With `multi_input=True`, a file with several inputs is accepted when each is
+    int32 `[1, length]` (a model with several token inputs, which keeps their names);
+    a file with one input must still name it `token_ids`. The Android app takes
+    one input only, and checks with the default.
+    """
     problems = []
     if info.signature_keys != (SIGNATURE_KEY,):
         problems.append(
             f"one signature {SIGNATURE_KEY!r} expected, "
             f"found {list(info.signature_keys)}"
         )
-    if len(info.inputs) != 1:
+    if multi_input and len(info.inputs) > 1:
+        for spec in info.inputs:
+            if spec.dtype != "int32" or len(spec.shape) != 2 or spec.shape[0] != 1:
+                problems.append(
+                    f"input {spec.name!r} int32 [1, seq_len] expected, found "
+                    f"{spec.dtype} {list(spec.shape)}"
+                )
+    elif len(info.inputs) != 1:
         problems.append(f"one input expected, found {len(info.inputs)}")
     else:
         spec = info.inputs[0]
@@ -259,47 +274,6 @@ def builtin_problems(info: ModelInfo) -> list[str]:
         for op in info.ops
         if op.startswith(("CUSTOM", "BUILTIN_")) or op in ("DELEGATE", "PLACEHOLDER")
     ]
-
-
-def check_token_ids(
-    token_ids, *, name: str, seq_len: int, vocabulary_size: int | None
-) -> np.ndarray:
-    """Checks token ids `(num_rows, seq_len)` and returns them as int32.
-
-    A single row `(seq_len,)` is accepted as one row.
-
-    Raises:
-        TypeError: if they are not an integer array.
-        ValueError: for the wrong shape, no rows, or ids outside `[0, vocabulary)`.
-    """
-    if isinstance(token_ids, str | bytes) or not hasattr(token_ids, "__len__"):
-        raise TypeError(
-            f"`{name}` must be an integer array (num_rows, seq_len) of token ids. "
-            f"Received: {name} of type {type(token_ids).__name__}"
-        )
-    array = np.asarray(token_ids)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(
-            f"`{name}` must hold integer token ids (e.g. int32 from "
-            f"`Tokenizer.encode`). Received: {name} with dtype {array.dtype}"
-        )
-    if array.ndim == 1 and array.shape[0] == seq_len:
-        array = array[None, :]
-    if array.ndim != 2 or array.shape[1] != seq_len or array.shape[0] == 0:
-        raise ValueError(
-            f"`{name}` must have shape (num_rows, {seq_len}) with num_rows >= 1 to "
-            f"match the model input [1, {seq_len}]. Received: {name} with shape "
-            f"{array.shape}"
-        )
-    low, high = int(array.min()), int(array.max())
-    limit = vocabulary_size if vocabulary_size is not None else np.iinfo(np.int32).max
-    if low < 0 or high >= limit:
-        raise ValueError(
-            f"`{name}` must hold ids in [0, {limit}) (the embedding has {limit} "
-            "rows); encode texts with the model's own vocabulary. Received: "
-            f"{name} with ids in [{low}, {high}]"
-        )
-    return array.astype(np.int32)
 
 
 def _tensor_info(model, tensor, type_names, *, name: str | None = None) -> TensorInfo:
@@ -368,8 +342,8 @@ def _embedding_tensors(model, op_names, type_names):
 
     graph_inputs = {int(index) for index in graph.InputsAsNumpy()}
 
-    def traced(tensor_index: int) -> tuple[bool, bool]:
-        """(reaches a graph input, goes through a select), walking the producers."""
+    def traced(tensor_index: int) -> tuple[int | None, bool]:
+        """(the graph input reached or None, goes through a select), walking back."""
         seen, stack, selected = set(), [tensor_index], False
         while stack:
             index = stack.pop()
@@ -377,15 +351,19 @@ def _embedding_tensors(model, op_names, type_names):
                 continue
             seen.add(index)
             if index in graph_inputs:
-                return True, selected
+                return index, selected
             producer = producers.get(index)
             if producer is None or len(seen) > 32:
                 continue
             selected |= name_of(producer) in ("SELECT", "SELECT_V2")
             stack.extend(int(i) for i in producer.InputsAsNumpy())
-        return False, selected
+        return None, selected
 
-    tables, projections, token_gathers = [], [], []
+    tables, projections, token_gathers = [], [], {}
+
+    def id_of(tensor) -> tuple:
+        return (tensor.Buffer(), tensor.Name())
+
     for op_index in range(graph.OperatorsLength()):
         op = graph.Operators(op_index)
         op_name = name_of(op)
@@ -396,9 +374,10 @@ def _embedding_tensors(model, op_names, type_names):
             continue
         tables.append(_tensor_info(model, table, type_names))
         ids_index = int(op.Inputs(1 if op_name == "GATHER" else 0))
-        from_input, banded = traced(ids_index)
-        if from_input:
-            token_gathers.append((tables[-1].shape[0], banded))
+        graph_input, banded = traced(ids_index)
+        if graph_input is not None:
+            # Keyed by input and table: a table shared by two inputs counts once.
+            token_gathers[(graph_input, id_of(table))] = (tables[-1].shape[0], banded)
         tensor_index = int(op.Outputs(0))
         for _ in range(4):  # Walk through storage-only ops to the first real consumer.
             users = consumers.get(tensor_index, [])
@@ -414,8 +393,15 @@ def _embedding_tensors(model, op_names, type_names):
                     projections.append(_tensor_info(model, weights, type_names))
             break
     # Band tables (their ids selected into each band) add up to the vocabulary; a
-    # plain table gathered with the token ids is the vocabulary itself.
-    bands = tuple(rows for rows, banded in token_gathers if banded)
-    plain = [rows for rows, banded in token_gathers if not banded]
-    token_rows = bands if len(bands) > 1 else ((min(plain),) if plain else bands)
+    # plain table gathered with the token ids is the vocabulary itself. With several
+    # token inputs, the input with the smallest vocabulary.
+    per_input: dict[int, tuple[int, ...]] = {}
+    for graph_input in {key[0] for key in token_gathers}:
+        gathers = [v for k, v in token_gathers.items() if k[0] == graph_input]
+        bands = tuple(rows for rows, banded in gathers if banded)
+        plain = [rows for rows, banded in gathers if not banded]
+        per_input[graph_input] = (
+            bands if len(bands) > 1 else ((min(plain),) if plain else bands)
+        )
+    token_rows = min(per_input.values(), key=sum, default=())
     return tuple(tables), tuple(projections), token_rows

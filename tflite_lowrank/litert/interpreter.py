@@ -39,7 +39,8 @@ class Runner:
     """Feeds one row of token ids at a time through the `serving_default` signature.
 
     Uses the tensor indices directly (no per-call dictionaries), so that the time
-    measured around `invoke` is LiteRT's, not Python's.
+    measured around `invoke` is LiteRT's, not Python's. A file with several inputs
+    takes a row of each, as a dict keyed by input name (`input_names`).
     """
 
     def __init__(self, interpreter):
@@ -47,12 +48,22 @@ class Runner:
         runner = interpreter.get_signature_runner(SIGNATURE_KEY)
         input_details = runner.get_input_details()
         output_details = runner.get_output_details()
-        self.input_index = input_details[INPUT_NAME]["index"]
+        self.input_indices = {
+            name: detail["index"] for name, detail in input_details.items()
+        }
+        self.input_names = tuple(self.input_indices)
+        self.input_index = self.input_indices.get(INPUT_NAME)
+        if self.input_index is None and len(self.input_indices) == 1:
+            (self.input_index,) = self.input_indices.values()
         (output,) = output_details.values()
         self.output_index = output["index"]
 
-    def set_input(self, row: np.ndarray) -> None:
-        self.interpreter.set_tensor(self.input_index, row)
+    def set_input(self, row: np.ndarray | dict[str, np.ndarray]) -> None:
+        if isinstance(row, dict):
+            for name, index in self.input_indices.items():
+                self.interpreter.set_tensor(index, row[name])
+        else:
+            self.interpreter.set_tensor(self.input_index, row)
 
     def invoke(self) -> None:
         self.interpreter.invoke()
@@ -60,11 +71,31 @@ class Runner:
     def output(self) -> np.ndarray:
         return self.interpreter.get_tensor(self.output_index)
 
-    def predict(self, token_ids: np.ndarray) -> np.ndarray:
-        """Returns the outputs for every row, shape `(num_rows, num_labels)`."""
+    def predict(self, token_ids: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+        """Returns the outputs for every row, shape `(num_rows, num_labels)`.
+
+        `token_ids`: an array `(num_rows, seq_len)`, or for a file with several
+        inputs a dict of such arrays keyed by input name.
+        """
         rows = []
-        for row in np.asarray(token_ids, dtype=np.int32):
-            self.set_input(row[None, :])
+        for row in split_rows(token_ids):
+            self.set_input(row)
             self.invoke()
             rows.append(self.output()[0].copy())
         return np.stack(rows)
+
+
+def split_rows(
+    token_ids: np.ndarray | dict[str, np.ndarray],
+) -> list[np.ndarray] | list[dict[str, np.ndarray]]:
+    """Batch-1 int32 rows `[1, seq_len]` (dicts of them for several inputs)."""
+    if isinstance(token_ids, dict):
+        arrays = {
+            name: np.asarray(array, dtype=np.int32) for name, array in token_ids.items()
+        }
+        num_rows = len(next(iter(arrays.values())))
+        return [
+            {name: array[index][None, :] for name, array in arrays.items()}
+            for index in range(num_rows)
+        ]
+    return [row[None, :] for row in np.asarray(token_ids, dtype=np.int32)]

@@ -1,7 +1,8 @@
 """The measuring side of `benchmark_tflite`: run as a script in a fresh process.
 
 `tflite_lowrank.benchmark.child._run_child` writes a request (`request.json`,
-`token_ids.npy`) into a temporary folder and runs `python /path/to/worker.py FOLDER`.
+`token_ids.npy`, or `inputs.npz` keyed by input name) into a temporary folder and
+runs `python /path/to/worker.py FOLDER`.
 `_child_main` reads the request and runs `_measure`: it loads the file in LiteRT, times
 the first and the timed `invoke()` calls, predicts every row when asked, and reads the
 peak resident memory of its own process; it writes `report.json` (and
@@ -38,7 +39,11 @@ def _child_main(folder: str) -> None:
     folder = Path(folder)
     try:
         request = json.loads((folder / "request.json").read_text())
-        token_ids = np.load(folder / "token_ids.npy")
+        if (folder / "inputs.npz").exists():  # Several inputs, keyed by name.
+            with np.load(folder / "inputs.npz") as archive:
+                token_ids = {key: archive[key] for key in archive.files}
+        else:
+            token_ids = np.load(folder / "token_ids.npy")
         report = _measure(token_ids=token_ids, folder=folder, **request)
         predictions = report.pop("predictions")
         if predictions is not None:
@@ -54,7 +59,7 @@ def _child_main(folder: str) -> None:
 def _measure(
     *,
     path: str,
-    token_ids: np.ndarray,
+    token_ids: np.ndarray | dict[str, np.ndarray],
     num_threads: int,
     warmup_runs: int,
     num_runs: int,
@@ -79,7 +84,7 @@ def _measure(
     runner = _interpreter.Runner(interpreter)
     load_time = time.perf_counter() - start
 
-    rows = [row[None, :] for row in token_ids]
+    rows = _interpreter.split_rows(token_ids)
     runner.set_input(rows[0])
     start = time.perf_counter()
     runner.invoke()
