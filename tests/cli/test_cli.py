@@ -316,6 +316,7 @@ def test_cli_tsv_with_a_text_vectorization_vocab_gives_the_layers_ids(
     assert not np.array_equal(clean, expected)
 
 
+@pytest.mark.slow  # a benchmark and a compare in child processes
 def test_cli_benchmark_and_compare_with_the_text_vectorization_tokenizer(
     workdir, keras_vocab
 ):
@@ -505,7 +506,16 @@ def test_cli_broken_tflite_exits_2_naming_the_file(workdir, broken, command, nam
     last_line_error(completed, [f"{name}.tflite", "corrupted"])
 
 
-@pytest.mark.parametrize("name", ["truncated", "text", "array"])
+# Each case starts the CLI (Keras import); two run in the slow tier to keep the
+# README's `pytest` under 15 minutes on 2 cores.
+@pytest.mark.parametrize(
+    "name",
+    [
+        "truncated",
+        pytest.param("text", marks=pytest.mark.slow),
+        pytest.param("array", marks=pytest.mark.slow),
+    ],
+)
 def test_cli_broken_npz_exits_2_naming_the_file(workdir, broken, name):
     path = broken / f"{name}.npz"
     completed = run_cli("benchmark", workdir / "a.tflite", "--data", path)
@@ -552,6 +562,7 @@ class Doubling(keras.layers.Layer):
 """
 
 
+@pytest.mark.slow  # two CLI runs with a conversion (about 20 s on quiet cores)
 def test_cli_convert_imports_the_users_layers(tmp_path, monkeypatch):
     import importlib
 

@@ -16,6 +16,12 @@ import pytest
 
 from tflite_lowrank.export.converter import convert_to_tflite
 
+# Every test starts the CLI (a Keras import, conversions, LiteRT children): the slow
+# tier (`pytest --run-slow -m slow`, run by CI), so that the README's `pytest` stays
+# under 15 minutes on 2 cores. The same checks at the API level are in
+# tests/export/test_converter_multi_input.py and tests/benchmark/.
+pytestmark = pytest.mark.slow
+
 VOCAB, DIM = 50, 8
 LENGTHS = {"question": 5, "answer": 3}
 
