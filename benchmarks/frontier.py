@@ -51,7 +51,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -179,7 +178,7 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             if method == "baseline_float32":
                 row.update({f"train_{k}": v for k, v in peers._phase(phase).items()})
                 base = row
-            _finish(row, base)
+            peers._relative_to(row, base)
             _append(row, args.output, missing)
             path.unlink(missing_ok=True)
     base = _base_row(args.output, dataset, model_name, seed)
@@ -208,7 +207,7 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
                 **{f"train_{k}": v for k, v in peers._phase(phase).items()},
                 "train_split": split,
             }
-            _finish(row, base)
+            peers._relative_to(row, base)
             _append(row, args.output, missing)
             path.unlink(missing_ok=True)
 
@@ -247,15 +246,6 @@ def _our_files(model, work: Path, compression: float) -> dict[str, Path]:
     content = _int4.quantize_int4(files["float32"].read_bytes())[0]
     files["int4"] = peers._write(work / f"{stem}_int4.tflite", content)
     return files
-
-
-def _finish(row: dict, base: dict) -> None:
-    """Ratios and the accuracy delta against the group's float baseline."""
-    row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]
-    row["tflite_bytes_ratio"] = row["tflite_bytes"] / base["tflite_bytes"]
-    row["latency_ratio"] = row["latency_p50_ms"] / base["latency_p50_ms"]
-    row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - base["test_accuracy"])
-    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _append(row: dict, output: Path, missing) -> None:
