@@ -183,7 +183,10 @@ ALTERNATIVES = (
     *(_triangular(peak) for peak in PEAKS),
     *(Schedule("cosine_restarts", peak) for peak in PEAKS),
 )
-SCHEDULES = {s.name: s for s in (*CALR_GRID, *ALTERNATIVES)}
+BUDGET_EXTRA = (Schedule("calr", 2e-3, SLOW_DECAY, 0.5),)
+"""Run by `calr_budget.py` only: a CALR whose mean rate in the first epoch is about
+constant 1e-3's (the best alternative at p < 0.9)."""
+SCHEDULES = {s.name: s for s in (*CALR_GRID, *ALTERNATIVES, *BUDGET_EXTRA)}
 CURRENT_DEFAULT = "calr_0.001_d0.1_h0.5"
 """What `EmbeddingFactorization(learning_rate="calr")` attached before this study; now
 `learning_rate="calr_paper"`."""
@@ -236,6 +239,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=["svd"],
         help="Split layouts to run for every schedule (pretraining is shared).",
     )
+    parser.add_argument(
+        "--compressions",
+        nargs="+",
+        type=float,
+        default=[COMPRESSION],
+        help="Split compressions to run for every schedule (pretraining is shared); "
+        "`calr_budget.py` runs several.",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--report-dir", type=Path, help="Defaults to --output's folder."
@@ -255,7 +266,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("Give --schedules or --top-calr, not both.")
     if args.top_calr is not None and args.top_calr < 1:
         parser.error(f"--top-calr must be >= 1. Received: {args.top_calr}")
-    default_schedules = QUICK_SCHEDULES if quick else tuple(SCHEDULES)
+    every = tuple(s.name for s in (*CALR_GRID, *ALTERNATIVES))
+    default_schedules = QUICK_SCHEDULES if quick else every
     args.schedules = tuple(args.schedules or default_schedules)
     if args.controls is None:
         args.controls = QUICK_CONTROLS if quick else CONTROLS
@@ -293,9 +305,10 @@ def planned_runs(args: argparse.Namespace, schedules: Sequence[str]) -> list:
                     {
                         **base,
                         "method": name,
-                        "p": COMPRESSION,
+                        "p": compression,
                         "factorization": factorization,
                     }
+                    for compression in args.compressions
                     for factorization in args.factorizations
                     for name in schedules
                 ]
@@ -317,7 +330,16 @@ def prepare_data(dataset: str, *, quick: bool):
 
 
 def retrain_split(
-    model_name, data, table, recipe, pretrained, *, seed, learning_rate, factorization
+    model_name,
+    data,
+    table,
+    recipe,
+    pretrained,
+    *,
+    seed,
+    learning_rate,
+    factorization,
+    compression=COMPRESSION,
 ):
     """Ours from the pretrained state: `experiment.retrain_online` with the layout.
 
@@ -334,7 +356,7 @@ def retrain_split(
         recipe,
         pretrained,
         seed=seed,
-        compression=COMPRESSION,
+        compression=compression,
         learning_rate=learning_rate,
         bands=FACTORIZATIONS[factorization]["bands"],
     )
@@ -370,6 +392,7 @@ def run_one(key: dict, data, table, recipe, pretrained) -> dict:
             seed=key["seed"],
             learning_rate=rate,
             factorization=key["factorization"],
+            compression=key["p"],
         )
     seconds = time.perf_counter() - start
     test = ex.accuracy(model, data.x_test, data.y_test)

@@ -54,7 +54,11 @@ def test_schedules_match_the_learning_rate_study(ours, theirs):
 
 @pytest.mark.parametrize(
     ("name", "learning_rate"),
-    [("CURRENT_DEFAULT", "calr_paper"), ("SELECTED_DEFAULT", "calr")],
+    [
+        ("CURRENT_DEFAULT", "calr_paper"),
+        ("SELECTED_DEFAULT", "calr_peak_1e-2"),
+        ("SELECTED_LIGHT", "calr"),
+    ],
 )
 def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
     import keras
@@ -78,13 +82,19 @@ def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
     )
     model.fit(x, y, batch_size=8, epochs=2, callbacks=[split], verbose=0)
     installed = keras_adapter.learning_rate_object(model.optimizer)
-    rate = recipe_study.SCHEDULES[getattr(recipe_study, name)].learning_rate(40)
+    if name == "SELECTED_LIGHT":  # calr_budget.py's pick for light splits
+        import calr_budget
+
+        chosen = calr_budget.SELECTED_LIGHT
+    else:
+        chosen = getattr(recipe_study, name)
+    rate = recipe_study.SCHEDULES[chosen].learning_rate(40)
     assert rate.get_config() == pytest.approx(installed.get_config())
 
 
 def test_only_annealed_calr_can_be_the_default():
     eligible = {n for n, s in recipe_study.SCHEDULES.items() if s.can_be_default}
-    assert len(eligible) == 15 and "triangular_0.01" not in eligible
+    assert len(eligible) == 16 and "triangular_0.01" not in eligible
     assert recipe_study.CURRENT_DEFAULT in eligible
 
 

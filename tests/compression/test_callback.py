@@ -322,9 +322,10 @@ def test_embedding_factorization_replaces_optimizer_functions_and_logs(
     schedule = keras_adapter.learning_rate_object(new)
     assert isinstance(schedule, CyclicalAnnealedLearningRate)
     assert schedule.steps_per_epoch == STEPS and schedule.step_size == STEPS / 2
-    # The default CALR chosen on dev (benchmarks/results/recipe_study.md).
-    assert schedule.initial_learning_rate == 1e-2
-    assert schedule.minimal_learning_rate == 1e-5 and schedule.decay == 0.8
+    # The default CALR chosen on dev (benchmarks/results/calr_budget.md): rank 2
+    # keeps 2 * (50 + 8) / (50 * 8) = 29% of the table, a light split: peak 2e-3.
+    assert schedule.initial_learning_rate == 2e-3
+    assert schedule.minimal_learning_rate == 2e-6 and schedule.decay == 0.8
     # Validation and evaluate() use the factors (compiled functions were reset).
     fresh = keras.Sequential(
         [
@@ -1119,3 +1120,63 @@ def test_embedding_factorization_calr_paper_is_the_authors_fine_tuning_schedule(
         1e-6,
     )
     assert schedule.decay == 0.1 and schedule.step_size == STEPS / 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "vocab", "expected"),
+    [
+        # Kept fraction k (V + D) / (V D) of a 500 x 32 table: rank 4 keeps
+        # 4 * 532 / 16000 = 13.3%: peak 1e-2; rank 5 keeps 16.6%: peak 2e-3.
+        ({"rank": 4}, 500, (1e-2, 1e-5, 0.8)),
+        ({"rank": 5}, 500, (2e-3, 2e-6, 0.8)),
+        # compression=0.85 keeps 15% or less (rank 4): peak 1e-2.
+        ({"compression": 0.85}, 500, (1e-2, 1e-5, 0.8)),
+        # compression=0.8 keeps about 20% (rank 6, 19.95%): peak 2e-3.
+        ({"compression": 0.8}, 500, (2e-3, 2e-6, 0.8)),
+        # energy= learns its rank from the spectrum first (most of 50 x 32).
+        ({"energy": 0.99}, 50, (2e-3, 2e-6, 0.8)),
+        # The named settings ignore the budget.
+        (
+            {"compression": 0.5, "learning_rate": "calr_peak_1e-2"},
+            500,
+            (1e-2, 1e-5, 0.8),
+        ),
+        ({"rank": 1, "learning_rate": "calr_paper"}, 500, (1e-3, 1e-6, 0.1)),
+    ],
+)
+def test_default_calr_peak_depends_on_the_kept_fraction(kwargs, vocab, expected, rng):
+    x = rng.integers(0, vocab, size=(BATCH * STEPS, SEQ)).astype("int32")
+    y = (x[:, 0] % 2).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((SEQ,), dtype="int32"),
+            keras.layers.Embedding(vocab, 32, name="embedding"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile("adam", LOSS)
+    split = EmbeddingFactorization(
+        "embedding", at_epoch=1, bands=1, verbose=0, **kwargs
+    )
+    model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
+    schedule = keras_adapter.learning_rate_object(model.optimizer)
+    assert isinstance(schedule, CyclicalAnnealedLearningRate)
+    actual = (
+        schedule.initial_learning_rate,
+        schedule.minimal_learning_rate,
+        schedule.decay,
+    )
+    assert actual == pytest.approx(expected)
+    assert schedule.step_size == STEPS / 2
+
+
+@pytest.mark.parametrize(
+    ("kept", "peak"),
+    [(0.01, 1e-2), (0.15, 1e-2), (0.1500001, 2e-3), (0.5, 2e-3), (1.0, 2e-3)],
+)
+def test_calr_settings_threshold(kept, peak):
+    from tflite_lowrank.compression.optimizer import _calr_settings
+
+    assert _calr_settings("calr", kept)[0] == peak
+    assert _calr_settings("calr_peak_1e-2", kept)[0] == 1e-2

@@ -28,6 +28,7 @@ from tflite_lowrank.compression.arguments import (
     _check_not_split,
     _check_rank,
     _claim_layer,
+    _kept,
     _normalize_bands,
     _rank_at_split,
     _release_layer,
@@ -99,9 +100,15 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     across four datasets (`benchmarks/results/recipe_study.md`).
 
     The default learning rate (`learning_rate="calr"`) is CALR
-    (`CyclicalAnnealedLearningRate`) with peak 1e-2, floor 1e-5 and the peak times
-    0.8 per epoch, one triangle per epoch (`step_size = steps_per_epoch / 2`, ending
-    at the floor at each epoch boundary). `learning_rate="calr_paper"` gives the
+    (`CyclicalAnnealedLearningRate`) with the peak times 0.8 per epoch and one
+    triangle per epoch (`step_size = steps_per_epoch / 2`, ending at the floor at
+    each epoch boundary), whose peak depends on how much of the table the split
+    keeps: peak 1e-2 (floor 1e-5) when the factors keep at most 15% of the table's
+    parameters (`compression >= 0.85`), peak 2e-3 (floor 2e-6) for lighter splits,
+    which need gentler retraining. Both were chosen on dev accuracy across four
+    datasets at p = 0.5, 0.8 and 0.9 (`benchmarks/results/calr_budget.md`).
+    `learning_rate="calr_peak_1e-2"` is peak 1e-2 at every budget (the default
+    before that study). `learning_rate="calr_paper"` gives the
     authors' fine-tuning values (peak 1e-3, floor 1e-6, peak times 0.1 per epoch,
     restart to 1e-3 with floor 1e-8) with the same half-epoch half cycle, the
     default of earlier releases: the authors' 1,000-step half cycle assumes about
@@ -188,10 +195,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         token_counts: 1-D array of V counts or `None`. How often each id occurs,
             to weight the bands; `None` assumes frequency-sorted ids (a Zipf
             prior). Not used with one band. Defaults to `None`.
-        learning_rate: `"calr"`, `"calr_paper"`, `None`, a float or a
-            `keras.optimizers.schedules.LearningRateSchedule`. Learning rate of the
-            fresh optimizer: `"calr"` the default CALR above, `"calr_paper"` the
-            authors' fine-tuning CALR; `None` keeps the
+        learning_rate: `"calr"`, `"calr_peak_1e-2"`, `"calr_paper"`, `None`, a
+            float or a `keras.optimizers.schedules.LearningRateSchedule`. Learning
+            rate of the fresh optimizer: `"calr"` the default CALR above (its peak
+            set by the budget), `"calr_peak_1e-2"` the same with peak 1e-2 at every
+            budget, `"calr_paper"` the authors' fine-tuning CALR; `None` keeps the
             current one (a float at its current value, a schedule restarted from
             step 0); a float or a schedule is used as given. Defaults to `"calr"`.
         verbose: Integer. `0` is silent, `1` logs the split at INFO. Defaults to
@@ -348,11 +356,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------- helpers
 
-    def _install_fresh_optimizer(self) -> None:
+    def _install_fresh_optimizer(self, kept: float) -> None:
         def steps_per_epoch() -> int:
             return _steps_per_epoch(self.params, self._steps_in_last_epoch)
 
-        _install_fresh_optimizer(self.model, self.learning_rate, steps_per_epoch)
+        _install_fresh_optimizer(self.model, self.learning_rate, steps_per_epoch, kept)
 
     def _split(self, epoch: int) -> None:
         start = time.perf_counter()
@@ -360,16 +368,28 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         model = self.model
         input_dim, output_dim = layer.input_dim, layer.output_dim
         _check_finite_table(layer, epoch)  # Before anything changes.
-        self._install_fresh_optimizer()
+
+        def rank_at_split(table):
+            return _rank_at_split(
+                layer,
+                table,
+                rank=self.rank,
+                compression=self.compression,
+                energy=self.energy,
+            )
+
+        # The fresh optimizer goes in before the SVD, so that the old one's slots
+        # (as large as the table each, for Adam) are freed first; its default
+        # schedule depends on the budget, so the rank comes first (`energy=`
+        # needs the table's spectrum for it, computed with the old slots alive).
+        if self.energy is None:
+            rank, wanted = rank_at_split(None)
+            self._install_fresh_optimizer(_kept(rank, input_dim, output_dim))
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)
-        rank, wanted = _rank_at_split(
-            layer,
-            table,
-            rank=self.rank,
-            compression=self.compression,
-            energy=self.energy,
-        )
+        if self.energy is not None:
+            rank, wanted = rank_at_split(table)
+            self._install_fresh_optimizer(_kept(rank, input_dim, output_dim))
         if wanted > rank:
             logger.warning(
                 "energy=%s needs rank %d for layer '%s', which would not save "
@@ -433,7 +453,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         layer = self._layer
         start = time.perf_counter()
         input_dim, output_dim = layer.input_dim, layer.output_dim
-        self._install_fresh_optimizer()
+        params_after = sum(math.prod(w["shape"]) for w in marker["weights"])
+        self._install_fresh_optimizer(params_after / (input_dim * output_dim))
         with self.model.distribute_strategy.scope():
             _swap_from_config(layer, new_class, marker["config"], marker["weights"])
         _finish_swap(self.model)
@@ -445,7 +466,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             output_dim=output_dim,
             rank=rank,
             params_before=input_dim * output_dim,
-            params_after=sum(math.prod(w["shape"]) for w in marker["weights"]),
+            params_after=params_after,
             relative_error=math.nan,
             seconds=time.perf_counter() - start,
             resumed=True,
