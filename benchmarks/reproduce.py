@@ -11,14 +11,16 @@ same recipe and scored at equal embedding budgets:
 | `svd_no_retrain` | truncated SVD of the trained table at rank k, no retraining |
 | `online_svd` | ours: `EmbeddingFactorization` splits after pretraining, retrain |
 | `online_svd_int8` | ours, converted with int8 (dynamic-range) factors |
+| `online_default` | ours with the callback's defaults: frequency bands, its CALR |
+| `online_default_int8` | the same, converted with int8 (dynamic-range) factors |
 | `offline_svd_us` | GloVe reduced to k' = (1-p) D dims by SVD (U_k S_k), trained |
 | `offline_svd_u` | the same with U_k only, as the authors' code |
 
 Each finished run is appended to `--output` as one JSON line keyed by (study,
 dataset, model, dim, method, p, seed); on a restart, finished runs are skipped, so
 the grid can be completed over several sessions. Accuracy is measured in LiteRT on
-the converted `.tflite` file for `uncompressed`, `uncompressed_int8`, `online_svd`
-and `online_svd_int8`, and in Keras for the others (no `.tflite` file for 2-4 bit
+the converted `.tflite` file for `uncompressed`, `uncompressed_int8` and the
+`online_*` methods, and in Keras for the others (no `.tflite` file for 2-4 bit
 tables). Model selection uses the dev split only; test is scored once per run.
 
 Usage:
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import logging
 import os
 import sys
@@ -64,15 +67,27 @@ METHODS = (
     "svd_no_retrain",
     "online_svd",
     "online_svd_int8",
+    "online_default",
+    "online_default_int8",
     "offline_svd_us",
     "offline_svd_u",
 )
+ONLINE = {
+    "online_svd": {},
+    "online_default": {"bands": "auto", "split_learning_rate": "calr"},
+}
+"""Ours: method name -> `experiment.retrain_online` arguments. `online_svd` is the
+paper's single SVD retrained with the grid's CALR; `online_default` is what
+`EmbeddingFactorization` does with its defaults."""
+ONLINE_METHODS = (*ONLINE, *(f"{name}_int8" for name in ONLINE))
 # Methods computed from the trained uncompressed model, and those with one run per p.
 _BASE_METHODS = ("uncompressed", "uncompressed_int8", "quant8", "quant4", "quant2")
 _PER_P_METHODS = (
     "svd_no_retrain",
     "online_svd",
     "online_svd_int8",
+    "online_default",
+    "online_default_int8",
     "offline_svd_us",
     "offline_svd_u",
 )
@@ -213,7 +228,12 @@ def run_cost(key: dict, args: argparse.Namespace) -> float:
     """Estimated cost of a run in training epochs (for the progress bar's ETA)."""
     epochs = args.pretrain_epochs + args.retrain_epochs
     scale = 6.0 if key["model"] == "lstm" else 1.0
-    if key["method"] in ("online_svd", "offline_svd_us", "offline_svd_u"):
+    if key["method"] in (
+        "online_svd",
+        "online_default",
+        "offline_svd_us",
+        "offline_svd_u",
+    ):
         return epochs * scale
     if key["method"] == "uncompressed":
         return epochs * scale
@@ -330,7 +350,7 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
     table0 = ex.initial_table(data, dim, group.seed)
     workdir = Path(tempfile.mkdtemp(prefix="reproduce_"))
     needs_pretrain = bool(methods & (set(_BASE_METHODS) | {"svd_no_retrain"})) or any(
-        m in methods for m in ("online_svd", "online_svd_int8")
+        m in methods for m in ONLINE_METHODS
     )
     pretrained = (
         ex.pretrain(group.model, data, table0, recipe, group.seed)
@@ -423,9 +443,9 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
         keras.backend.clear_session()
 
     # --- Ours (from the shared pretraining) and the offline baseline, per p.
-    for p in args.compressions:
-        want_float = ("online_svd", p) in wanted
-        want_int8 = ("online_svd_int8", p) in wanted
+    for p, (name, settings) in itertools.product(args.compressions, ONLINE.items()):
+        want_float = (name, p) in wanted
+        want_int8 = (f"{name}_int8", p) in wanted
         if want_float or want_int8:
             model, result, split = ex.retrain_online(
                 group.model,
@@ -435,11 +455,14 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
                 pretrained,
                 seed=group.seed,
                 compression=p,
+                **settings,
             )
             rank = split["rank"]
+            params = split.get("params_after") or rank * (vocab + dim)
             fields = {
                 "rank": rank,
-                "embedding_params": rank * (vocab + dim),
+                "band_ranks": split.get("band_ranks"),
+                "embedding_params": params,
                 "dev_accuracy": result.best_dev,
                 "test_accuracy_keras": ex.accuracy(model, data.x_test, data.y_test),
                 "best_epoch": result.best_epoch,
@@ -451,28 +474,27 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
             }
             if want_float:
                 lite = litert(
-                    model, data, workdir / f"online_{p}.tflite", None, args.litert
+                    model, data, workdir / f"{name}_{p}.tflite", None, args.litert
                 )
                 yield row(
-                    "online_svd",
+                    name,
                     p,
-                    embedding_bytes=rank * (vocab + dim) * 4,
+                    embedding_bytes=params * 4,
                     **{**fields, **lite},
                 )
             if want_int8:
                 lite = litert(
                     model,
                     data,
-                    workdir / f"online_{p}_int8.tflite",
+                    workdir / f"{name}_{p}_int8.tflite",
                     "dynamic",
                     args.litert,
                 )
                 yield row(
-                    "online_svd_int8",
+                    f"{name}_int8",
                     p,
                     bits=8,
-                    embedding_bytes=lite.get("tflite_embedding_bytes")
-                    or rank * (vocab + dim),
+                    embedding_bytes=lite.get("tflite_embedding_bytes") or params,
                     **{**fields, **lite},
                 )
             del model
