@@ -458,7 +458,7 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
                 **settings,
             )
             rank = split["rank"]
-            params = split.get("params_after") or rank * (vocab + dim)
+            params = split["params_after"]
             fields = {
                 "rank": rank,
                 "band_ranks": split.get("band_ranks"),

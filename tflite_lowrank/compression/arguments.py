@@ -129,14 +129,6 @@ def _rank_at_split(layer, table, *, rank, compression, energy) -> tuple[int, int
     return rank, rank
 
 
-def _kept(rank: int, input_dim: int, output_dim: int) -> float:
-    """Fraction of a V x D table's parameters that rank-k factors keep.
-
-    `k (V + D) / (V D)`, the budget of one band and of the banded split alike.
-    """
-    return rank * (input_dim + output_dim) / (input_dim * output_dim)
-
-
 def _warn_if_never_splits(at_epoch: int, epochs: int) -> None:
     """Warns (for the caller's caller) if `fit()` ends before epoch `at_epoch` does."""
     if at_epoch >= epochs:

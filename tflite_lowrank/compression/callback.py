@@ -28,7 +28,6 @@ from tflite_lowrank.compression.arguments import (
     _check_not_split,
     _check_rank,
     _claim_layer,
-    _kept,
     _normalize_bands,
     _rank_at_split,
     _release_layer,
@@ -54,6 +53,7 @@ from tflite_lowrank.compression.optimizer import (
     _steps_per_epoch,
 )
 from tflite_lowrank.compression.result import FactorizationResult
+from tflite_lowrank.compression.svd import _kept_fraction
 from tflite_lowrank.compression.swap import _find_embedding, _swap_from_config
 
 logger = logging.getLogger(__name__)
@@ -384,12 +384,12 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         # needs the table's spectrum for it, computed with the old slots alive).
         if self.energy is None:
             rank, wanted = rank_at_split(None)
-            self._install_fresh_optimizer(_kept(rank, input_dim, output_dim))
+            self._install_fresh_optimizer(_kept_fraction(rank, input_dim, output_dim))
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)
         if self.energy is not None:
             rank, wanted = rank_at_split(table)
-            self._install_fresh_optimizer(_kept(rank, input_dim, output_dim))
+            self._install_fresh_optimizer(_kept_fraction(rank, input_dim, output_dim))
         if wanted > rank:
             logger.warning(
                 "energy=%s needs rank %d for layer '%s', which would not save "

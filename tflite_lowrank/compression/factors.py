@@ -17,6 +17,7 @@ import numpy as np
 from tflite_lowrank.compression.band_ranks import allocate_band_ranks, resolve_bands
 from tflite_lowrank.compression.bands import band_slices, banded_svd
 from tflite_lowrank.compression.svd import (
+    _kept_fraction,
     reuse_gram_decompositions,
     singular_values,
     truncated_svd,
@@ -73,7 +74,7 @@ def plan_factors(
         return Factors(((a, b),), (), _relative_error(table, a, b))
     # The same parameter count as the single-band rank: `compression` then means
     # the fraction of the table's parameters removed, for both layouts.
-    compression = 1.0 - rank * (input_dim + output_dim) / (input_dim * output_dim)
+    compression = 1.0 - _kept_fraction(rank, input_dim, output_dim)
     with reuse_gram_decompositions():  # each band's Gram matrix once, not twice
         allocation = allocate_band_ranks(
             input_dim,

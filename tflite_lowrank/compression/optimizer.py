@@ -21,43 +21,37 @@ from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
 
 # Named CALR settings (peak, floor, peak decay per epoch), all with a half cycle of
 # half an epoch (not the authors' 1,000 steps: benchmarks/results/split_defaults.md).
-# "calr" depends on the budget: the first row whose largest kept fraction of the
-# table's parameters is >= the split's. Both rows were chosen on dev across four
-# datasets: peak 1e-2 for splits keeping at most 15% (p >= 0.85;
-# benchmarks/results/recipe_study.md at p = 0.9, confirmed by calr_budget.md),
-# peak 2e-3 for lighter splits (benchmarks/results/calr_budget.md at p = 0.5 and 0.8,
+# "calr" depends on the kept fraction of the table's parameters. Both settings were
+# chosen on dev across four datasets: peak 1e-2 for splits keeping at most 15%
+# (p >= 0.85; benchmarks/results/recipe_study.md at p = 0.9, confirmed by
+# calr_budget.md), peak 2e-3 for lighter splits (calr_budget.md at p = 0.5 and 0.8,
 # where peak 1e-2 was the default before). "calr_peak_1e-2" is that earlier default
 # at every budget; "calr_paper" the authors' fine-tuning values.
 _CALR_KEPT_THRESHOLD = 0.15
-_CALR_BY_BUDGET = (
-    (_CALR_KEPT_THRESHOLD, (1e-2, 1e-5, 0.8)),
-    (1.0, (2e-3, 2e-6, 0.8)),
-)
+_CALR_HEAVY_SPLIT = (1e-2, 1e-5, 0.8)
+_CALR_LIGHT_SPLIT = (2e-3, 2e-6, 0.8)
 _CALR_SETTINGS = {
-    "calr_peak_1e-2": (1e-2, 1e-5, 0.8),
+    "calr_peak_1e-2": _CALR_HEAVY_SPLIT,
     "calr_paper": (1e-3, 1e-6, 0.1),
 }
 
 
-def _calr_settings(name: str, kept: float | None) -> tuple[float, float, float]:
+def _calr_settings(name: str, kept: float) -> tuple[float, float, float]:
     """(peak, floor, decay) of the named CALR for a split keeping `kept` of the table.
 
     `kept` is the fraction of the table's parameters the factors keep (about
-    `1 - compression`); `None` (not known) counts as the smallest budget.
+    `1 - compression`); only `"calr"` depends on it.
     """
     if name in _CALR_SETTINGS:
         return _CALR_SETTINGS[name]
-    for largest, settings in _CALR_BY_BUDGET:
-        if kept is None or kept <= largest:
-            return settings
-    return _CALR_BY_BUDGET[-1][1]
+    return _CALR_HEAVY_SPLIT if kept <= _CALR_KEPT_THRESHOLD else _CALR_LIGHT_SPLIT
 
 
 def _new_learning_rate(
     learning_rate,
     optimizer,
     steps_per_epoch: Callable[[], int],
-    kept: float | None = None,
+    kept: float,
 ):
     """Learning rate (float or schedule) for the fresh optimizer.
 
@@ -103,7 +97,7 @@ def _install_fresh_optimizer(
     model,
     learning_rate,
     steps_per_epoch: Callable[[], int],
-    kept: float | None = None,
+    kept: float,
 ) -> None:
     """Gives the model a new optimizer of the same class, config and wrapping.
 

@@ -42,6 +42,14 @@ _FLOAT32_GRAM_MIN_ELEMENTS = 1 << 24
 _FLOAT32_CHUNK_ROWS = 1 << 15
 
 
+def _kept_fraction(rank: int, input_dim: int, output_dim: int) -> float:
+    """Fraction of a V x D table's parameters that rank-k factors keep.
+
+    `k (V + D) / (V D)`, the budget of one band and of the banded split alike.
+    """
+    return rank * (input_dim + output_dim) / (input_dim * output_dim)
+
+
 def rank_for_compression(input_dim: int, output_dim: int, compression: float) -> int:
     """Rank whose factors remove a fraction `compression` of the table's parameters.
 
