@@ -92,20 +92,22 @@ def build_model(kind: str, factorized: bool, *, seed: int = 0) -> keras.Model:
             VOCAB, DIM, mask_zero=masked, name="embedding"
         )
     x = embedding(token_ids)
+    # Every layer is named: auto-names count the layers built before in the process,
+    # and their length changes the file sizes compared below.
     if kind == "dan":
-        x = keras.layers.GlobalAveragePooling1D()(x)
-        x = keras.layers.Dense(30, activation="relu")(x)
-        x = keras.layers.Dense(25, activation="relu")(x)
-        outputs = keras.layers.Dense(NUM_LABELS, activation="softmax")(x)
+        x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+        x = keras.layers.Dense(30, activation="relu", name="hidden_1")(x)
+        x = keras.layers.Dense(25, activation="relu", name="hidden_2")(x)
+        outputs = keras.layers.Dense(NUM_LABELS, activation="softmax", name="out")(x)
     elif kind == "lstm":
         x = keras.layers.LSTM(12, return_sequences=True, name="lstm")(x)
-        x = keras.layers.GlobalAveragePooling1D()(x)
-        x = keras.layers.Dropout(0.5)(x)
-        outputs = keras.layers.Dense(NUM_LABELS)(x)
+        x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+        x = keras.layers.Dropout(0.5, name="dropout")(x)
+        outputs = keras.layers.Dense(NUM_LABELS, name="out")(x)
     else:
-        x = keras.layers.Conv1D(16, 3, activation="relu")(x)
-        x = keras.layers.GlobalMaxPooling1D()(x)
-        outputs = keras.layers.Dense(NUM_LABELS)(x)
+        x = keras.layers.Conv1D(16, 3, activation="relu", name="conv")(x)
+        x = keras.layers.GlobalMaxPooling1D(name="pool")(x)
+        outputs = keras.layers.Dense(NUM_LABELS, name="out")(x)
     return keras.Model(token_ids, outputs, name=f"{kind}_{int(factorized)}")
 
 
@@ -265,8 +267,11 @@ def test_convert_to_tflite_factorized_file_smaller_by_embedding_bytes(
     # Apart from the embedding bytes the two graphs differ by a few hundred bytes of
     # ops, tensors and quantization parameters: one more matrix product in the
     # factorized graph, and (int8, unrolled LSTM) per-step quantization parameters
-    # that can go either way.
-    assert abs((baseline.size_bytes - lowrank.size_bytes) - saved) <= 1024
+    # that can go either way: the factorized int8 LSTM file was 39,816 bytes alone
+    # and 40,784 after the rest of the default tier (same seeds and embedding bytes;
+    # the other 968 bytes are in the int8 graph, depending on what ran before).
+    slack = 2048 if (kind, mode) == ("lstm", "int8") else 1024
+    assert abs((baseline.size_bytes - lowrank.size_bytes) - saved) <= slack
 
 
 def test_convert_to_tflite_appends_softmax_to_logits(converted):
