@@ -33,6 +33,10 @@ from tflite_lowrank.compression.arguments import (
     _release_layer,
     _warn_if_never_splits,
 )
+from tflite_lowrank.compression.calibration import (
+    check_calibration,
+    gradient_covariance,
+)
 from tflite_lowrank.compression.coordination import (
     _backup_dirs,
     _check_coordinate_with,
@@ -106,7 +110,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     keeps: peak 1e-2 (floor 1e-5) when the factors keep at most 15% of the table's
     parameters (`compression >= 0.85`), peak 2e-3 (floor 2e-6) for lighter splits,
     which need gentler retraining. Both were chosen on dev accuracy across four
-    datasets at p = 0.5, 0.8 and 0.9 (`benchmarks/results/calr_budget.md`).
+    datasets at p = 0.5, 0.8 and 0.9 (`benchmarks/results/calr_budget.md`). A
+    heavy split weighted by `calibration_data` (below) retrains at peak 3e-3
+    (floor 3e-6), its best CALR on dev (`benchmarks/results/calibration_study.md`).
     `learning_rate="calr_peak_1e-2"` is peak 1e-2 at every budget (the default
     before that study). `learning_rate="calr_paper"` gives the
     authors' fine-tuning values (peak 1e-3, floor 1e-6, peak times 0.1 per epoch,
@@ -209,19 +215,36 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             `ReduceLROnPlateau`, `ModelCheckpoint` and `BackupAndRestore`; others
             are ignored, and one not given to `fit()` gets a warning. Defaults to
             `()`.
+        calibration_data: `None`, a `tf.data.Dataset` (or another iterable) of
+            `(x, y)` or `(x, y, sample_weight)` batches, or an `(x, y)` tuple of
+            arrays (batched by 32; `x` may be a dict for multi-input models): a
+            random sample of the training split. If given, the split is weighted
+            by the loss: right before it, up to `calibration_steps` batches run
+            through the model (inference mode, no update) to measure the
+            covariance `C` (D x D) of the loss gradient with respect to the
+            table's rows, and the factors (and band ranks) minimize
+            `||(W - A B) C^{1/2}||_F` instead of `||W - A B||_F`: they keep the
+            directions the model reads, not only the large ones, so the model
+            right after the split is much closer to the trained one. The factors
+            have the same form and shapes (`embeddings_a` orthonormal), so
+            saving, conversion and folding are unchanged. Defaults to `None`
+            (the paper's plain truncated SVD).
+        calibration_steps: Integer >= 1. Most batches of `calibration_data` to
+            use. Defaults to `100`.
 
     Raises:
         ValueError: in the constructor, for a bad `rank`, `compression`, `energy`,
-            `at_epoch` or `learning_rate`, or not exactly one of `rank`,
-            `compression` and `energy`, or a backend other than TensorFlow; when
-            `fit()` starts (before any training), for no such layer (the message
-            lists the model's Embedding layers), a layer that is not a
-            `keras.layers.Embedding` (or a quantized or LoRA one, or a subclass
-            that overrides methods the split would drop), a rank that is
+            `at_epoch`, `learning_rate` or `calibration_steps`, or not exactly
+            one of `rank`, `compression` and `energy`, or a backend other than
+            TensorFlow; when `fit()` starts (before any training), for no such
+            layer (the message lists the model's Embedding layers), a layer that
+            is not a `keras.layers.Embedding` (or a quantized or LoRA one, or a
+            subclass that overrides methods the split would drop), a rank that is
             not below `min(V, D)` or saves no parameters, a callback that
             already split, or a second `EmbeddingFactorization` for the same
             layer; at the split (before the optimizer is replaced), for a table
-            with NaN or infinite values (training diverged).
+            with NaN or infinite values (training diverged), or calibration
+            batches that are not `(x, y)` pairs.
         TypeError: for arguments of the wrong type, e.g. a `coordinate_with` that
             is not a list or tuple of callbacks.
 
@@ -263,6 +286,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         | None = _LEARNING_RATE_DEFAULT,
         verbose: int = 1,
         coordinate_with: Sequence[keras.callbacks.Callback] = (),
+        calibration_data=None,
+        calibration_steps: int = 100,
     ):
         super().__init__()
         _check_arguments(
@@ -275,6 +300,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             verbose=verbose,
         )
         _check_bands(bands, token_counts, energy=energy)
+        check_calibration(calibration_data, calibration_steps)
         self.coordinate_with = _check_coordinate_with(coordinate_with)
         self.layer_name = layer_name
         self.rank = None if rank is None else int(rank)
@@ -287,6 +313,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.token_counts = token_counts
         self.learning_rate = learning_rate
         self.verbose = verbose
+        self.calibration_data = calibration_data
+        self.calibration_steps = int(calibration_steps)
         self.result: FactorizationResult | None = None
         self._layer = None
         self._checkpoint_best: dict[int, object] = {}
@@ -356,11 +384,13 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------- helpers
 
-    def _install_fresh_optimizer(self, kept: float) -> None:
+    def _install_fresh_optimizer(self, kept: float, calibrated: bool) -> None:
         def steps_per_epoch() -> int:
             return _steps_per_epoch(self.params, self._steps_in_last_epoch)
 
-        _install_fresh_optimizer(self.model, self.learning_rate, steps_per_epoch, kept)
+        _install_fresh_optimizer(
+            self.model, self.learning_rate, steps_per_epoch, kept, calibrated
+        )
 
     def _split(self, epoch: int) -> None:
         start = time.perf_counter()
@@ -368,6 +398,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         model = self.model
         input_dim, output_dim = layer.input_dim, layer.output_dim
         _check_finite_table(layer, epoch)  # Before anything changes.
+        # The calibration pass needs the full model and its compiled loss.
+        covariance, batches = self._calibrate(layer)
 
         def rank_at_split(table):
             return _rank_at_split(
@@ -384,12 +416,16 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         # needs the table's spectrum for it, computed with the old slots alive).
         if self.energy is None:
             rank, wanted = rank_at_split(None)
-            self._install_fresh_optimizer(_kept_fraction(rank, input_dim, output_dim))
+            self._install_fresh_optimizer(
+                _kept_fraction(rank, input_dim, output_dim), covariance is not None
+            )
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)
         if self.energy is not None:
             rank, wanted = rank_at_split(table)
-            self._install_fresh_optimizer(_kept_fraction(rank, input_dim, output_dim))
+            self._install_fresh_optimizer(
+                _kept_fraction(rank, input_dim, output_dim), covariance is not None
+            )
         if wanted > rank:
             logger.warning(
                 "energy=%s needs rank %d for layer '%s', which would not save "
@@ -406,8 +442,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             token_counts=self.token_counts,
             svd_method=self._svd_method,
             balanced=self._balanced,
+            gradient_covariance=covariance,
         )
-        del table
+        del table, covariance
         with model.distribute_strategy.scope():
             install_factors(layer, factors)
         _finish_swap(model)
@@ -428,6 +465,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             seconds=time.perf_counter() - start,
             boundaries=factors.boundaries,
             band_ranks=factors.ranks,
+            calibration_batches=batches,
         )
         del factors
         if self.verbose:
@@ -437,6 +475,23 @@ class EmbeddingFactorization(keras.callbacks.Callback):
                 _describe(model.optimizer),
                 ", ".join(reset) or "none",
             )
+
+    def _calibrate(self, layer) -> tuple[np.ndarray | None, int]:
+        """The loss gradient's covariance over the calibration batches, or `None`."""
+        if self.calibration_data is None:
+            return None, 0
+        covariance, batches = gradient_covariance(
+            self.model, layer.embeddings, self.calibration_data, self.calibration_steps
+        )
+        if batches == 0 or not np.trace(covariance) > 0.0:
+            logger.warning(
+                "calibration_data gave layer '%s' no gradient (%d batches); using "
+                "the plain truncated SVD.",
+                layer.name,
+                batches,
+            )
+            return None, 0
+        return covariance, batches
 
     def _resume_from_backup(self) -> None:
         """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
@@ -454,7 +509,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         start = time.perf_counter()
         input_dim, output_dim = layer.input_dim, layer.output_dim
         params_after = sum(math.prod(w["shape"]) for w in marker["weights"])
-        self._install_fresh_optimizer(params_after / (input_dim * output_dim))
+        self._install_fresh_optimizer(
+            params_after / (input_dim * output_dim), self.calibration_data is not None
+        )
         with self.model.distribute_strategy.scope():
             _swap_from_config(layer, new_class, marker["config"], marker["weights"])
         _finish_swap(self.model)

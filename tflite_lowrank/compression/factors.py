@@ -27,6 +27,11 @@ from tflite_lowrank.compression.swap import (
     _factorize_in_place,
     _relative_error,
 )
+from tflite_lowrank.compression.weighting import (
+    metric_roots,
+    relative_error,
+    unweight,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,13 +65,26 @@ def plan_factors(
     token_counts,
     svd_method: str = "auto",
     balanced: bool = False,
+    gradient_covariance: np.ndarray | None = None,
 ) -> Factors:
     """The truncated-SVD factors of `table` for a budget of `rank * (V + D)`.
 
     `bands=1` gives the paper's rank-`rank` factors; otherwise the same parameter
     budget is shared by frequency bands (`allocate_band_ranks`, driven by the
-    table's own per-band spectra and `token_counts`).
+    table's own per-band spectra and `token_counts`). With a `gradient_covariance`
+    (D x D, `calibration.gradient_covariance`), the factors (and the band ranks) are
+    those of `W C^{1/2}`, mapped back (`weighting`): they minimize
+    `||(W - A B) C^{1/2}||_F` instead of `||W - A B||_F`.
     """
+    if gradient_covariance is not None:
+        return _weighted_factors(
+            table,
+            rank=rank,
+            bands=bands,
+            token_counts=token_counts,
+            svd_method=svd_method,
+            covariance=gradient_covariance,
+        )
     input_dim, output_dim = table.shape
     bands = resolve_bands(bands, input_dim, output_dim, rank)
     if isinstance(bands, int) and bands == 1:
@@ -98,6 +116,22 @@ def plan_factors(
             squared_error += float(energy[a.shape[1] :].sum())
     error = math.sqrt(squared_error / squared_norm) if squared_norm else 0.0
     return Factors(tuple(pairs), allocation.boundaries, error)
+
+
+def _weighted_factors(table, *, rank, bands, token_counts, svd_method, covariance):
+    root, inverse_root = metric_roots(covariance)
+    weighted = table @ root.astype(table.dtype)
+    plan = plan_factors(
+        weighted,
+        rank=rank,
+        bands=bands,
+        token_counts=token_counts,
+        svd_method=svd_method,
+    )
+    del weighted
+    pairs = tuple(unweight(a, b, inverse_root) for a, b in plan.pairs)
+    slices = band_slices(table.shape[0], plan.boundaries)
+    return Factors(pairs, plan.boundaries, relative_error(table, pairs, slices))
 
 
 def install_factors(layer, factors: Factors) -> None:

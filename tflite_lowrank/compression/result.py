@@ -27,6 +27,8 @@ class FactorizationResult:
         boundaries: Tuple of integers. First id of each band after the first
             (empty for the paper's single band).
         band_ranks: Tuple of integers. Rank of each band (`(rank,)` for one band).
+        calibration_batches: Integer. Batches of `calibration_data` whose loss
+            gradient weighted the SVD (0: the plain SVD).
     """
 
     epoch: int
@@ -41,6 +43,7 @@ class FactorizationResult:
     resumed: bool = False
     boundaries: tuple[int, ...] = ()
     band_ranks: tuple[int, ...] = ()
+    calibration_batches: int = 0
 
     def to_dict(self) -> dict:
         """Returns the fields as a plain dictionary (e.g. for JSON)."""
@@ -56,6 +59,11 @@ class FactorizationResult:
             )
         else:
             layout = f"rank {self.rank}"
+        if self.calibration_batches:
+            layout += (
+                f", weighted by the loss gradient of {self.calibration_batches} "
+                "calibration batches"
+            )
         return (
             f"Epoch {self.epoch}: factorized layer '{self.layer_name}' "
             f"({self.input_dim} x {self.output_dim}) to {layout}: "
