@@ -376,12 +376,16 @@ def retrain_online(
     learning_rate=None,
     bands=1,
     split_learning_rate=None,
+    calibration: bool = False,
 ) -> tuple[keras.Model, PhaseResult, dict]:
     """Ours: `EmbeddingFactorization` splits the pretrained table, then retraining.
 
     `bands` is the callback's: 1 (the paper's single SVD, the grid) or frequency bands.
     `split_learning_rate` is the callback's `learning_rate` when it differs from the
     rate the model is compiled with (e.g. `"calr"`, the callback's default).
+    `calibration=True` passes the callback `calibration_data`: a random sample of
+    the training split (`CALIBRATION_EXAMPLES`, drawn with the seed), so the split
+    is weighted by the loss gradient (`tflite_lowrank.compression.weighting`).
 
     `fit()` resumes at epoch `pretrain_epochs` with the callback's
     `at_epoch=pretrain_epochs`, so the split happens when the first retraining epoch
@@ -400,6 +404,7 @@ def retrain_online(
         learning_rate=rate if split_learning_rate is None else split_learning_rate,
         verbose=0,
         bands=bands,
+        calibration_data=calibration_sample(data, seed) if calibration else None,
     )
     selection = DevSelection(
         data,
@@ -418,6 +423,19 @@ def retrain_online(
     selection.restore_best()
     selection.result.train_seconds = pretrained.seconds + seconds
     return model, selection.result, split.result.to_dict()
+
+
+CALIBRATION_EXAMPLES = 3200
+"""Training examples given as `calibration_data`: the callback's default 100 batches
+of 32."""
+
+
+def calibration_sample(data: PreparedData, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A random sample of the training split (the splits may be ordered by class)."""
+    rng = np.random.default_rng(seed)
+    count = min(CALIBRATION_EXAMPLES, len(data.x_train))
+    index = np.sort(rng.permutation(len(data.x_train))[:count])
+    return data.x_train[index], data.y_train[index]
 
 
 def train_from_scratch(

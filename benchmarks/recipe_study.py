@@ -97,9 +97,12 @@ FACTORIZATIONS: dict[str, dict] = {
     "svd": {"bands": 1},
     "bands4": {"bands": 4},
     "bands6": {"bands": 6},
+    "bands6_calibrated": {"bands": 6, "calibration": True},
 }
 """Factorization name -> extra `EmbeddingFactorization` arguments: the paper's single
-SVD, or frequency bands (`bands=4`/`6`, the same parameter budget as rank 4)."""
+SVD, or frequency bands (`bands=4`/`6`, the same parameter budget as rank 4);
+`*_calibrated` also passes `calibration_data` (`experiment.calibration_sample`), the
+gradient-weighted split (`calibration_study.py`)."""
 
 PEAKS = (1e-3, 3e-3, 1e-2)
 DECAYS = (0.1, 0.5)
@@ -359,6 +362,7 @@ def retrain_split(
         compression=compression,
         learning_rate=learning_rate,
         bands=FACTORIZATIONS[factorization]["bands"],
+        calibration=FACTORIZATIONS[factorization].get("calibration", False),
     )
     return model, result, split, result.train_seconds - pretrained.seconds
 
