@@ -99,3 +99,22 @@ def test_unweight_keeps_the_product(rng):
     new_a, new_b = unweight(a, b, inverse)
     np.testing.assert_allclose(new_a @ new_b, a @ b @ inverse, atol=1e-10)
     np.testing.assert_allclose(new_a.T @ new_a, np.eye(4), atol=1e-10)
+
+
+def test_relative_error_over_row_chunks_equals_the_direct_formula(rng, monkeypatch):
+    import tflite_lowrank.compression.weighting as weighting
+
+    table = rng.standard_normal((50, 6)).astype("float32")
+    pairs = [
+        unweight(np.linalg.qr(rng.standard_normal((n, 2)))[0], b, np.eye(6))
+        for n, b in (
+            (20, rng.standard_normal((2, 6))),
+            (30, rng.standard_normal((2, 6))),
+        )
+    ]
+    slices = [slice(0, 20), slice(20, 50)]
+    product = np.concatenate([a @ b for a, b in pairs])
+    expected = np.linalg.norm(table - product) / np.linalg.norm(table)
+    # Several chunks a band, the last one cut at the band's end.
+    monkeypatch.setattr(weighting, "_CHUNK_ROWS", 7)
+    np.testing.assert_allclose(relative_error(table, pairs, slices), expected, 1e-6)

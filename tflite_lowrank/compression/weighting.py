@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tflite_lowrank.compression.svd import _CHUNK_ROWS
+
 # Every direction keeps this share of the mean gradient energy: directions the
 # calibration batches never moved still matter a little once retraining starts.
 # (1e-2 was the only value measured: benchmarks/calibration_probe.md.)
@@ -91,17 +93,22 @@ def relative_error(table: np.ndarray, pairs, slices) -> float:
     """`||W - A B||_F / ||W||_F` over bands, without forming the V x D product.
 
     With orthonormal `a`: `||W_i - a_i b_i||^2 = ||W_i||^2 - 2 <a_i^T W_i, b_i> +
-    ||b_i||^2`; the row chunks of one band are its rows.
+    ||b_i||^2`. `||W_i||^2` and `a_i^T W_i` (k x D) are summed over row chunks in
+    float64, so no float64 copy of a band is made.
     """
     squared_error = squared_norm = 0.0
     for band, (a, b) in zip(slices, pairs, strict=True):
-        w = np.asarray(table[band], dtype=np.float64)
-        a64 = a.astype(np.float64)
+        norm = 0.0
+        projected = np.zeros(b.shape, dtype=np.float64)
+        for start in range(band.start, band.stop, _CHUNK_ROWS):
+            stop = min(start + _CHUNK_ROWS, band.stop)
+            rows = np.asarray(table[start:stop], dtype=np.float64)
+            norm += float(np.vdot(rows, rows))
+            chunk = a[start - band.start : stop - band.start].astype(np.float64)
+            projected += chunk.T @ rows
         b64 = b.astype(np.float64)
-        norm = float(np.sum(w * w))
-        projected = a64.T @ w
         squared_error += max(
-            norm - 2.0 * float(np.sum(projected * b64)) + float(np.sum(b64 * b64)),
+            norm - 2.0 * float(np.vdot(projected, b64)) + float(np.vdot(b64, b64)),
             0.0,
         )
         squared_norm += norm
