@@ -124,3 +124,27 @@ def gradient_covariance(
         covariance += rows.T @ rows
         used += 1
     return covariance, used
+
+
+def split_covariance(
+    model, layer, calibration_data, calibration_steps: int
+) -> tuple[np.ndarray | None, int]:
+    """The covariance that weights the split of `layer`, and the batches it used.
+
+    `(None, 0)` without `calibration_data`, or, with a warning, when the batches
+    give the table no gradient (the split is then the plain truncated SVD).
+    """
+    if calibration_data is None:
+        return None, 0
+    covariance, batches = gradient_covariance(
+        model, layer.embeddings, calibration_data, calibration_steps
+    )
+    if batches == 0 or not np.trace(covariance) > 0.0:
+        logger.warning(
+            "calibration_data gave layer '%s' no gradient (%d batches); using "
+            "the plain truncated SVD.",
+            layer.name,
+            batches,
+        )
+        return None, 0
+    return covariance, batches

@@ -5,14 +5,14 @@ the built `keras.layers.Embedding` becomes a `LowRankEmbedding` holding
 `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`, the model gets a fresh
 optimizer of the same class and configuration with the CALR schedule, and `fit()`
 goes on training everything. The swap lives in `swap._swap_layer_class`, the
-callbacks it works with and its backup marker in `coordination`, the fresh optimizer
-in `optimizer`, and every Keras internal they need in `keras_adapter`.
+callbacks it works with and its backup marker in `coordination`, resuming from a
+post-split backup in `resume`, the calibration pass in `calibration`, the fresh
+optimizer in `optimizer`, and every Keras internal they need in `keras_adapter`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Sequence
 
@@ -35,13 +35,12 @@ from tflite_lowrank.compression.arguments import (
 )
 from tflite_lowrank.compression.calibration import (
     check_calibration,
-    gradient_covariance,
+    split_covariance,
 )
 from tflite_lowrank.compression.coordination import (
     _backup_dirs,
     _check_coordinate_with,
     _checkpoint_bests,
-    _find_marker,
     _marker_payload,
     _reset_siblings,
     _SplitMarkers,
@@ -57,8 +56,9 @@ from tflite_lowrank.compression.optimizer import (
     _steps_per_epoch,
 )
 from tflite_lowrank.compression.result import FactorizationResult
+from tflite_lowrank.compression.resume import resume_split
 from tflite_lowrank.compression.svd import _kept_fraction
-from tflite_lowrank.compression.swap import _find_embedding, _swap_from_config
+from tflite_lowrank.compression.swap import _find_embedding
 
 logger = logging.getLogger(__name__)
 
@@ -399,7 +399,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         input_dim, output_dim = layer.input_dim, layer.output_dim
         _check_finite_table(layer, epoch)  # Before anything changes.
         # The calibration pass needs the full model and its compiled loss.
-        covariance, batches = self._calibrate(layer)
+        covariance, batches = split_covariance(
+            self.model, layer, self.calibration_data, self.calibration_steps
+        )
 
         def rank_at_split(table):
             return _rank_at_split(
@@ -476,66 +478,20 @@ class EmbeddingFactorization(keras.callbacks.Callback):
                 ", ".join(reset) or "none",
             )
 
-    def _calibrate(self, layer) -> tuple[np.ndarray | None, int]:
-        """The loss gradient's covariance over the calibration batches, or `None`."""
-        if self.calibration_data is None:
-            return None, 0
-        covariance, batches = gradient_covariance(
-            self.model, layer.embeddings, self.calibration_data, self.calibration_steps
-        )
-        if batches == 0 or not np.trace(covariance) > 0.0:
-            logger.warning(
-                "calibration_data gave layer '%s' no gradient (%d batches); using "
-                "the plain truncated SVD.",
-                layer.name,
-                batches,
-            )
-            return None, 0
-        return covariance, batches
-
     def _resume_from_backup(self) -> None:
         """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
 
         Runs from `set_params`, before any callback's `on_train_begin`, so that
         `BackupAndRestore` then loads the factorized weights, the fresh optimizer's
         state and its iteration count (the schedule position) into matching
-        variables. The backup is post-split when its folder holds the marker.
+        variables (`resume.resume_split`).
         """
-        found = _find_marker(self.coordinate_with, self._layer)
-        if found is None:
-            return
-        folder, marker, new_class = found
-        layer = self._layer
-        start = time.perf_counter()
-        input_dim, output_dim = layer.input_dim, layer.output_dim
-        params_after = sum(math.prod(w["shape"]) for w in marker["weights"])
-        self._install_fresh_optimizer(
-            params_after / (input_dim * output_dim), self.calibration_data is not None
+        self.result = resume_split(
+            self.model,
+            self._layer,
+            self.coordinate_with,
+            lambda kept: self._install_fresh_optimizer(
+                kept, self.calibration_data is not None
+            ),
+            verbose=self.verbose,
         )
-        with self.model.distribute_strategy.scope():
-            _swap_from_config(layer, new_class, marker["config"], marker["weights"])
-        _finish_swap(self.model)
-        rank = marker["config"].get("rank")
-        self.result = FactorizationResult(
-            epoch=int(marker["epoch"]),
-            layer_name=layer.name,
-            input_dim=input_dim,
-            output_dim=output_dim,
-            rank=rank,
-            params_before=input_dim * output_dim,
-            params_after=params_after,
-            relative_error=math.nan,
-            seconds=time.perf_counter() - start,
-            resumed=True,
-        )
-        if self.verbose:
-            logger.info(
-                "Resuming after the split: the backup in '%s' holds layer '%s' "
-                "factorized (%s, rank %s); factorized the model and installed a "
-                "fresh optimizer (%s) before the backup is loaded.",
-                folder,
-                layer.name,
-                marker["class_name"],
-                rank,
-                _describe(self.model.optimizer),
-            )
