@@ -1,0 +1,328 @@
+"""Two split-time levers on dev (issue 13): the factors' form, and splitting later.
+
+Both ask whether something chosen at the split closes the DAN's gap to the float32
+baseline at `p = 0.9` (Rotten Tomatoes loses 1.3 points of test accuracy there,
+`frontier.md`). Everything else is the callback's default (`bands="auto"`, which is
+6 bands here, and `learning_rate="calr"`).
+
+1. **Form** (`form:<name>`). The product `A B` is the same; how the singular values
+   are shared between the factors changes what Adam's per-coordinate steps do to it.
+   With `s` the row norms of the paper's `B = diag(S) V^T` (the singular values of
+   each band), the split's factors become `A s^t` and `diag(s^-t) B`:
+   `paper` t = 0 (the callback's form, `A = U_k`), `balanced` t = 1/2
+   (`sqrt(S)` in both), `table_scale` t = 1 (`A = U_k S_k`, rows on the scale of the
+   table's rows, `B = V_k^T` orthonormal). The rescaling runs right after the split,
+   before any retraining step.
+2. **Split epoch** (`split_epoch:+<n>`). The shared pretraining (3 epochs) ends with a
+   nearly spent CALR; the baseline's retraining restarts Adam at peak 1e-2 and gains
+   most in its first epoch. `+1` trains that first retraining epoch on the full table,
+   exactly as the baseline does, and splits one epoch later (4 retraining epochs
+   after the split; 8 epochs in all, as every method). `+0` is the default study
+   protocol.
+
+Protocol as `recipe_study.py`: GloVe 50-d DAN, batch 50, one pretraining per
+(dataset, seed) shared by the baseline and every variant, dev selection over the
+retrained epochs (step 0 included for the split-epoch probe, where it is the model
+right after the later split), test scored once in Keras at the selected epoch. The
+baseline is `experiment.retrain_uncompressed` (the grid's CALR), as in `frontier.py`.
+
+Rows go to `results/split_probes.jsonl` (resumable: finished runs are skipped);
+`--report` writes `results/split_probes.md`.
+
+```bash
+.venv/bin/python benchmarks/split_probes.py --datasets rotten_tomatoes r8 --seeds 0 1 2
+.venv/bin/python benchmarks/split_probes.py --report
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import reproduce  # noqa: E402
+import store  # noqa: E402
+
+logger = logging.getLogger("split_probes")
+
+OUTPUT = HERE / "results" / "split_probes.jsonl"
+STUDY = "split_probes"
+DATASETS = ("rotten_tomatoes", "r8", "bbc", "20newsgroups")
+SHORT = {"rotten_tomatoes": "RT", "r8": "R8", "bbc": "BBC", "20newsgroups": "20NG"}
+P = 0.9
+DIM = 50
+FORMS = {"paper": 0.0, "balanced": 0.5, "table_scale": 1.0}
+"""Form name -> the power t of the singular values moved from `B` into `A`."""
+SPLIT_OFFSETS = (0, 1)
+METHODS = (
+    "baseline",
+    *(f"form:{name}" for name in FORMS),
+    *(f"split_epoch:+{n}" for n in SPLIT_OFFSETS if n),
+)
+"""`form:paper` is also `split_epoch:+0` (the same run)."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=DATASETS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=(0, 1, 2))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--report", action="store_true", help="Only the report.")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _key(row: dict) -> tuple:
+    return (row["dataset"], row["seed"], row["method"])
+
+
+def _rescale_callback(at_epoch: int, power: float):
+    """A callback that moves `s^power` of each band's `B` into its `A` at the split.
+
+    Put it after `EmbeddingFactorization` (which splits when `at_epoch` begins).
+    """
+    import keras
+    import numpy as np
+
+    class RescaleFactors(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch != at_epoch or power == 0.0:
+                return
+            layer = self.model.get_layer("embedding")
+            a_vars, b_vars = layer.embeddings_a, layer.embeddings_b
+            if not isinstance(a_vars, list):
+                a_vars, b_vars = [a_vars], [b_vars]
+            for a_var, b_var in zip(a_vars, b_vars, strict=True):
+                a = keras.ops.convert_to_numpy(a_var)
+                b = keras.ops.convert_to_numpy(b_var)
+                scale = np.linalg.norm(b, axis=1) ** power
+                a_var.assign(a * scale[None, :])
+                b_var.assign(b / scale[:, None])
+
+    return RescaleFactors()
+
+
+def run_split(data, table, recipe, pretrained, *, seed: int, method: str) -> dict:
+    """One compressed run from the shared pretrained state; returns its fields."""
+    import experiment as ex
+
+    from tflite_lowrank import EmbeddingFactorization
+
+    probe, variant = method.split(":")
+    offset = int(variant) if probe == "split_epoch" else 0
+    power = FORMS[variant] if probe == "form" else 0.0
+    model, _ = ex._retraining_start(
+        "dan", data, table, recipe, pretrained, seed, learning_rate=None
+    )
+    at_epoch = recipe.pretrain_epochs + offset
+    split = EmbeddingFactorization(
+        "embedding", compression=P, at_epoch=at_epoch, verbose=0
+    )
+    selection = ex.DevSelection(
+        data, select_from=at_epoch, step0_at=at_epoch, start=pretrained.selection
+    )
+    ex.fit(
+        model,
+        data,
+        recipe,
+        epochs=recipe.pretrain_epochs + recipe.retrain_epochs,
+        initial_epoch=recipe.pretrain_epochs,
+        callbacks=[split, _rescale_callback(at_epoch, power), selection],
+    )
+    result = selection.result
+    # Step 0 joins the selection only when strictly better than every later epoch.
+    step0_wins = result.step0_dev is not None and result.step0_dev > result.best_dev
+    selection.restore_best()
+    test = ex.accuracy(model, data.x_test, data.y_test)
+    return {
+        "dev_accuracy": result.step0_dev if step0_wins else result.best_dev,
+        "test_accuracy": result.step0_test if step0_wins else test,
+        "step0_dev_accuracy": result.step0_dev,
+        "best_epoch": 0 if step0_wins else result.best_epoch,
+        "dev_curve": result.dev_curve,
+        "at_epoch": at_epoch,
+        "band_ranks": list(split.result.band_ranks or ()),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    done = {_key(row) for row in store.read_rows(args.output)}
+    plan = [
+        (dataset, seed, [m for m in args.methods if (dataset, seed, m) not in done])
+        for dataset in args.datasets
+        for seed in args.seeds
+    ]
+    plan = [(d, s, methods) for d, s, methods in plan if methods]
+    total = sum(len(methods) for *_, methods in plan)
+    logger.info("%d runs to do (%s).", total, args.output)
+    if not plan:
+        return 0
+    reproduce.limit_threads(args.threads)
+    import experiment as ex
+    import keras
+    import recipe_study
+    from tqdm import tqdm
+
+    recipe = ex.Recipe()
+    with tqdm(total=total, unit="run", disable=args.no_progress) as bar:
+        for dataset, seed, methods in plan:
+            data = recipe_study.prepare_data(dataset, quick=False)
+            table = ex.initial_table(data, DIM, seed)
+            pretrained = ex.pretrain("dan", data, table, recipe, seed)
+            for method in methods:
+                bar.set_postfix_str(f"{SHORT[dataset]} s{seed} {method}")
+                start = time.perf_counter()
+                if method == "baseline":
+                    model, result = ex.retrain_uncompressed(
+                        "dan", data, table, recipe, pretrained, seed=seed
+                    )
+                    fields = {
+                        "dev_accuracy": result.best_dev,
+                        "test_accuracy": ex.accuracy(model, data.x_test, data.y_test),
+                        "best_epoch": result.best_epoch,
+                        "dev_curve": result.dev_curve,
+                    }
+                else:
+                    fields = run_split(
+                        data, table, recipe, pretrained, seed=seed, method=method
+                    )
+                store.append_row(
+                    args.output,
+                    {
+                        "study": STUDY,
+                        "dataset": dataset,
+                        "model": "dan",
+                        "dim": DIM,
+                        "p": None if method == "baseline" else P,
+                        "seed": seed,
+                        "method": method,
+                        **fields,
+                        "run_seconds": time.perf_counter() - start,
+                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    },
+                )
+                keras.backend.clear_session()
+                bar.update(1)
+    return 0
+
+
+def _mean_se(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{mean:+.2f}"
+    se = statistics.stdev(values) / len(values) ** 0.5
+    return f"{mean:+.2f} ± {se:.2f}"
+
+
+def _deltas(runs: dict, base: dict, seeds, field: str) -> list[float]:
+    return [100 * (runs[s][field] - base[s][field]) for s in seeds]
+
+
+def _absolute(base: dict, seeds, field: str) -> str:
+    return f"{100 * statistics.fmean(base[s][field] for s in seeds):.2f} (abs.)"
+
+
+def _mean_delta(cells, datasets, method, field: str) -> float | None:
+    """Mean over datasets of the per-dataset mean paired delta (None if missing)."""
+    per = []
+    for dataset in datasets:
+        base = cells[(dataset, "baseline")]
+        runs = cells.get((dataset, method), {})
+        seeds = sorted(set(runs) & set(base))
+        if not seeds:
+            return None
+        per.append(statistics.fmean(_deltas(runs, base, seeds, field)))
+    return statistics.fmean(per) if per else None
+
+
+def report(rows: list[dict], path: Path) -> None:
+    """Dev against the baseline of the same seed; test once for the dev pick."""
+    cells = defaultdict(dict)
+    for row in rows:
+        cells[(row["dataset"], row["method"])][row["seed"]] = row
+    datasets = [d for d in DATASETS if (d, "baseline") in cells]
+    lines = [
+        "# Split-time probes: the factors' form and the split epoch "
+        "(`benchmarks/split_probes.py`)",
+        "",
+        f"DAN, GloVe 50-d, `compression={P}`, the callback's defaults otherwise "
+        '(6 bands, `learning_rate="calr"`). Δ dev: the variant\'s best dev '
+        "accuracy minus the float32 baseline's, same seed, mean ± standard error "
+        "over seeds, points. `split_epoch:+0` is `form:paper`, the default.",
+        "",
+        "| dataset | method | seeds | step 0 dev (%) | Δ dev |",
+        "|---|---|---|---|---|",
+    ]
+    for dataset in datasets:
+        base = cells[(dataset, "baseline")]
+        for method in METHODS:
+            runs = cells.get((dataset, method), {})
+            seeds = sorted(set(runs) & set(base))
+            if not seeds:
+                continue
+            step0 = [runs[s].get("step0_dev_accuracy") for s in seeds]
+            step0 = [v for v in step0 if v is not None]
+            step0_text = f"{100 * statistics.fmean(step0):.1f}" if step0 else "-"
+            if method == "baseline":
+                dev_text = _absolute(base, seeds, "dev_accuracy")
+            else:
+                dev_text = _mean_se(_deltas(runs, base, seeds, "dev_accuracy"))
+            lines.append(
+                f"| {SHORT[dataset]} | `{method}` | {len(seeds)} | {step0_text} "
+                f"| {dev_text} |"
+            )
+    means = {
+        m: _mean_delta(cells, datasets, m, "dev_accuracy")
+        for m in METHODS
+        if m != "baseline"
+    }
+    means = {m: v for m, v in means.items() if v is not None}
+    if means:
+        pick = max(means, key=means.get)
+        lines += [
+            "",
+            "## Selection (dev), test read once",
+            "",
+            "| method | mean Δ dev over the datasets | mean Δ test |",
+            "|---|---|---|",
+        ]
+        for method in dict.fromkeys([pick, "form:paper"]):
+            test = _mean_delta(cells, datasets, method, "test_accuracy")
+            lines.append(
+                f"| `{method}`{' (dev pick)' if method == pick else ''} "
+                f"| {means[method]:+.2f} | {test:+.2f} |"
+            )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    logger.info("Wrote %s.", path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(argv)
+    if not args.report:
+        code = run(args)
+        if code:
+            return code
+    report(store.read_rows(args.output), args.output.with_suffix(".md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Tests for `benchmarks/split_probes.py`: the form rescaling and the paired report."""
+
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import split_probes as probes  # noqa: E402
+
+from tflite_lowrank import EmbeddingFactorization  # noqa: E402
+
+
+def _model(rng, vocab=300, dim=8):
+    inputs = keras.Input((5,), dtype="int32")
+    x = keras.layers.Embedding(vocab, dim, name="embedding")(inputs)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="out")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x_data = rng.integers(0, vocab, size=(64, 5)).astype("int32")
+    y_data = rng.integers(0, 2, size=(64,)).astype("int32")
+    return model, x_data, y_data
+
+
+def _factors(model):
+    layer = model.get_layer("embedding")
+    a_vars, b_vars = layer.embeddings_a, layer.embeddings_b
+    if not isinstance(a_vars, list):
+        a_vars, b_vars = [a_vars], [b_vars]
+    return [(np.asarray(a), np.asarray(b)) for a, b in zip(a_vars, b_vars, strict=True)]
+
+
+class _Capture(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch, self.factors = at_epoch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            self.factors = _factors(self.model)
+
+
+@pytest.mark.parametrize("bands", [1, 3])
+@pytest.mark.parametrize("form", ["balanced", "table_scale"])
+def test_rescaling_keeps_each_product_and_moves_the_singular_values(bands, form, rng):
+    model, x, y = _model(rng)
+    split = EmbeddingFactorization(
+        "embedding", compression=0.5, at_epoch=1, bands=bands, verbose=0
+    )
+    before = _Capture(1)
+    after = _Capture(1)
+    rescale = probes._rescale_callback(1, probes.FORMS[form])
+    # Epoch 1 begins: split, capture the paper's factors, rescale, capture again.
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[split, before, rescale, after])
+    assert len(before.factors) == bands
+    power = probes.FORMS[form]
+    for (a0, b0), (a1, b1) in zip(before.factors, after.factors, strict=True):
+        np.testing.assert_allclose(a1 @ b1, a0 @ b0, rtol=1e-4, atol=1e-5)
+        s = np.linalg.norm(b0, axis=1)
+        np.testing.assert_allclose(
+            np.linalg.norm(b1, axis=1), s ** (1 - power), rtol=1e-4
+        )
+
+
+def _row(dataset, seed, method, dev, test, step0=None):
+    return {
+        "dataset": dataset,
+        "seed": seed,
+        "method": method,
+        "dev_accuracy": dev,
+        "test_accuracy": test,
+        "step0_dev_accuracy": step0,
+    }
+
+
+def test_report_pairs_by_seed_with_the_baseline(tmp_path):
+    rows = [
+        _row("r8", 0, "baseline", 0.90, 0.91),
+        _row("r8", 1, "baseline", 0.80, 0.81),
+        _row("r8", 0, "form:paper", 0.89, 0.90, 0.70),
+        _row("r8", 1, "form:paper", 0.77, 0.80, 0.72),
+        _row("r8", 0, "form:balanced", 0.92, 0.90),  # seed 1 unfinished
+    ]
+    path = tmp_path / "split_probes.md"
+    probes.report(rows, path)
+    lines = {line.split("|")[2].strip(): line for line in path.read_text().splitlines()
+             if line.startswith("| R8")}  # fmt: skip
+    # paper: dev deltas -1, -3 -> mean -2.00, standard error 1.00.
+    assert "| 2 | 71.0 | -2.00 ± 1.00 |" in lines["`form:paper`"]
+    # balanced: only seed 0 is paired, and it is the dev pick (+2 > -2).
+    assert "| 1 | - | +2.00 |" in lines["`form:balanced`"]
+    assert "85.00 (abs.)" in lines["`baseline`"]
+    selection = path.read_text().split("## Selection")[1]
+    # Test is shown for the pick (0.90 - 0.91) and the default ((-1 - 1) / 2).
+    assert "| `form:balanced` (dev pick) | +2.00 | -1.00 |" in selection
+    assert "| `form:paper` | -2.00 | -1.00 |" in selection
