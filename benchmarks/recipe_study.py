@@ -120,17 +120,23 @@ class Schedule:
         peak: Float. Peak (or constant) learning rate.
         decay: Float. CALR's factor on the peak per epoch (CALR only).
         half_cycle: Float. Half cycle in epochs (CALR and triangular).
+        floor_ratio: Float. The cycle's floor relative to the peak (CALR and
+            triangular); names show it when it is not `FLOOR_RATIO`.
     """
 
     kind: str
     peak: float
     decay: float | None = None
     half_cycle: float | None = None
+    floor_ratio: float = FLOOR_RATIO
 
     @property
     def name(self) -> str:
         if self.kind == "calr":
-            return f"calr_{self.peak:g}_d{self.decay:g}_h{self.half_cycle:g}"
+            name = f"calr_{self.peak:g}_d{self.decay:g}_h{self.half_cycle:g}"
+            if self.floor_ratio != FLOOR_RATIO:
+                name += f"_f{self.floor_ratio:g}"
+            return name
         return f"{self.kind}_{self.peak:g}"
 
     @property
@@ -156,7 +162,7 @@ class Schedule:
             )
         return CyclicalAnnealedLearningRate(
             initial_learning_rate=self.peak,
-            minimal_learning_rate=self.peak * FLOOR_RATIO,
+            minimal_learning_rate=self.peak * self.floor_ratio,
             step_size=steps_per_epoch * self.half_cycle,
             decay=self.decay,
             steps_per_epoch=steps_per_epoch,
@@ -189,7 +195,18 @@ ALTERNATIVES = (
 BUDGET_EXTRA = (Schedule("calr", 2e-3, SLOW_DECAY, 0.5),)
 """Run by `calr_budget.py` only: a CALR whose mean rate in the first epoch is about
 constant 1e-3's (the best alternative at p < 0.9)."""
-SCHEDULES = {s.name: s for s in (*CALR_GRID, *ALTERNATIVES, *BUDGET_EXTRA)}
+SHALLOW_CALR = (
+    Schedule("calr", 1e-3, 0.9, 0.5, floor_ratio=0.5),
+    Schedule("calr", 1.5e-3, 0.9, 0.5, floor_ratio=0.5),
+    Schedule("calr", 2e-3, 0.8, 0.5, floor_ratio=0.25),
+)
+"""Run by `calr_budget.py` at p = 0.5 and 0.8 only: CALRs with a shallow cycle (floor
+a quarter or half of the peak) and slow annealing, whose mean rate stays near
+constant 1e-3 (the best alternative there) for the 5 retraining epochs. With these
+floors no restart happens within 5 epochs."""
+SCHEDULES = {
+    s.name: s for s in (*CALR_GRID, *ALTERNATIVES, *BUDGET_EXTRA, *SHALLOW_CALR)
+}
 CURRENT_DEFAULT = "calr_0.001_d0.1_h0.5"
 """What `EmbeddingFactorization(learning_rate="calr")` attached before this study; now
 `learning_rate="calr_paper"`."""

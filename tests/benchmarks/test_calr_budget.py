@@ -29,14 +29,19 @@ def _row(dataset, p, method, seed, dev):
 @pytest.mark.parametrize(
     ("p", "expected"),
     [(0.9, "calr_0.01_d0.8_h0.5"), (0.85, "calr_0.01_d0.8_h0.5")]
-    + [(0.8, "calr_0.002_d0.8_h0.5"), (0.5, "calr_0.002_d0.8_h0.5")],
+    + [(0.8, "calr_0.002_d0.8_h0.5_f0.25"), (0.5, "calr_0.002_d0.8_h0.5_f0.25")],
 )
 def test_rule_is_the_callbacks_threshold(p, expected):
+    import recipe_study
+
     from tflite_lowrank.compression.optimizer import _calr_settings
 
     assert calr_budget.rule(p) == expected
-    peak = _calr_settings("calr", round(1.0 - p, 9))[0]
-    assert calr_budget.rule(p).startswith(f"calr_{peak:g}_")
+    # The study's schedule is exactly what the callback installs at that budget.
+    schedule = recipe_study.SCHEDULES[calr_budget.rule(p)]
+    installed = _calr_settings("calr", round(1.0 - p, 9))
+    wanted = (schedule.peak, schedule.peak * schedule.floor_ratio, schedule.decay)
+    assert installed == pytest.approx(wanted)
 
 
 def test_summary_pairs_seeds_finished_by_every_schedule():
@@ -63,14 +68,14 @@ def test_report_names_the_rule_and_the_best_alternative(tmp_path):
         for seed in (0, 1):
             for method, dev in (
                 ("calr_0.01_d0.8_h0.5", 0.80 if p == 0.9 else 0.70),
-                ("calr_0.002_d0.8_h0.5", 0.75),
+                ("calr_0.002_d0.8_h0.5_f0.25", 0.75),
                 ("constant_0.001", 0.74),
             ):
                 rows.append(_row("r8", p, method, seed, dev))
     path = tmp_path / "calr_budget.md"
     calr_budget.report(rows, path)
     text = path.read_text()
-    assert "| 0.5 | `calr_0.002_d0.8_h0.5` | `constant_0.001` | " in text
-    assert "`calr_0.002_d0.8_h0.5` | +5.00 | +1.00 |" in text
+    assert "| 0.5 | `calr_0.002_d0.8_h0.5_f0.25` | `constant_0.001` | " in text
+    assert "`calr_0.002_d0.8_h0.5_f0.25` | +5.00 | +1.00 |" in text
     assert "| 0.9 | `calr_0.01_d0.8_h0.5` | `constant_0.001` | " in text
     assert path.with_suffix(".png").stat().st_size > 0

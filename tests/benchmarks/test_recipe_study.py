@@ -58,6 +58,8 @@ def test_schedules_match_the_learning_rate_study(ours, theirs):
         ("CURRENT_DEFAULT", "calr_paper"),
         ("SELECTED_DEFAULT", "calr_peak_1e-2"),
         ("SELECTED_LIGHT", "calr"),
+        # The light splits' default before the shallow cycle.
+        ("calr_0.002_d0.8_h0.5", "calr_peak_2e-3"),
     ],
 )
 def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
@@ -86,6 +88,8 @@ def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
         import calr_budget
 
         chosen = calr_budget.SELECTED_LIGHT
+    elif name in recipe_study.SCHEDULES:
+        chosen = name
     else:
         chosen = getattr(recipe_study, name)
     rate = recipe_study.SCHEDULES[chosen].learning_rate(40)
@@ -94,7 +98,9 @@ def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
 
 def test_only_annealed_calr_can_be_the_default():
     eligible = {n for n, s in recipe_study.SCHEDULES.items() if s.can_be_default}
-    assert len(eligible) == 16 and "triangular_0.01" not in eligible
+    # 12 grid CALRs + 3 slowly annealed + BUDGET_EXTRA + 3 shallow cycles.
+    assert len(eligible) == 19 and "triangular_0.01" not in eligible
+    assert "calr_0.002_d0.8_h0.5_f0.25" in eligible
     assert recipe_study.CURRENT_DEFAULT in eligible
 
 

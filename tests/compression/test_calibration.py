@@ -175,10 +175,18 @@ def test_calibration_batches_without_labels_are_refused_at_the_split(rng):
 
 
 @pytest.mark.parametrize(
-    "compression, calibrated, peak",
-    [(0.9, False, 1e-2), (0.9, True, 3e-3), (0.6, True, 2e-3), (0.6, False, 2e-3)],
+    "compression, calibrated, peak, floor",
+    [
+        (0.9, False, 1e-2, 1e-5),
+        (0.9, True, 3e-3, 3e-6),
+        # Light splits: the shallow cycle, calibrated or not.
+        (0.6, True, 2e-3, 5e-4),
+        (0.6, False, 2e-3, 5e-4),
+    ],
 )
-def test_default_calr_peak_of_a_calibrated_split(rng, compression, calibrated, peak):
+def test_default_calr_peak_of_a_calibrated_split(
+    rng, compression, calibrated, peak, floor
+):
     x, y = _data(rng, rows=64)
     inputs = keras.Input((SEQ,), dtype="int32")
     hidden = keras.layers.Embedding(400, 40, name="embedding")(inputs)
@@ -195,5 +203,5 @@ def test_default_calr_peak_of_a_calibrated_split(rng, compression, calibrated, p
     schedule = keras_adapter.learning_rate_object(model.optimizer)
     assert isinstance(schedule, tl.CyclicalAnnealedLearningRate)
     assert schedule.initial_learning_rate == pytest.approx(peak)
-    assert schedule.minimal_learning_rate == pytest.approx(peak * 1e-3)
+    assert schedule.minimal_learning_rate == pytest.approx(floor)
     assert split.result.calibration_batches == (2 if calibrated else 0)

@@ -323,9 +323,10 @@ def test_embedding_factorization_replaces_optimizer_functions_and_logs(
     assert isinstance(schedule, CyclicalAnnealedLearningRate)
     assert schedule.steps_per_epoch == STEPS and schedule.step_size == STEPS / 2
     # The default CALR chosen on dev (benchmarks/results/calr_budget.md): rank 2
-    # keeps 2 * (50 + 8) / (50 * 8) = 29% of the table, a light split: peak 2e-3.
+    # keeps 2 * (50 + 8) / (50 * 8) = 29% of the table, a light split: peak 2e-3
+    # with the shallow cycle (floor 5e-4).
     assert schedule.initial_learning_rate == 2e-3
-    assert schedule.minimal_learning_rate == 2e-6 and schedule.decay == 0.8
+    assert schedule.minimal_learning_rate == 5e-4 and schedule.decay == 0.8
     # Validation and evaluate() use the factors (compiled functions were reset).
     fresh = keras.Sequential(
         [
@@ -1126,15 +1127,16 @@ def test_embedding_factorization_calr_paper_is_the_authors_fine_tuning_schedule(
     ("kwargs", "vocab", "expected"),
     [
         # Kept fraction k (V + D) / (V D) of a 500 x 32 table: rank 4 keeps
-        # 4 * 532 / 16000 = 13.3%: peak 1e-2; rank 5 keeps 16.6%: peak 2e-3.
+        # 4 * 532 / 16000 = 13.3%: peak 1e-2; rank 5 keeps 16.6%: peak 2e-3,
+        # floor 5e-4.
         ({"rank": 4}, 500, (1e-2, 1e-5, 0.8)),
-        ({"rank": 5}, 500, (2e-3, 2e-6, 0.8)),
+        ({"rank": 5}, 500, (2e-3, 5e-4, 0.8)),
         # compression=0.85 keeps 15% or less (rank 4): peak 1e-2.
         ({"compression": 0.85}, 500, (1e-2, 1e-5, 0.8)),
         # compression=0.8 keeps about 20% (rank 6, 19.95%): peak 2e-3.
-        ({"compression": 0.8}, 500, (2e-3, 2e-6, 0.8)),
+        ({"compression": 0.8}, 500, (2e-3, 5e-4, 0.8)),
         # energy= learns its rank from the spectrum first (most of 50 x 32).
-        ({"energy": 0.99}, 50, (2e-3, 2e-6, 0.8)),
+        ({"energy": 0.99}, 50, (2e-3, 5e-4, 0.8)),
         # The named settings ignore the budget.
         (
             {"compression": 0.5, "learning_rate": "calr_peak_1e-2"},
@@ -1142,6 +1144,8 @@ def test_embedding_factorization_calr_paper_is_the_authors_fine_tuning_schedule(
             (1e-2, 1e-5, 0.8),
         ),
         ({"rank": 1, "learning_rate": "calr_paper"}, 500, (1e-3, 1e-6, 0.1)),
+        # The light splits' default before the shallow cycle, at any budget.
+        ({"rank": 1, "learning_rate": "calr_peak_2e-3"}, 500, (2e-3, 2e-6, 0.8)),
     ],
 )
 def test_default_calr_peak_depends_on_the_kept_fraction(kwargs, vocab, expected, rng):
@@ -1180,3 +1184,4 @@ def test_calr_settings_threshold(kept, peak):
 
     assert _calr_settings("calr", kept)[0] == peak
     assert _calr_settings("calr_peak_1e-2", kept)[0] == 1e-2
+    assert _calr_settings("calr_peak_2e-3", kept) == (2e-3, 2e-6, 0.8)

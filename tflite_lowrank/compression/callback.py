@@ -108,13 +108,16 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     triangle per epoch (`step_size = steps_per_epoch / 2`, ending at the floor at
     each epoch boundary), whose peak depends on how much of the table the split
     keeps: peak 1e-2 (floor 1e-5) when the factors keep at most 15% of the table's
-    parameters (`compression >= 0.85`), peak 2e-3 (floor 2e-6) for lighter splits,
-    which need gentler retraining. Both were chosen on dev accuracy across four
-    datasets at p = 0.5, 0.8 and 0.9 (`benchmarks/results/calr_budget.md`). A
+    parameters (`compression >= 0.85`), peak 2e-3 with a shallow cycle (floor
+    5e-4) for lighter splits, which need gentler, steadier retraining. Both were
+    chosen on dev accuracy across four datasets at p = 0.5, 0.8 and 0.9
+    (`benchmarks/results/calr_budget.md`). A
     heavy split weighted by `calibration_data` (below) retrains at peak 3e-3
     (floor 3e-6), its best CALR on dev (`benchmarks/results/calibration_study.md`).
     `learning_rate="calr_peak_1e-2"` is peak 1e-2 at every budget (the default
-    before that study). `learning_rate="calr_paper"` gives the
+    before that study), `learning_rate="calr_peak_2e-3"` peak 2e-3 with floor 2e-6
+    (the light splits' default before the shallow cycle).
+    `learning_rate="calr_paper"` gives the
     authors' fine-tuning values (peak 1e-3, floor 1e-6, peak times 0.1 per epoch,
     restart to 1e-3 with floor 1e-8) with the same half-epoch half cycle, the
     default of earlier releases: the authors' 1,000-step half cycle assumes about
@@ -201,11 +204,13 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         token_counts: 1-D array of V counts or `None`. How often each id occurs,
             to weight the bands; `None` assumes frequency-sorted ids (a Zipf
             prior). Not used with one band. Defaults to `None`.
-        learning_rate: `"calr"`, `"calr_peak_1e-2"`, `"calr_paper"`, `None`, a
-            float or a `keras.optimizers.schedules.LearningRateSchedule`. Learning
-            rate of the fresh optimizer: `"calr"` the default CALR above (its peak
-            set by the budget), `"calr_peak_1e-2"` the same with peak 1e-2 at every
-            budget, `"calr_paper"` the authors' fine-tuning CALR; `None` keeps the
+        learning_rate: `"calr"`, `"calr_peak_1e-2"`, `"calr_peak_2e-3"`,
+            `"calr_paper"`, `None`, a float or a
+            `keras.optimizers.schedules.LearningRateSchedule`. Learning rate of the
+            fresh optimizer: `"calr"` the default CALR above (set by the budget),
+            `"calr_peak_1e-2"` the same with peak 1e-2 at every budget,
+            `"calr_peak_2e-3"` peak 2e-3 and floor 2e-6 at every budget,
+            `"calr_paper"` the authors' fine-tuning CALR; `None` keeps the
             current one (a float at its current value, a schedule restarted from
             step 0); a float or a schedule is used as given. Defaults to `"calr"`.
         verbose: Integer. `0` is silent, `1` logs the split at INFO. Defaults to
