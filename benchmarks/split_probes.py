@@ -66,13 +66,14 @@ P = 0.9
 DIM = 50
 FORMS = {"paper": 0.0, "balanced": 0.5, "table_scale": 1.0}
 """Form name -> the power t of the singular values moved from `B` into `A`."""
-SPLIT_OFFSETS = (0, 1)
+LATER_SPLITS = (1,)
+"""Epochs the split comes after its default point (`split_epoch:+0` is `form:paper`,
+the same run)."""
 METHODS = (
     "baseline",
     *(f"form:{name}" for name in FORMS),
-    *(f"split_epoch:+{n}" for n in SPLIT_OFFSETS if n),
+    *(f"split_epoch:+{n}" for n in LATER_SPLITS),
 )
-"""`form:paper` is also `split_epoch:+0` (the same run)."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -16,7 +16,9 @@ import logging
 import keras
 import numpy as np
 
-logger = logging.getLogger(__name__)
+# The fallback warning is the callback's message (`split_covariance` runs in its
+# split), so it goes to the callback's logger, as `resume.py`'s log line does.
+logger = logging.getLogger("tflite_lowrank.compression.callback")
 
 # Batch size for `calibration_data` given as arrays (Keras' own default).
 _ARRAY_BATCH_SIZE = 32

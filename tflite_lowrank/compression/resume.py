@@ -20,6 +20,8 @@ from tflite_lowrank.compression.optimizer import _describe, _finish_swap
 from tflite_lowrank.compression.result import FactorizationResult
 from tflite_lowrank.compression.swap import _swap_from_config
 
+# The callback's message (it runs in its `set_params`): the callback's logger, the
+# name users configure.
 logger = logging.getLogger("tflite_lowrank.compression.callback")
 
 
