@@ -99,3 +99,34 @@ def test_report_pairs_by_seed_with_the_baseline(tmp_path):
     # Test is shown for the pick (0.90 - 0.91) and the default ((-1 - 1) / 2).
     assert "| `form:balanced` (dev pick) | +2.00 | -1.00 |" in selection
     assert "| `form:paper` | -2.00 | -1.00 |" in selection
+
+
+def test_each_method_runs_once_per_budget_and_the_baseline_once():
+    assert probes._planned("baseline", (0.5, 0.8)) == [("baseline", None)]
+    assert probes._planned("form:paper", (0.5, 0.8)) == [
+        ("form:paper", 0.5),
+        ("form:paper", 0.8),
+    ]
+    # The key tells budgets apart; rows from before `p` was recorded keep theirs.
+    row = _row("r8", 0, "form:paper", 0.9, 0.9)
+    assert probes._key({**row, "p": 0.5}) != probes._key({**row, "p": 0.9})
+    assert probes._budget(row) == probes.P
+    assert probes._budget(_row("r8", 0, "baseline", 0.9, 0.9)) is None
+
+
+def test_report_has_one_section_per_budget_against_the_same_baseline(tmp_path):
+    rows = [
+        _row("r8", 0, "baseline", 0.90, 0.91),
+        {**_row("r8", 0, "form:paper", 0.89, 0.90), "p": 0.9},
+        {**_row("r8", 0, "form:paper", 0.93, 0.92), "p": 0.5},
+        {**_row("r8", 0, "form:balanced", 0.95, 0.90), "p": 0.5},
+    ]
+    path = tmp_path / "split_probes.md"
+    probes.report(rows, path)
+    text = path.read_text()
+    first, second = text.split("## Δ dev at `compression=")[1:]
+    assert first.startswith("0.9`") and second.startswith("0.5`")  # default first
+    assert "| R8 | `form:paper` | 1 | - | -1.00 |" in first
+    assert "form:balanced" not in first
+    assert "| R8 | `form:paper` | 1 | - | +3.00 |" in second
+    assert "| `form:balanced` (dev pick) | +5.00 | -1.00 |" in second
