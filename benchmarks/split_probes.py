@@ -106,7 +106,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _key(row: dict) -> tuple:
     """(dataset, seed, method, p); the baseline has `p = None` (no budget)."""
-    return (row["dataset"], row["seed"], row["method"], row.get("p"))
+    return (row["dataset"], row["seed"], row["method"], _budget(row))
 
 
 def _planned(method: str, compressions) -> list[tuple[str, float | None]]:

@@ -32,6 +32,8 @@ from tflite_lowrank.utils.checks import check_int as _check_int
 _LEARNING_RATE_DEFAULT = "calr"
 # Named CALR settings: the default (chosen on dev) and the authors' fine-tuning values.
 _LEARNING_RATE_NAMES = ("calr", "calr_peak_1e-2", "calr_peak_2e-3", "calr_paper")
+# The names as the error messages list them: "calr", "calr_peak_1e-2", ...
+_QUOTED_NAMES = ", ".join(f'"{name}"' for name in _LEARNING_RATE_NAMES)
 
 
 def _check_arguments(
@@ -155,17 +157,15 @@ def _check_learning_rate(learning_rate) -> None:
     if isinstance(learning_rate, str):
         if learning_rate not in _LEARNING_RATE_NAMES:
             raise ValueError(
-                '`learning_rate` must be "calr", "calr_peak_1e-2", "calr_peak_2e-3", '
-                '"calr_paper", None, a float or a `LearningRateSchedule`. '
-                f"Received: learning_rate={learning_rate!r}"
+                f"`learning_rate` must be {_QUOTED_NAMES}, None, a float or a "
+                f"`LearningRateSchedule`. Received: learning_rate={learning_rate!r}"
             )
         return
     if isinstance(learning_rate, bool) or not isinstance(
         learning_rate, int | float | np.integer | np.floating
     ):
         raise TypeError(
-            '`learning_rate` must be "calr", "calr_peak_1e-2", "calr_peak_2e-3", '
-            '"calr_paper", None, a float or a '
+            f"`learning_rate` must be {_QUOTED_NAMES}, None, a float or a "
             "`keras.optimizers.schedules.LearningRateSchedule`. "
             f"Received: learning_rate={learning_rate!r} (of type "
             f"{type(learning_rate).__name__})"
