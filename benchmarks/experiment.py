@@ -377,6 +377,7 @@ def retrain_online(
     bands=1,
     split_learning_rate=None,
     calibration: bool = False,
+    train_basis: bool = True,
 ) -> tuple[keras.Model, PhaseResult, dict]:
     """Ours: `EmbeddingFactorization` splits the pretrained table, then retraining.
 
@@ -386,6 +387,7 @@ def retrain_online(
     `calibration=True` passes the callback `calibration_data`: a random sample of
     the training split (`CALIBRATION_EXAMPLES`, drawn with the seed), so the split
     is weighted by the loss gradient (`tflite_lowrank.compression.weighting`).
+    `train_basis` is the callback's (`False`: fixed bases, codes at table scale).
 
     `fit()` resumes at epoch `pretrain_epochs` with the callback's
     `at_epoch=pretrain_epochs`, so the split happens when the first retraining epoch
@@ -405,6 +407,7 @@ def retrain_online(
         verbose=0,
         bands=bands,
         calibration_data=calibration_sample(data, seed) if calibration else None,
+        train_basis=train_basis,
     )
     selection = DevSelection(
         data,

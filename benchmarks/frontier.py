@@ -87,15 +87,20 @@ TARGETS = (
 )
 
 
-def ours_method(compression: float, variant: str) -> str:
-    return f"ours_p{compression:g}_{variant}"
+FIXED = "ours-fixed"
+"""Method prefix of ours with `train_basis=False` (`--fixed-basis`)."""
+
+
+def ours_method(compression: float, variant: str, kind: str = "ours") -> str:
+    return f"{kind}_p{compression:g}_{variant}"
 
 
 def label(method: str) -> str:
     if method in LABELS:
         return LABELS[method]
-    _, p, variant = method.split("_")
-    return f"ours {variant} ({p.replace('p', 'p=')})"
+    kind, p, variant = method.split("_")
+    basis = ", fixed basis" if kind == FIXED else ""
+    return f"ours {variant} ({p.replace('p', 'p=')}{basis})"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -104,6 +109,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=("dan",))
     parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
     parser.add_argument("--compressions", nargs="+", type=float, default=COMPRESSIONS)
+    parser.add_argument(
+        "--fixed-basis",
+        action="store_true",
+        help="Also train ours with train_basis=False (methods ours-fixed_p{p}_*).",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "frontier.jsonl")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="Small data (smoke).")
@@ -122,7 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
         wanted = ["baseline_float32", *PEERS] + [
-            ours_method(p, v) for p in args.compressions for v in VARIANTS
+            ours_method(p, v, kind)
+            for p in args.compressions
+            for kind in _kinds(args)
+            for v in VARIANTS
         ]
         done = {store.run_key(row, KEY) for row in store.read_rows(args.output)}
         plan = []
@@ -183,8 +196,10 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             path.unlink(missing_ok=True)
     base = _base_row(args.output, dataset, model_name, seed)
 
-    for compression in args.compressions:
-        methods = [ours_method(compression, v) for v in VARIANTS]
+    for compression, kind in (
+        (p, kind) for p in args.compressions for kind in _kinds(args)
+    ):
+        methods = [ours_method(compression, v, kind) for v in VARIANTS]
         if not any(m in missing for m in methods):
             continue
         model, phase, split = experiment.retrain_online(
@@ -197,12 +212,13 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             compression=compression,
             bands="auto",
             split_learning_rate="calr",
+            train_basis=kind != FIXED,
         )
         for variant, path in _our_files(model, work, compression).items():
             row = {
                 **peers._measure(path, data),
                 **common,
-                "method": ours_method(compression, variant),
+                "method": ours_method(compression, variant, kind),
                 "compression": compression,
                 **{f"train_{k}": v for k, v in peers._phase(phase).items()},
                 "train_split": split,
@@ -210,6 +226,10 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             peers._relative_to(row, base)
             _append(row, args.output, missing)
             path.unlink(missing_ok=True)
+
+
+def _kinds(args) -> tuple[str, ...]:
+    return ("ours", FIXED) if args.fixed_basis else ("ours",)
 
 
 def _peer_files(baseline, work: Path) -> dict[str, Path]:
@@ -487,12 +507,13 @@ def _plot(summary: list[dict], path: Path) -> None:
     markers = {"ptq_int8": "s", "keras_int8_embedding": "D", "int4_table": "^"}
     for axis, (dataset, model) in zip(axes[0], cells, strict=True):
         cell = [s for s in summary if (s["dataset"], s["model"]) == (dataset, model)]
-        for variant in VARIANTS:
+        for kind, variant in ((k, v) for k in ("ours", FIXED) for v in VARIANTS):
             points = sorted(
                 (
                     s
                     for s in cell
-                    if s["method"].startswith("ours") and s["method"].endswith(variant)
+                    if s["method"].split("_")[0] == kind
+                    and s["method"].endswith(variant)
                 ),
                 key=lambda s: s["embedding_ratio"],
             )
@@ -501,9 +522,11 @@ def _plot(summary: list[dict], path: Path) -> None:
                     [100 * s["embedding_ratio"] for s in points],
                     [s["delta_mean"] for s in points],
                     yerr=[s["delta_se"] for s in points],
-                    marker="o",
+                    marker="o" if kind == "ours" else "x",
+                    linestyle="-" if kind == "ours" else "--",
                     color=colors[variant],
-                    label=f"ours, {variant} factors",
+                    label=f"ours, {variant} factors"
+                    + (", fixed basis" if kind == FIXED else ""),
                     capsize=3,
                 )
         for s in cell:

@@ -130,3 +130,22 @@ def test_report_has_one_section_per_budget_against_the_same_baseline(tmp_path):
     assert "form:balanced" not in first
     assert "| R8 | `form:paper` | 1 | - | +3.00 |" in second
     assert "| `form:balanced` (dev pick) | +5.00 | -1.00 |" in second
+
+
+def test_selection_lists_every_method_on_dev_and_test_only_for_two(tmp_path):
+    rows = [
+        _row("r8", 0, "baseline", 0.90, 0.91),
+        _row("r8", 0, "form:paper", 0.89, 0.90),
+        _row("r8", 0, "basis:fixed", 0.92, 0.95),
+        _row("r8", 0, "form:balanced", 0.91, 0.99),
+    ]
+    path = tmp_path / "split_probes.md"
+    probes.report(rows, path)
+    selection = path.read_text().split("## Selection")[1].splitlines()
+    table = [line for line in selection if line.startswith("| `")]
+    # Sorted by dev; test read for the pick and the default only.
+    assert table == [
+        "| `basis:fixed` (dev pick) | +2.00 | +4.00 |",
+        "| `form:balanced` | +1.00 | - |",
+        "| `form:paper` | -1.00 | -1.00 |",
+    ]

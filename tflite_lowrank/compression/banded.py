@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from tflite_lowrank.compression.bands import band_slices, check_ranks
+from tflite_lowrank.compression.layers import check_train_basis
 from tflite_lowrank.utils.checks import python_number
 
 
@@ -62,6 +63,9 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         projection: Boolean. If `False`, the layer holds no `embeddings_b_i` and
             returns the concatenated codes (`sum(ranks)` wide): what is left once the
             `b_i` are folded into the next layer. Defaults to `True`.
+        train_basis: Boolean. If `False`, every `embeddings_b_i` is a fixed basis
+            (a non-trainable weight) and training moves only the words' codes in
+            the `embeddings_a_i`, as in `LowRankEmbedding`. Defaults to `True`.
         **kwargs: Base layer arguments such as `name`, `dtype` and `trainable`.
 
     Input shape:
@@ -97,8 +101,10 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         ),
         mask_zero: bool = False,
         projection: bool = True,
+        train_basis: bool = True,
         **kwargs,
     ):
+        check_train_basis(train_basis)
         # NumPy integers are stored as Python ones, for `get_config` (JSON).
         input_dim, output_dim = python_number(input_dim), python_number(output_dim)
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
@@ -118,6 +124,7 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         self.embeddings_b_initializer = keras.initializers.get(embeddings_b_initializer)
         self.mask_zero = mask_zero
         self.projection = projection
+        self.train_basis = train_basis
         self.supports_masking = mask_zero
         self.autocast = False
 
@@ -158,7 +165,7 @@ class BandedLowRankEmbedding(keras.layers.Layer):
                         shape=(rank, self.output_dim),
                         initializer=self.embeddings_b_initializer,
                         name=f"embeddings_b_{index}",
-                        trainable=True,
+                        trainable=self.train_basis,
                     ),
                 )
         self.built = True
@@ -327,4 +334,5 @@ class BandedLowRankEmbedding(keras.layers.Layer):
             ),
             "mask_zero": self.mask_zero,
             "projection": self.projection,
+            "train_basis": self.train_basis,
         }

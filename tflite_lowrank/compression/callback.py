@@ -21,16 +21,19 @@ import numpy as np
 
 from tflite_lowrank.compression.arguments import (
     _LEARNING_RATE_DEFAULT,
+    _TRAIN_BASIS_DEFAULT,
     _check_arguments,
     _check_band_budget,
     _check_bands,
     _check_finite_table,
     _check_not_split,
     _check_rank,
+    _check_train_basis,
     _claim_layer,
     _normalize_bands,
     _rank_at_split,
     _release_layer,
+    _resolve_train_basis,
     _warn_if_never_splits,
 )
 from tflite_lowrank.compression.calibration import (
@@ -47,7 +50,11 @@ from tflite_lowrank.compression.coordination import (
     _warn_not_attached,
     _warn_reduce_lr_on_plateau,
 )
-from tflite_lowrank.compression.factors import install_factors, plan_factors
+from tflite_lowrank.compression.factors import (
+    install_factors,
+    plan_factors,
+    to_table_scale,
+)
 from tflite_lowrank.compression.optimizer import (
     _describe,
     _finish_swap,
@@ -236,6 +243,22 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             (the paper's plain truncated SVD).
         calibration_steps: Integer >= 1. Most batches of `calibration_data` to
             use. Defaults to `100`.
+        train_basis: `True`, `False` or `"auto"`. `True` is the paper's
+            retraining: `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`
+            both train. `False` installs the codes at the table's scale,
+            `embeddings_a = U_k S_k`, and keeps the orthonormal basis
+            `embeddings_b = V_k^T` fixed (not trainable), so each word retrains
+            like a row of the full table restricted to k directions; `"calr"` is
+            then peak 1e-2 at every budget. Training both factors moves the
+            table much faster than training the table did (Adam steps every
+            entry of the small `U_k` by about the learning rate), which helps a
+            model that is far from trained and hurts one that overfits fast.
+            On dev (`benchmarks/results/split_probes.md`, DAN, 3 seeds) a fixed
+            basis at `compression=0.5` gains 1.4 points on Rotten Tomatoes and
+            1.3 on R8 but loses 0.6 on BBC and 3.7 on 20 Newsgroups; at 0.8 and
+            0.9 it loses on all but R8. `"auto"` fixes the basis only for splits
+            keeping at least 35% of the table's parameters. The files, their
+            size and the conversion are the same. Defaults to `True`.
 
     Raises:
         ValueError: in the constructor, for a bad `rank`, `compression`, `energy`,
@@ -293,6 +316,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         coordinate_with: Sequence[keras.callbacks.Callback] = (),
         calibration_data=None,
         calibration_steps: int = 100,
+        train_basis: bool | str = _TRAIN_BASIS_DEFAULT,
     ):
         super().__init__()
         _check_arguments(
@@ -306,6 +330,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         )
         _check_bands(bands, token_counts, energy=energy)
         check_calibration(calibration_data, calibration_steps)
+        _check_train_basis(train_basis)
         self.coordinate_with = _check_coordinate_with(coordinate_with)
         self.layer_name = layer_name
         self.rank = None if rank is None else int(rank)
@@ -320,6 +345,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.verbose = verbose
         self.calibration_data = calibration_data
         self.calibration_steps = int(calibration_steps)
+        self.train_basis = train_basis
+        self._fixed_basis = False
         self.result: FactorizationResult | None = None
         self._layer = None
         self._checkpoint_best: dict[int, object] = {}
@@ -389,12 +416,24 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------- helpers
 
-    def _install_fresh_optimizer(self, kept: float, calibrated: bool) -> None:
+    def _install_fresh_optimizer(
+        self, kept: float, calibrated: bool, fixed_basis: bool | None = None
+    ) -> None:
+        """Installs the optimizer; `fixed_basis=None` resolves `train_basis`."""
+
         def steps_per_epoch() -> int:
             return _steps_per_epoch(self.params, self._steps_in_last_epoch)
 
+        if fixed_basis is None:
+            fixed_basis = not _resolve_train_basis(self.train_basis, kept)
+        self._fixed_basis = fixed_basis
         _install_fresh_optimizer(
-            self.model, self.learning_rate, steps_per_epoch, kept, calibrated
+            self.model,
+            self.learning_rate,
+            steps_per_epoch,
+            kept,
+            calibrated,
+            fixed_basis,
         )
 
     def _split(self, epoch: int) -> None:
@@ -452,8 +491,10 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             gradient_covariance=covariance,
         )
         del table, covariance
+        if self._fixed_basis:
+            factors = to_table_scale(factors)
         with model.distribute_strategy.scope():
-            install_factors(layer, factors)
+            install_factors(layer, factors, train_basis=not self._fixed_basis)
         _finish_swap(model)
         reset = _reset_siblings(self.coordinate_with, self._checkpoint_best)
         self._markers = _SplitMarkers(
@@ -473,6 +514,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             boundaries=factors.boundaries,
             band_ranks=factors.ranks,
             calibration_batches=batches,
+            train_basis=not self._fixed_basis,
         )
         del factors
         if self.verbose:
@@ -495,8 +537,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self.model,
             self._layer,
             self.coordinate_with,
-            lambda kept: self._install_fresh_optimizer(
-                kept, self.calibration_data is not None
+            lambda kept, fixed_basis: self._install_fresh_optimizer(
+                kept, self.calibration_data is not None, fixed_basis
             ),
             verbose=self.verbose,
         )

@@ -134,13 +134,34 @@ def _weighted_factors(table, *, rank, bands, token_counts, svd_method, covarianc
     return Factors(pairs, plan.boundaries, relative_error(table, pairs, slices))
 
 
-def install_factors(layer, factors: Factors) -> None:
-    """Swaps the `Embedding` `layer` in place for the layer holding `factors`."""
+def install_factors(layer, factors: Factors, train_basis: bool = True) -> None:
+    """Swaps the `Embedding` `layer` in place for the layer holding `factors`.
+
+    With `train_basis=False` the bases `embeddings_b*` are not trainable.
+    """
     if not factors.boundaries:
         ((a, b),) = factors.pairs
-        _factorize_in_place(layer, a, b)
+        _factorize_in_place(layer, a, b, train_basis)
     else:
-        _factorize_banded_in_place(layer, factors.boundaries, factors.pairs)
+        _factorize_banded_in_place(
+            layer, factors.boundaries, factors.pairs, train_basis
+        )
+
+
+def to_table_scale(factors: Factors) -> Factors:
+    """The same products with each basis row of unit norm: `A = U_k S_k`, `B = V_k^T`.
+
+    Every pair `(a, b)` becomes `(a * s, b / s[:, None])` with `s` the norms of
+    `b`'s rows (the singular values, for the SVD's `b = S_k V_k^T`), so the codes
+    have the table's scale and `a @ b` is unchanged (up to rounding). A zero row
+    keeps its scale.
+    """
+    pairs = []
+    for a, b in factors.pairs:
+        scale = np.linalg.norm(b, axis=1)
+        scale = np.where(scale > 0, scale, 1.0).astype(a.dtype)
+        pairs.append((a * scale[None, :], b / scale[:, None]))
+    return dataclasses.replace(factors, pairs=tuple(pairs))
 
 
 def placeholder_factors(input_dim: int, output_dim: int, boundaries, ranks) -> Factors:

@@ -39,6 +39,12 @@ class LowRankEmbedding(keras.layers.Layer):
             `"glorot_uniform"`.
         mask_zero: Boolean. Whether id 0 is padding to be masked, exactly as in
             `keras.layers.Embedding`. Defaults to `False`.
+        train_basis: Boolean. If `False`, `embeddings_b` is a fixed basis (a
+            non-trainable weight) and training moves only the words' codes in
+            `embeddings_a`: every word moves within the same k directions.
+            `EmbeddingFactorization(train_basis=False)` installs the codes at the
+            table's scale, `U_k S_k`, and the orthonormal basis `V_k^T`.
+            Defaults to `True`.
         **kwargs: Base layer arguments such as `name`, `dtype` and `trainable`.
 
     Input shape:
@@ -67,10 +73,12 @@ class LowRankEmbedding(keras.layers.Layer):
             "glorot_uniform"
         ),
         mask_zero: bool = False,
+        train_basis: bool = True,
         **kwargs,
     ):
         # NumPy integers are stored as Python ones, for `get_config` (JSON).
         input_dim, output_dim, rank = map(python_number, (input_dim, output_dim, rank))
+        check_train_basis(train_basis)
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -96,6 +104,7 @@ class LowRankEmbedding(keras.layers.Layer):
         self.embeddings_a_initializer = keras.initializers.get(embeddings_a_initializer)
         self.embeddings_b_initializer = keras.initializers.get(embeddings_b_initializer)
         self.mask_zero = mask_zero
+        self.train_basis = train_basis
         self.supports_masking = mask_zero
         self.autocast = False
 
@@ -112,7 +121,7 @@ class LowRankEmbedding(keras.layers.Layer):
             shape=(self.rank, self.output_dim),
             initializer=self.embeddings_b_initializer,
             name="embeddings_b",
-            trainable=True,
+            trainable=self.train_basis,
         )
         self.built = True
 
@@ -144,4 +153,15 @@ class LowRankEmbedding(keras.layers.Layer):
                 self.embeddings_b_initializer
             ),
             "mask_zero": self.mask_zero,
+            "train_basis": self.train_basis,
         }
+
+
+def check_train_basis(train_basis) -> None:
+    """Raises unless `train_basis` is a boolean (a layer argument)."""
+    if not isinstance(train_basis, bool):
+        raise TypeError(
+            "`train_basis` must be a boolean (`True` trains `embeddings_b`, `False` "
+            f"keeps it fixed). Received: train_basis={train_basis!r} "
+            f"(of type {type(train_basis)})"
+        )

@@ -29,6 +29,8 @@ class FactorizationResult:
         band_ranks: Tuple of integers. Rank of each band (`(rank,)` for one band).
         calibration_batches: Integer. Batches of `calibration_data` whose loss
             gradient weighted the SVD (0: the plain SVD).
+        train_basis: Boolean. `False` if the factors' bases `embeddings_b*` were
+            kept fixed after the split (`EmbeddingFactorization(train_basis=...)`).
     """
 
     epoch: int
@@ -44,6 +46,7 @@ class FactorizationResult:
     boundaries: tuple[int, ...] = ()
     band_ranks: tuple[int, ...] = ()
     calibration_batches: int = 0
+    train_basis: bool = True
 
     def to_dict(self) -> dict:
         """Returns the fields as a plain dictionary (e.g. for JSON)."""
@@ -59,6 +62,8 @@ class FactorizationResult:
             )
         else:
             layout = f"rank {self.rank}"
+        if not self.train_basis:
+            layout += ", fixed bases (codes at the table's scale)"
         if self.calibration_batches:
             layout += (
                 f", weighted by the loss gradient of {self.calibration_batches} "

@@ -29,7 +29,7 @@ def resume_split(
     model,
     layer,
     coordinate_with: Sequence,
-    install_optimizer: Callable[[float], None],
+    install_optimizer: Callable[[float, bool], None],
     *,
     verbose: int = 1,
 ) -> FactorizationResult | None:
@@ -41,7 +41,8 @@ def resume_split(
         coordinate_with: The callbacks given to the callback (their
             `BackupAndRestore` folders are searched for the marker).
         install_optimizer: Installs the fresh optimizer for a split keeping the
-            given fraction of the table's parameters.
+            given fraction of the table's parameters, with a fixed basis or not
+            (the second argument, from the backup's layer config).
         verbose: Logs the resumption when truthy.
 
     Returns:
@@ -55,7 +56,8 @@ def resume_split(
     start = time.perf_counter()
     input_dim, output_dim = layer.input_dim, layer.output_dim
     params_after = sum(math.prod(w["shape"]) for w in marker["weights"])
-    install_optimizer(params_after / (input_dim * output_dim))
+    fixed_basis = not marker["config"].get("train_basis", True)
+    install_optimizer(params_after / (input_dim * output_dim), fixed_basis)
     with model.distribute_strategy.scope():
         _swap_from_config(layer, new_class, marker["config"], marker["weights"])
     _finish_swap(model)
@@ -71,6 +73,7 @@ def resume_split(
         relative_error=math.nan,
         seconds=time.perf_counter() - start,
         resumed=True,
+        train_basis=not fixed_basis,
     )
     if verbose:
         logger.info(

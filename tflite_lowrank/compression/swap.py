@@ -156,7 +156,8 @@ def _swap_layer_class(
     `attributes` are set (one per constructor argument of `new_class`, see
     `_constructor_attributes`; the Embedding's `input_dim`, `output_dim`,
     `mask_zero`, name, dtype policy and trainability stay), and each entry of
-    `weights` becomes a trainable variable of that name, initialized to those
+    `weights` becomes a variable of that name (trainable, except the bases
+    `embeddings_b*` of a layer with `train_basis=False`), initialized to those
     values and stored as the attribute of the same name, in the given order (the
     order of `layer.weights`, which weight files follow). Call inside the model's
     distribution strategy scope.
@@ -174,17 +175,30 @@ def _swap_layer_class(
                 shape=values.shape,
                 initializer=_values_initializer(values),
                 name=name,
-                trainable=True,
+                trainable=_trainable(layer, name),
             )
             setattr(layer, name, variable)
 
 
-def _factorize_in_place(layer, embeddings_a: np.ndarray, embeddings_b: np.ndarray):
+def _trainable(layer, weight_name: str) -> bool:
+    """Whether the swapped `layer`'s weight `weight_name` is trainable."""
+    fixed_basis = not getattr(layer, "train_basis", True)
+    return not (fixed_basis and weight_name.startswith("embeddings_b"))
+
+
+def _factorize_in_place(
+    layer,
+    embeddings_a: np.ndarray,
+    embeddings_b: np.ndarray,
+    train_basis: bool = True,
+):
     """Turns a built `Embedding` into a `LowRankEmbedding` holding the factors.
 
     A `ReversibleEmbedding` becomes a `ReversibleLowRankEmbedding`.
     """
-    new_class, config = _factorized_layout(layer, (), (int(embeddings_a.shape[1]),))
+    new_class, config = _factorized_layout(
+        layer, (), (int(embeddings_a.shape[1]),), train_basis
+    )
     weights = {"embeddings_a": embeddings_a, "embeddings_b": embeddings_b}
     _swap_layer_class(
         layer,
@@ -194,7 +208,9 @@ def _factorize_in_place(layer, embeddings_a: np.ndarray, embeddings_b: np.ndarra
     )
 
 
-def _factorized_layout(layer, boundaries, ranks) -> tuple[type, dict]:
+def _factorized_layout(
+    layer, boundaries, ranks, train_basis: bool = True
+) -> tuple[type, dict]:
     """The factorized class for `layer` and its config, for these bands and ranks.
 
     One band gives a `LowRankEmbedding`, more a `BandedLowRankEmbedding`; their
@@ -212,6 +228,7 @@ def _factorized_layout(layer, boundaries, ranks) -> tuple[type, dict]:
         "input_dim": layer.input_dim,
         "output_dim": layer.output_dim,
         "mask_zero": layer.mask_zero,
+        "train_basis": bool(train_basis),
     }
     reversible = _is_reversible(layer)
     if reversible:
@@ -310,7 +327,9 @@ def _relative_error(table: np.ndarray, embeddings_a, embeddings_b) -> float:
     return math.sqrt(max(squared_norm - squared_kept, 0.0) / squared_norm)
 
 
-def _factorize_banded_in_place(layer, boundaries, pairs) -> None:
+def _factorize_banded_in_place(
+    layer, boundaries, pairs, train_basis: bool = True
+) -> None:
     """Turns a built `Embedding` into a `BandedLowRankEmbedding` holding the factors.
 
     `pairs` holds `(a_i, b_i)` per band of the frequency-sorted ids; the weights are
@@ -318,7 +337,7 @@ def _factorize_banded_in_place(layer, boundaries, pairs) -> None:
     `ReversibleEmbedding` becomes a `ReversibleBandedLowRankEmbedding`.
     """
     ranks = tuple(int(a.shape[1]) for a, _ in pairs)
-    new_class, config = _factorized_layout(layer, boundaries, ranks)
+    new_class, config = _factorized_layout(layer, boundaries, ranks, train_basis)
     weights = {}
     for index, (a, b) in enumerate(pairs):
         weights[f"embeddings_a_{index}"] = a
