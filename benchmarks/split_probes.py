@@ -35,6 +35,10 @@ and `learning_rate="calr"`, whose CALR depends on the budget: peak 1e-2 at
    `basis:fixed+baseline_calr` the full-table baseline's own retraining CALR
    (peak 1e-2, tenfold decay per epoch: the same first epoch after the split, less
    training after it). The other methods pass `train_basis=True`.
+4. **Calibrated** (`calibrated:<trained|fixed>`): the split weighted by the loss
+   (`calibration_data=`, 3,200 random training examples, as `calibration_study.py`),
+   whose bases are the directions the model reads, with both factors trained (the
+   callback's calibrated CALR, peak 3e-3 at p >= 0.85) or the basis fixed.
 
 Protocol as `recipe_study.py`: GloVe 50-d DAN, batch 50, one pretraining per
 (dataset, seed) shared by the baseline and every variant, dev selection over the
@@ -94,6 +98,8 @@ METHODS = (
     *(f"split_epoch:+{n}" for n in LATER_SPLITS),
     "basis:fixed",
     "basis:fixed+baseline_calr",
+    "calibrated:trained",
+    "calibrated:fixed",
 )
 
 
@@ -174,14 +180,18 @@ def run_split(
         "dan", data, table, recipe, pretrained, seed, learning_rate=None
     )
     at_epoch = recipe.pretrain_epochs + offset
-    # Every method but `basis:fixed` trains both factors (the paper's retraining).
+    # `basis:fixed` and `calibrated:fixed` keep the bases fixed; every other method
+    # trains both factors (the paper's retraining).
+    fixed = probe == "basis" or method == "calibrated:fixed"
+    calibrated = probe == "calibrated"
     split = EmbeddingFactorization(
         "embedding",
         compression=p,
         at_epoch=at_epoch,
         verbose=0,
-        train_basis=probe != "basis",
+        train_basis=not fixed,
         learning_rate=learning_rate,
+        calibration_data=ex.calibration_sample(data, seed) if calibrated else None,
     )
     selection = ex.DevSelection(
         data, select_from=at_epoch, step0_at=at_epoch, start=pretrained.selection

@@ -174,7 +174,7 @@ def test_auto_fixes_the_basis_of_light_splits_only(compression, train_basis, rng
 
 @pytest.mark.parametrize(
     ("kept", "expected"),
-    [(0.1, True), (0.3499, True), (0.35, False), (0.5, False), (1.0, False)],
+    [(0.1, True), (0.2999, True), (0.3, False), (0.5, False), (1.0, False)],
 )
 def test_resolve_train_basis_threshold(kept, expected):
     assert _resolve_train_basis("auto", kept) is expected

@@ -257,7 +257,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             basis at `compression=0.5` gains 1.4 points on Rotten Tomatoes and
             1.3 on R8 but loses 0.6 on BBC and 3.7 on 20 Newsgroups; at 0.8 and
             0.9 it loses on all but R8. `"auto"` fixes the basis only for splits
-            keeping at least 35% of the table's parameters. The files, their
+            keeping at least 30% of the table's parameters. The files, their
             size and the conversion are the same. Defaults to `True`.
 
     Raises:
