@@ -29,8 +29,10 @@ is selected on dev (best epoch; Keras accuracy) and scored once on test in LiteR
 (1 thread).
 
 `--fixed-basis` also trains ours with the callback's opt-in `train_basis=False`
-(codes at the table's scale, bases fixed); those files join "ours" in the comparison
-with each peer, where dev picks among all of our files, and are drawn dashed.
+(codes at the table's scale, bases fixed), `--calibrated-fixed` with
+`calibration_data=` as well; those files join "ours" in the comparison with each
+peer and in the targets' dev pick, where dev picks among all of our files, and are
+drawn dashed (dotted).
 
 One JSON line per finished (dataset, model, seed, method) goes to
 `results/frontier.jsonl`; a restart skips finished rows (a group that was cut off
@@ -444,7 +446,9 @@ def report(rows: list[dict], output: Path) -> None:
         "R8 and BBC at p = 0.5, before it (floor 2e-6; "
         "`frontier_lstm_calr_peak_2e-3.jsonl` keeps every earlier row). "
         "`(fixed basis)`: the same at `compression=0.5` with the opt-in "
-        "`train_basis=False` (`split_probes.md`; not the default). "
+        "`train_basis=False`; `(calibrated, fixed basis)`: at 0.9 with "
+        "`calibration_data=` (3,200 training examples) as well (`split_probes.md`; "
+        "neither is the default). "
         "Dev-selected, test scored once "
         "in LiteRT (1 thread). Accuracy: mean ± sd over seeds. Δ: paired difference to "
         "the float32 baseline of the same seed, mean ± standard error, in points. "
