@@ -55,6 +55,22 @@ def _add_demo_parser(subparsers) -> None:
         ),
     )
     parser.add_argument(
+        "--fixed-basis",
+        action="store_true",
+        help=(
+            "Keep the factors' bases fixed after the split (train_basis=False; "
+            "an opt-in, see the README for where it helps)."
+        ),
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help=(
+            "Weight the split by the loss on 3,200 random training texts "
+            "(calibration_data=)."
+        ),
+    )
+    parser.add_argument(
         "--epochs",
         type=int,
         help="Epochs of each training run (default: 8 for dan, 4 for lstm).",
@@ -132,6 +148,8 @@ def _handle_demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            train_basis=not args.fixed_basis,
+            calibrate=args.calibrate,
             **settings,
         )
     except OutputMismatchError as error:  # a converted file disagrees with Keras

@@ -134,6 +134,8 @@ def test_demo_quick_results_json_schema(quick_run, quick_results):
         "batch_size": 50,
         "learning_rate": 1e-3,
         "seq_len": 40,
+        "train_basis": True,
+        "calibrate": False,
     }
     data = results["data"]
     assert data["num_train"] == 500
@@ -279,6 +281,8 @@ def test_demo_refuses_an_output_dir_that_is_a_file(tmp_path):
         ({"max_train_samples": 5}, ValueError, "max_train_samples=5"),
         ({"overwrite": "yes"}, TypeError, "Received: overwrite='yes'"),
         ({"progress": 1}, TypeError, "Received: progress=1"),
+        ({"train_basis": "no"}, TypeError, "Received: train_basis='no'"),
+        ({"calibrate": 1}, TypeError, "Received: calibrate=1"),
         ({"output_dir": 42}, TypeError, "Received: output_dir=42"),
     ],
     ids=lambda value: "-".join(value) if isinstance(value, dict) else None,
@@ -297,6 +301,8 @@ def test_default_output_dir_is_under_runs_and_marks_subsamples():
     assert str(demo.default_output_dir("r8", "lstm", 0.75, 500)) == (
         "runs/r8-lstm-p0.75-n500"
     )
+    fixed = demo.default_output_dir("r8", "dan", 0.9, train_basis=False)
+    assert str(fixed) == "runs/r8-dan-p0.9-fixed"
 
 
 def test_demo_help_lists_the_options():
@@ -304,8 +310,38 @@ def test_demo_help_lists_the_options():
     # neither Keras nor TensorFlow); a wall-clock bound here failed on a loaded box.
     completed = _cli("demo", "--help")
     assert completed.returncode == 0
-    for option in ("--dataset", "--model", "--compression", "--output-dir", "--quick"):
+    for option in (
+        "--dataset",
+        "--model",
+        "--compression",
+        "--fixed-basis",
+        "--calibrate",
+        "--output-dir",
+        "--quick",
+    ):
         assert option in completed.stdout
+
+
+def test_demo_quick_with_a_fixed_calibrated_split(tmp_path):
+    output_dir = tmp_path / "run"
+    completed = _cli(
+        "demo",
+        "--quick",
+        "--fixed-basis",
+        "--calibrate",
+        "--no-progress",
+        "--output-dir",
+        str(output_dir),
+        timeout=_QUICK_TIMEOUT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
+    assert results["settings"]["train_basis"] is False
+    assert results["settings"]["calibrate"] is True
+    split = results["training"]["compressed"]["factorization"]
+    # 500 training texts: all of them, in 16 batches of 32.
+    assert split["train_basis"] is False and split["calibration_batches"] == 16
+    assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
 
 
 @pytest.mark.slow

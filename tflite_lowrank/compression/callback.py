@@ -257,8 +257,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             basis at `compression=0.5` gains 1.4 points on Rotten Tomatoes and
             1.3 on R8 but loses 0.6 on BBC and 3.7 on 20 Newsgroups; at 0.8 and
             0.9 it loses on all but R8; with `calibration_data` (whose bases are
-            the directions the model reads) it also helps RT at 0.9 (-0.52
-            against -1.67 on dev). `"auto"` fixes the basis only for splits
+            the directions the model reads; their rows then have unit norm but
+            need not be orthogonal) it also helps RT at 0.9 (-0.52 against
+            -1.67 on dev). `"auto"` fixes the basis only for splits
             keeping at least 30% of the table's parameters. The files, their
             size and the conversion are the same. Defaults to `True`.
 

@@ -49,6 +49,8 @@ def _run(
     split_epoch: int,
     seed: int,
     max_train_samples: int | None,
+    train_basis: bool = True,
+    calibrate: bool = False,
 ) -> DemoResult:
     start = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -84,6 +86,9 @@ def _run(
             )
 
     upper = model_name.upper()
+    options = ("" if train_basis else ", bases fixed") + (
+        ", weighted by calibration batches" if calibrate else ""
+    )
     baseline, baseline_summary = train(
         "baseline", f"Training the baseline {upper} ({_epochs(epochs)})", None
     )
@@ -91,12 +96,14 @@ def _run(
         "compressed",
         f"Training the compressed {upper}: {_epochs(split_epoch)} on the full "
         f"table, split to rank {rank} (compression {compression:g}), "
-        f"{_epochs(epochs - split_epoch)} on the factors with CALR",
+        f"{_epochs(epochs - split_epoch)} on the factors with CALR{options}",
         functools.partial(
             EmbeddingFactorization,
             "embedding",
             compression=compression,
             at_epoch=split_epoch,
+            train_basis=train_basis,
+            calibration_data=_calibration_sample(data, seed) if calibrate else None,
         ),
     )
     trained = {"baseline": baseline, "compressed": compressed}
@@ -145,9 +152,26 @@ def _run(
             stage_seconds=seconds,
             environment=_environment(),
             comparison=comparison,
+            train_basis=train_basis,
+            calibrate=calibrate,
         )
         _write_results(staging, result)
     return result
+
+
+CALIBRATION_TEXTS = 3200
+"""Training texts given as `calibration_data` with `calibrate=True` (the callback's
+default 100 batches of 32)."""
+
+
+def _calibration_sample(data, seed: int):
+    """A random sample of the training texts (the callback batches it by 32)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    count = min(CALIBRATION_TEXTS, len(data.x_train))
+    index = np.sort(rng.permutation(len(data.x_train))[:count])
+    return data.x_train[index], data.y_train[index]
 
 
 def _make_staging_dir(output_dir: Path) -> Path:

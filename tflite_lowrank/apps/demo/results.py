@@ -192,6 +192,8 @@ class DemoResult:
         comparison: `benchmark.Comparison` of the four files (paths in the run
             folder); `comparison.plot(...)` draws `comparison.png`. Not in
             `to_dict` (the `models` hold its numbers).
+        train_basis: Boolean. The callback's `train_basis` (`False`: fixed bases).
+        calibrate: Boolean. Whether the split was weighted by calibration batches.
 
     Example:
 
@@ -222,6 +224,8 @@ class DemoResult:
     stage_seconds: dict[str, float]
     environment: dict[str, str]
     comparison: Any = dataclasses.field(default=None, repr=False, compare=False)
+    train_basis: bool = True
+    calibrate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Returns `results.json`: settings, data, training, models and timings.
@@ -248,6 +252,8 @@ class DemoResult:
                 "batch_size": BATCH_SIZE,
                 "learning_rate": LEARNING_RATE,
                 "seq_len": self.seq_len,
+                "train_basis": self.train_basis,
+                "calibrate": self.calibrate,
             },
             "data": {
                 "num_train": self.num_train,
