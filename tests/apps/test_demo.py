@@ -322,7 +322,10 @@ def test_demo_help_lists_the_options():
         assert option in completed.stdout
 
 
+@pytest.mark.slow
 def test_demo_quick_with_a_fixed_calibrated_split(tmp_path):
+    # Slow tier: a second demo run (about a minute); the options themselves are
+    # tested with the callback (tests/compression/test_train_basis.py).
     output_dir = tmp_path / "run"
     completed = _cli(
         "demo",
