@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from tflite_lowrank.compression import calibration as _calibration
 from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
 from tflite_lowrank.data.tokenizer import Tokenizer
 from tflite_lowrank.datasets import load_dataset, load_glove
@@ -428,17 +429,14 @@ def retrain_online(
     return model, selection.result, split.result.to_dict()
 
 
-CALIBRATION_EXAMPLES = 3200
+CALIBRATION_EXAMPLES = _calibration.CALIBRATION_EXAMPLES
 """Training examples given as `calibration_data`: the callback's default 100 batches
 of 32."""
 
 
 def calibration_sample(data: PreparedData, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A random sample of the training split (the splits may be ordered by class)."""
-    rng = np.random.default_rng(seed)
-    count = min(CALIBRATION_EXAMPLES, len(data.x_train))
-    index = np.sort(rng.permutation(len(data.x_train))[:count])
-    return data.x_train[index], data.y_train[index]
+    return _calibration.calibration_sample(data.x_train, data.y_train, seed=seed)
 
 
 def train_from_scratch(

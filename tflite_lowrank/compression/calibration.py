@@ -24,6 +24,24 @@ logger = logging.getLogger("tflite_lowrank.compression.callback")
 _ARRAY_BATCH_SIZE = 32
 
 
+# Examples in a calibration sample: the callback's default 100 batches of 32.
+CALIBRATION_EXAMPLES = 100 * _ARRAY_BATCH_SIZE
+
+
+def calibration_sample(
+    x: np.ndarray, y: np.ndarray, *, seed: int, count: int = CALIBRATION_EXAMPLES
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` random training examples (all if fewer), in their original order.
+
+    For `calibration_data` given as arrays: a random sample, since a training split
+    may be ordered by class.
+    """
+    rng = np.random.default_rng(seed)
+    count = min(count, len(x))
+    index = np.sort(rng.permutation(len(x))[:count])
+    return x[index], y[index]
+
+
 def check_calibration(calibration_data, calibration_steps) -> None:
     """Raises for a `calibration_data` or `calibration_steps` the split cannot use."""
     if isinstance(calibration_steps, bool) or not isinstance(

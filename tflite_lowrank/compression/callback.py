@@ -349,7 +349,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.calibration_data = calibration_data
         self.calibration_steps = int(calibration_steps)
         self.train_basis = train_basis
-        self._fixed_basis = False
         self.result: FactorizationResult | None = None
         self._layer = None
         self._checkpoint_best: dict[int, object] = {}
@@ -421,15 +420,14 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     def _install_fresh_optimizer(
         self, kept: float, calibrated: bool, fixed_basis: bool | None = None
-    ) -> None:
-        """Installs the optimizer; `fixed_basis=None` resolves `train_basis`."""
+    ) -> bool:
+        """Installs the optimizer; returns `fixed_basis` (None: `train_basis`'s)."""
 
         def steps_per_epoch() -> int:
             return _steps_per_epoch(self.params, self._steps_in_last_epoch)
 
         if fixed_basis is None:
             fixed_basis = not _resolve_train_basis(self.train_basis, kept)
-        self._fixed_basis = fixed_basis
         _install_fresh_optimizer(
             self.model,
             self.learning_rate,
@@ -438,6 +436,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             calibrated,
             fixed_basis,
         )
+        return fixed_basis
 
     def _split(self, epoch: int) -> None:
         start = time.perf_counter()
@@ -465,14 +464,14 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         # needs the table's spectrum for it, computed with the old slots alive).
         if self.energy is None:
             rank, wanted = rank_at_split(None)
-            self._install_fresh_optimizer(
+            fixed_basis = self._install_fresh_optimizer(
                 _kept_fraction(rank, input_dim, output_dim), covariance is not None
             )
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)
         if self.energy is not None:
             rank, wanted = rank_at_split(table)
-            self._install_fresh_optimizer(
+            fixed_basis = self._install_fresh_optimizer(
                 _kept_fraction(rank, input_dim, output_dim), covariance is not None
             )
         if wanted > rank:
@@ -494,10 +493,10 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             gradient_covariance=covariance,
         )
         del table, covariance
-        if self._fixed_basis:
+        if fixed_basis:
             factors = to_table_scale(factors)
         with model.distribute_strategy.scope():
-            install_factors(layer, factors, train_basis=not self._fixed_basis)
+            install_factors(layer, factors, train_basis=not fixed_basis)
         _finish_swap(model)
         reset = _reset_siblings(self.coordinate_with, self._checkpoint_best)
         self._markers = _SplitMarkers(
@@ -517,7 +516,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             boundaries=factors.boundaries,
             band_ranks=factors.ranks,
             calibration_batches=batches,
-            train_basis=not self._fixed_basis,
+            train_basis=not fixed_basis,
         )
         del factors
         if self.verbose:

@@ -59,6 +59,7 @@ def _run(
     with report.stage(title, seconds, "data") as note:
         # TensorFlow and Keras are imported here, in the timed data stage.
         from tflite_lowrank.apps.demo.training import _load_data, _train
+        from tflite_lowrank.compression.calibration import calibration_sample
         from tflite_lowrank.compression.callback import EmbeddingFactorization
 
         data = _load_data(
@@ -103,7 +104,11 @@ def _run(
             compression=compression,
             at_epoch=split_epoch,
             train_basis=train_basis,
-            calibration_data=_calibration_sample(data, seed) if calibrate else None,
+            calibration_data=(
+                calibration_sample(data.x_train, data.y_train, seed=seed)
+                if calibrate
+                else None
+            ),
         ),
     )
     trained = {"baseline": baseline, "compressed": compressed}
@@ -157,21 +162,6 @@ def _run(
         )
         _write_results(staging, result)
     return result
-
-
-CALIBRATION_TEXTS = 3200
-"""Training texts given as `calibration_data` with `calibrate=True` (the callback's
-default 100 batches of 32)."""
-
-
-def _calibration_sample(data, seed: int):
-    """A random sample of the training texts (the callback batches it by 32)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    count = min(CALIBRATION_TEXTS, len(data.x_train))
-    index = np.sort(rng.permutation(len(data.x_train))[:count])
-    return data.x_train[index], data.y_train[index]
 
 
 def _make_staging_dir(output_dir: Path) -> Path:
