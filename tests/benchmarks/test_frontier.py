@@ -77,3 +77,36 @@ def test_report_states_the_default_and_the_dev_pick(tmp_path):
     )
     assert "calibrated, fixed basis" in peer and "| yes |" in peer
     assert (tmp_path / "frontier.png").exists()
+
+
+def test_dev_pick_skips_files_run_on_fewer_seeds():
+    rows = _rows()
+    # A third seed, easy on dev, that only the default ran: the option, run on
+    # two seeds only, is no longer a candidate (its mean could owe to the seeds
+    # it skipped), so the default is the pick at the target's budget.
+    rows.append(_row("ours_p0.9_int8", 2, 0.70, 0.88, 0.02, 0.72))
+    summary = frontier.summarize(rows)
+    default = next(s for s in summary if s["method"] == "ours_p0.9_int8")
+    assert default["seeds"] == [0, 1, 2]
+    pick = frontier._target_pick(summary, "rotten_tomatoes", "dan", "ours_p0.9_int8")
+    assert pick["method"] == "ours_p0.9_int8"
+    # Once the option has the seed too, dev compares both on three seeds.
+    rows.append(_row("ours-calfixed_p0.9_int8", 2, 0.72, 0.89, 0.02, 0.72))
+    summary = frontier.summarize(rows)
+    pick = frontier._target_pick(summary, "rotten_tomatoes", "dan", "ours_p0.9_int8")
+    assert pick["method"] == "ours-calfixed_p0.9_int8"
+    # The peer comparison picks the same way among the files within PTQ's bytes.
+    ptq = next(c for c in frontier.peer_comparisons(rows) if c["peer"] == "ptq_int8")
+    assert ptq["ours"] == "ours-calfixed_p0.9_int8"
+
+
+def test_dev_pick_compares_complete_files_on_their_shared_seeds():
+    summary = frontier.summarize(_rows())
+    # Equal seed counts but different seeds: dev is compared on the shared seed.
+    for s in summary:
+        if s["method"] == "ours-calfixed_p0.9_int8":
+            s["seeds"], s["dev"] = [1, 2], [0.70, 0.99]
+    pick = frontier._dev_pick(
+        [s for s in summary if "p0.9_int8" in s["method"]], lambda s: 0
+    )
+    assert pick["method"] == "ours_p0.9_int8"  # 0.76 against 0.70 on seed 1.
