@@ -18,8 +18,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from tflite_lowrank.compression.consumer import IDENTITY_LAYERS
 from tflite_lowrank.errors import OutputMismatchError
-from tflite_lowrank.export.fold import _IDENTITY_LAYERS
 from tflite_lowrank.export.keras_model import (
     _call_structure,
     _check_token_inputs,
@@ -42,7 +42,7 @@ logger = logging.getLogger("tflite_lowrank.export.converter")
 _OUTPUT_TOLERANCES = {"float32": 1e-4, "float16": 5e-2}
 _NUM_CHECK_ROWS = 16
 # Layers that are the identity at inference (the same list the folding pass skips).
-_PASS_THROUGH_LAYERS = _IDENTITY_LAYERS
+_PASS_THROUGH_LAYERS = IDENTITY_LAYERS
 _LOGIT_ACTIVATIONS = ("linear", "log_softmax")
 
 

@@ -23,8 +23,9 @@ normalisation or attention first, a subclassed model, a quantized or LoRA-enable
 consumer) is left unfolded, with an INFO log saying why: folding never changes what the
 model computes beyond float32 round-off.
 
-The Keras internals the graph walk needs (the recursive layer list, node history, the
-input kernel variable) are reached through `tflite_lowrank.compression.keras_adapter`.
+The graph walk that finds the consumer is `tflite_lowrank.compression.consumer`'s
+(the split's data-free weighting reads the same kernel); the Keras internals it and
+the rebuild need are reached through `tflite_lowrank.compression.keras_adapter`.
 
 Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for Text
 Classification using Low Rank Matrix Factorization". AAAI 2019 (its FLOP analysis:
@@ -41,6 +42,13 @@ import numpy as np
 
 from tflite_lowrank.compression import keras_adapter
 from tflite_lowrank.compression.banded import BandedLowRankEmbedding
+from tflite_lowrank.compression.consumer import (
+    NoConsumer,
+    find_consumer,
+)
+from tflite_lowrank.compression.consumer import (
+    input_kernel as _kernel,
+)
 from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.compression.reversible import (
     ReversibleBandedLowRankEmbedding,
@@ -48,20 +56,6 @@ from tflite_lowrank.compression.reversible import (
 )
 
 logger = logging.getLogger(__name__)
-
-# Layers that are the identity at inference and work on any feature width.
-_IDENTITY_LAYERS = (
-    "Dropout",
-    "SpatialDropout1D",
-    "GaussianDropout",
-    "GaussianNoise",
-    "AlphaDropout",
-    "ActivityRegularization",
-    "Identity",
-)
-# Means over the time axis, linear in their input (masked or not).
-_MEAN_LAYERS = ("MaskedMean", "_MaskedMean", "GlobalAveragePooling1D")
-_RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +98,8 @@ class FoldResult:
 _REVERSIBLE = (ReversibleLowRankEmbedding, ReversibleBandedLowRankEmbedding)
 
 
-class _CannotFold(Exception):
-    """Internal: the graph around one embedding does not allow folding."""
+# The graph around one embedding does not allow folding (also raised by the walk).
+_CannotFold = NoConsumer
 
 
 def fold_projection(
@@ -165,7 +159,7 @@ def fold_projection(
                 raise _CannotFold(
                     "a reversible embedding keeps its factors for `reverse=True`"
                 )
-            consumer, chain = _find_consumer(functional, embedding)
+            consumer, chain = find_consumer(functional, embedding)
             current = _rebuild(functional, embedding, consumer, chain)
             reason = f"folded into {type(consumer).__name__} {consumer.name!r}"
             results.append(FoldResult(name, consumer.name, reason))
@@ -272,113 +266,6 @@ def _top_level_layer(model: keras.Model, name: str):
         if layer.name == name:
             return layer
     raise _CannotFold("the embedding is inside a nested model")
-
-
-def _in_model(nodes: list, model_nodes: set[int]) -> list:
-    return [node for node in nodes if id(node) in model_nodes]
-
-
-def _find_consumer(model: keras.Model, embedding: LowRankEmbedding):
-    """The layer to fold into and the identity/mean layers on the way to it."""
-    if embedding not in model.layers:
-        raise _CannotFold("the embedding is inside a nested model")
-    model_nodes = keras_adapter.graph_node_ids(model)
-    inbound, outbound = keras_adapter.inbound_nodes, keras_adapter.outbound_nodes
-    if len(_in_model(inbound(embedding), model_nodes)) != 1:
-        raise _CannotFold("the embedding is called more than once")
-    output_layers = [
-        keras_adapter.producing_operation(output) for output in model.outputs
-    ]
-    chain = []
-    averaged = False
-    current = embedding
-    while True:
-        consumers = _in_model(outbound(current), model_nodes)
-        if len(consumers) != 1:
-            what = "the model output" if not consumers else f"{len(consumers)} layers"
-            raise _CannotFold(
-                f"the output of {current.name!r} feeds {what}, not exactly one layer"
-            )
-        node = consumers[0]
-        layer = node.operation
-        if len(_in_model(inbound(layer), model_nodes)) != 1:
-            raise _CannotFold(f"{layer.name!r} is shared (called more than once)")
-        if not _single_input(node):
-            raise _CannotFold(f"{layer.name!r} takes more than one tensor input")
-        if current in output_layers:
-            raise _CannotFold(f"the output of {current.name!r} is a model output")
-        class_name = type(layer).__name__
-        if class_name in _IDENTITY_LAYERS:
-            chain.append(layer)
-        elif class_name in _MEAN_LAYERS and not averaged:
-            if getattr(layer, "data_format", "channels_last") != "channels_last":
-                raise _CannotFold(f"{layer.name!r} is not channels-last")
-            if getattr(layer, "keepdims", False):
-                raise _CannotFold(f"{layer.name!r} keeps the time axis")
-            chain.append(layer)
-            averaged = True
-        elif isinstance(layer, keras.layers.Dense):
-            _check_plain(layer)
-            return layer, chain
-        elif class_name in _RECURRENT_LAYERS and not averaged:
-            _check_plain(layer)
-            return layer, chain
-        elif class_name == "Bidirectional" and not averaged:
-            for direction in (layer.forward_layer, layer.backward_layer):
-                if type(direction).__name__ not in _RECURRENT_LAYERS:
-                    raise _CannotFold(
-                        f"Bidirectional {layer.name!r} wraps "
-                        f"{type(direction).__name__}, not LSTM, GRU or SimpleRNN"
-                    )
-                _check_plain(direction)
-            return layer, chain
-        elif isinstance(layer, keras.layers.Conv1D) and not averaged:
-            _check_plain(layer)
-            if layer.groups != 1 or layer.data_format != "channels_last":
-                raise _CannotFold(
-                    f"Conv1D {layer.name!r} has groups or is channels-first"
-                )
-            return layer, chain
-        else:
-            raise _CannotFold(
-                f"the first layer that does arithmetic, {class_name} {layer.name!r}, "
-                "is not a supported linear consumer (LSTM, GRU, SimpleRNN, their "
-                "Bidirectional, Dense, Conv1D, or a mean over time followed by Dense)"
-            )
-        current = layer
-
-
-def _single_input(node) -> bool:
-    """One positional tensor; a `mask` keyword (the propagated padding mask) is fine."""
-    args, kwargs = keras_adapter.node_call_arguments(node)
-    extra = {key: value for key, value in kwargs.items() if key != "mask"}
-    tensors = [
-        value
-        for value in (*args, *extra.values())
-        if isinstance(value, keras.KerasTensor)
-    ]
-    return len(tensors) == 1 and len(args) == 1
-
-
-def _check_plain(layer) -> None:
-    if getattr(layer, "quantization_mode", None) or getattr(
-        getattr(layer, "cell", None), "quantization_mode", None
-    ):
-        raise _CannotFold(f"{layer.name!r} is quantized")
-    if getattr(layer, "lora_enabled", False):
-        raise _CannotFold(f"{layer.name!r} has LoRA enabled")
-    kernel = _kernel(layer)
-    if kernel is None:
-        raise _CannotFold(f"{layer.name!r} has no float input kernel")
-
-
-def _kernel(layer):
-    kernel = keras_adapter.input_kernel_variable(layer)
-    if kernel is None or not hasattr(kernel, "assign"):
-        return None
-    if "float" not in str(kernel.dtype):
-        return None
-    return kernel
 
 
 def _folded_kernel(kernel: np.ndarray, projection: np.ndarray) -> np.ndarray:
