@@ -175,17 +175,20 @@ def test_calibration_batches_without_labels_are_refused_at_the_split(rng):
 
 
 @pytest.mark.parametrize(
-    "compression, calibrated, peak, floor",
+    "compression, calibrated, weighting, peak, floor",
     [
-        (0.9, False, 1e-2, 1e-5),
-        (0.9, True, 3e-3, 3e-6),
-        # Light splits: the shallow cycle, calibrated or not.
-        (0.6, True, 2e-3, 5e-4),
-        (0.6, False, 2e-3, 5e-4),
+        (0.9, False, "none", 1e-2, 1e-5),
+        (0.9, True, "none", 3e-3, 3e-6),
+        # A heavy split weighted by its consumer's kernel, without data.
+        (0.9, False, "consumer", 3e-3, 3e-6),
+        # Light splits: the shallow cycle, weighted or not.
+        (0.6, True, "none", 2e-3, 5e-4),
+        (0.6, False, "none", 2e-3, 5e-4),
+        (0.6, False, "consumer", 2e-3, 5e-4),
     ],
 )
 def test_default_calr_peak_of_a_calibrated_split(
-    rng, compression, calibrated, peak, floor
+    rng, compression, calibrated, weighting, peak, floor
 ):
     x, y = _data(rng, rows=64)
     inputs = keras.Input((SEQ,), dtype="int32")
@@ -198,6 +201,7 @@ def test_default_calr_peak_of_a_calibrated_split(
         at_epoch=1,
         verbose=0,
         calibration_data=(x, y) if calibrated else None,
+        weighting=weighting,
     )
     model.fit(x, y, epochs=2, batch_size=32, callbacks=[split], verbose=0)
     schedule = keras_adapter.learning_rate_object(model.optimizer)
@@ -205,3 +209,5 @@ def test_default_calr_peak_of_a_calibrated_split(
     assert schedule.initial_learning_rate == pytest.approx(peak)
     assert schedule.minimal_learning_rate == pytest.approx(floor)
     assert split.result.calibration_batches == (2 if calibrated else 0)
+    by_consumer = weighting == "consumer"
+    assert split.result.consumer == (model.layers[-1].name if by_consumer else None)

@@ -595,7 +595,12 @@ def test_embedding_factorization_warns_when_split_never_happens(data):
 
 
 def rank_one_setup(data, coordinate_with=()):
-    """A model whose split (rank 1, frozen learning rate) makes val_loss worse."""
+    """A model whose split (rank 1, frozen learning rate) makes val_loss worse.
+
+    The plain SVD (`weighting="none"`, the default, said here because a split
+    weighted by the Dense's kernel keeps what the model reads, and val_loss need
+    not get worse then).
+    """
     x, y = data
     keras.utils.set_random_seed(0)
     model = functional("gap")()
@@ -605,6 +610,7 @@ def rank_one_setup(data, coordinate_with=()):
         learning_rate=1e-9,
         coordinate_with=coordinate_with,
         bands=1,
+        weighting="none",
     )
     return x, y, model, split
 
@@ -1146,6 +1152,10 @@ def test_embedding_factorization_calr_paper_is_the_authors_fine_tuning_schedule(
         ({"rank": 1, "learning_rate": "calr_paper"}, 500, (1e-3, 1e-6, 0.1)),
         # The light splits' default before the shallow cycle, at any budget.
         ({"rank": 1, "learning_rate": "calr_peak_2e-3"}, 500, (2e-3, 2e-6, 0.8)),
+        # A heavy split weighted by its consumer (the Dense after the mean):
+        # the weighted CALR, peak 3e-3; a light one: the shallow cycle.
+        ({"rank": 4, "weighting": "consumer"}, 500, (3e-3, 3e-6, 0.8)),
+        ({"rank": 5, "weighting": "consumer"}, 500, (2e-3, 5e-4, 0.8)),
     ],
 )
 def test_default_calr_peak_depends_on_the_kept_fraction(kwargs, vocab, expected, rng):

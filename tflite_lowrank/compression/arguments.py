@@ -105,6 +105,25 @@ def _resolve_train_basis(train_basis, kept: float) -> bool:
     return bool(train_basis)
 
 
+_WEIGHTING_DEFAULT = "none"
+_WEIGHTINGS = ("none", "consumer")
+
+
+def _check_weighting(weighting, calibration_data) -> None:
+    """Raises unless `weighting` is a known name that agrees with `calibration_data`."""
+    if not isinstance(weighting, str) or weighting not in _WEIGHTINGS:
+        raise ValueError(
+            '`weighting` must be "none" or "consumer". '
+            f"Received: weighting={weighting!r}"
+        )
+    if calibration_data is not None and weighting != "none":
+        raise ValueError(
+            "`calibration_data` already weights the split (by the loss gradient), "
+            'so `weighting` must be "none" with it. '
+            f"Received: weighting={weighting!r} with calibration_data"
+        )
+
+
 def _check_not_split(result, at_epoch: int) -> None:
     """Raises if the callback already split (its `result` is set)."""
     if result is not None:

@@ -22,6 +22,7 @@ import numpy as np
 from tflite_lowrank.compression.arguments import (
     _LEARNING_RATE_DEFAULT,
     _TRAIN_BASIS_DEFAULT,
+    _WEIGHTING_DEFAULT,
     _check_arguments,
     _check_band_budget,
     _check_bands,
@@ -29,6 +30,7 @@ from tflite_lowrank.compression.arguments import (
     _check_not_split,
     _check_rank,
     _check_train_basis,
+    _check_weighting,
     _claim_layer,
     _normalize_bands,
     _rank_at_split,
@@ -39,6 +41,12 @@ from tflite_lowrank.compression.arguments import (
 from tflite_lowrank.compression.calibration import (
     check_calibration,
     split_covariance,
+)
+from tflite_lowrank.compression.consumer import (
+    NoConsumer,
+    check_consumer,
+    consumer_covariance,
+    find_consumer,
 )
 from tflite_lowrank.compression.coordination import (
     _backup_dirs,
@@ -119,8 +127,10 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     5e-4) for lighter splits, which need gentler, steadier retraining. Both were
     chosen on dev accuracy across four datasets at p = 0.5, 0.8 and 0.9
     (`benchmarks/results/calr_budget.md`). A
-    heavy split weighted by `calibration_data` (below) retrains at peak 3e-3
-    (floor 3e-6), its best CALR on dev (`benchmarks/results/calibration_study.md`).
+    heavy split weighted by `calibration_data` or by its consumer's kernel
+    (`weighting="consumer"`, below) retrains at peak 3e-3 (floor 3e-6), its best
+    CALR on dev (`benchmarks/results/calibration_study.md`,
+    `benchmarks/results/split_probes.md`).
     `learning_rate="calr_peak_1e-2"` is peak 1e-2 at every budget (the default
     before that study), `learning_rate="calr_peak_2e-3"` peak 2e-3 with floor 2e-6
     (the light splits' default before the shallow cycle).
@@ -262,15 +272,36 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             -1.67 on dev). `"auto"` fixes the basis only for splits
             keeping at least 30% of the table's parameters. The files, their
             size and the conversion are the same. Defaults to `True`.
+        weighting: `"none"` or `"consumer"`. How a split without
+            `calibration_data` weights its SVD. `"none"` is the paper's plain
+            truncated SVD. `"consumer"` finds the layer that reads the
+            embedding's vectors (an LSTM, GRU or SimpleRNN, also in
+            `Bidirectional`, a per-token `Dense` or `Conv1D`, or a mean over time
+            then a `Dense`; identities such as `Dropout` in between) and uses its
+            input kernel `K` (D x n) as `calibration_data` uses the gradient:
+            `C = K K^T`, since the model sees a vector `e` only through `K^T e`.
+            No data is needed and the factors have the same form (saving,
+            conversion and folding are unchanged); like a calibrated split, a
+            heavy one then retrains at CALR peak 3e-3, and `result.consumer`
+            names the layer. On dev (DAN, p = 0.9, `split_probes.md`) it gains
+            on 20 Newsgroups (+1.5 points against +0.3 for the plain SVD, 3
+            seeds) but not on the mean over four datasets with 5 seeds, so it is
+            not the default; without such a layer (a normalization or attention
+            layer reads the vectors, an embedding inside a nested model) it raises
+            when `fit()` starts. Defaults to `"none"`.
 
     Raises:
         ValueError: in the constructor, for a bad `rank`, `compression`, `energy`,
-            `at_epoch`, `learning_rate` or `calibration_steps`, or not exactly
+            `at_epoch`, `learning_rate`, `calibration_steps` or `weighting`
+            (also `weighting="consumer"` with `calibration_data`), or
+            not exactly
             one of `rank`, `compression` and `energy`, or a backend other than
             TensorFlow; when `fit()` starts (before any training), for no such
             layer (the message lists the model's Embedding layers), a layer that
             is not a `keras.layers.Embedding` (or a quantized or LoRA one, or a
-            subclass that overrides methods the split would drop), a rank that is
+            subclass that overrides methods the split would drop), for
+            `weighting="consumer"` with no linear layer reading the vectors, a
+            rank that is
             not below `min(V, D)` or saves no parameters, a callback that
             already split, or a second `EmbeddingFactorization` for the same
             layer; at the split (before the optimizer is replaced), for a table
@@ -320,6 +351,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         calibration_data=None,
         calibration_steps: int = 100,
         train_basis: bool | str = _TRAIN_BASIS_DEFAULT,
+        weighting: str = _WEIGHTING_DEFAULT,
     ):
         super().__init__()
         _check_arguments(
@@ -334,6 +366,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         _check_bands(bands, token_counts, energy=energy)
         check_calibration(calibration_data, calibration_steps)
         _check_train_basis(train_basis)
+        _check_weighting(weighting, calibration_data)
         self.coordinate_with = _check_coordinate_with(coordinate_with)
         self.layer_name = layer_name
         self.rank = None if rank is None else int(rank)
@@ -349,6 +382,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         self.calibration_data = calibration_data
         self.calibration_steps = int(calibration_steps)
         self.train_basis = train_basis
+        self.weighting = weighting
         self.result: FactorizationResult | None = None
         self._layer = None
         self._checkpoint_best: dict[int, object] = {}
@@ -370,6 +404,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             bands=self.bands,
             token_counts=self.token_counts,
         )
+        if self.weighting == "consumer" and self.result is None:
+            check_consumer(model, self._layer)
         self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
         _claim_layer(self, self._layer)  # Refuses a second callback on this layer.
 
@@ -418,6 +454,43 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------- helpers
 
+    def _weighted_by(self, covariance, log: bool = True):
+        """The split's weighting covariance (or None) and its consumer's name.
+
+        The calibration batches' gradient covariance when there is one; else, with
+        `weighting="consumer"`, the consumer's `K K^T` (`set_model` checked that
+        there is a consumer; a zero kernel falls back to the plain SVD, logged).
+        """
+        if covariance is not None:
+            return covariance, None
+        if self.weighting != "consumer":
+            return None, None
+        layer = self._layer
+        try:
+            consumer, _ = find_consumer(self.model, layer)
+        except NoConsumer as error:  # The graph changed since `fit()` started.
+            if not log:
+                return None, None
+            logger.warning(
+                "weighting: no linear consumer for layer '%s' (%s); using the "
+                "plain truncated SVD.",
+                layer.name,
+                error,
+            )
+            return None, None
+        covariance = consumer_covariance(consumer)
+        if not (np.all(np.isfinite(covariance)) and np.trace(covariance) > 0.0):
+            if not log:
+                return None, None
+            logger.info(
+                "weighting: the input kernel of '%s' is zero or not finite; using "
+                "the plain truncated SVD for layer '%s'.",
+                consumer.name,
+                layer.name,
+            )
+            return None, None
+        return covariance, consumer.name
+
     def _install_fresh_optimizer(
         self, kept: float, calibrated: bool, fixed_basis: bool | None = None
     ) -> bool:
@@ -464,6 +537,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         # needs the table's spectrum for it, computed with the old slots alive).
         if self.energy is None:
             rank, wanted = rank_at_split(None)
+            covariance, consumer = self._weighted_by(covariance)
             fixed_basis = self._install_fresh_optimizer(
                 _kept_fraction(rank, input_dim, output_dim), covariance is not None
             )
@@ -471,6 +545,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         table = np.asarray(layer.embeddings)
         if self.energy is not None:
             rank, wanted = rank_at_split(table)
+            covariance, consumer = self._weighted_by(covariance)
             fixed_basis = self._install_fresh_optimizer(
                 _kept_fraction(rank, input_dim, output_dim), covariance is not None
             )
@@ -517,6 +592,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             band_ranks=factors.ranks,
             calibration_batches=batches,
             train_basis=not fixed_basis,
+            consumer=consumer,
         )
         del factors
         if self.verbose:
@@ -540,7 +616,10 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self._layer,
             self.coordinate_with,
             lambda kept, fixed_basis: self._install_fresh_optimizer(
-                kept, self.calibration_data is not None, fixed_basis
+                kept,
+                self.calibration_data is not None
+                or self._weighted_by(None, log=False)[0] is not None,
+                fixed_basis,
             ),
             verbose=self.verbose,
         )

@@ -31,7 +31,9 @@ from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
 # "calr_peak_1e-2" is peak 1e-2 at every budget; "calr_paper" the authors'
 # fine-tuning values. A heavy split weighted
 # by calibration batches starts closer to the trained model and retrains at peak 3e-3
-# (calibration_study.md: +0.31 points of mean dev accuracy over peak 1e-2 at p = 0.9).
+# (calibration_study.md: +0.31 points of mean dev accuracy over peak 1e-2 at p = 0.9);
+# so does one weighted by its consumer's kernel (`weighting="consumer"`;
+# split_probes.md: +0.14 over peak 1e-2 for the same weighting, 3 seeds).
 _CALR_KEPT_THRESHOLD = 0.15
 _CALR_HEAVY_SPLIT = (1e-2, 1e-5, 0.8)
 _CALR_HEAVY_CALIBRATED_SPLIT = (3e-3, 3e-6, 0.8)

@@ -31,6 +31,8 @@ class FactorizationResult:
             gradient weighted the SVD (0: the plain SVD).
         train_basis: Boolean. `False` if the factors' bases `embeddings_b*` were
             kept fixed after the split (`EmbeddingFactorization(train_basis=...)`).
+        consumer: String or None. Name of the layer whose input kernel weighted
+            the SVD (`EmbeddingFactorization(weighting=...)`); None otherwise.
     """
 
     epoch: int
@@ -47,6 +49,7 @@ class FactorizationResult:
     band_ranks: tuple[int, ...] = ()
     calibration_batches: int = 0
     train_basis: bool = True
+    consumer: str | None = None
 
     def to_dict(self) -> dict:
         """Returns the fields as a plain dictionary (e.g. for JSON)."""
@@ -69,6 +72,8 @@ class FactorizationResult:
                 f", weighted by the loss gradient of {self.calibration_batches} "
                 "calibration batches"
             )
+        if self.consumer:
+            layout += f", weighted by the input kernel of '{self.consumer}'"
         return (
             f"Epoch {self.epoch}: factorized layer '{self.layer_name}' "
             f"({self.input_dim} x {self.output_dim}) to {layout}: "

@@ -120,6 +120,11 @@ def _results_markdown(result: DemoResult) -> str:
         f"- Compressed: embedding {result.vocab_size:,} x 50 split after epoch "
         f"{result.split_epoch} to rank {result.rank}"
         + (f" (relative reconstruction error {error:.3f})" if error is not None else "")
+        + (
+            f", weighted by the input kernel of '{factorization['consumer']}'"
+            if factorization.get("consumer")
+            else ""
+        )
         + f"; best dev accuracy {compressed.dev_accuracy:.2%} at epoch "
         f"{compressed.best_epoch} of {compressed.epochs} ({compressed.seconds:.0f} s)."
     )
