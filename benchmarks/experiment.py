@@ -379,6 +379,7 @@ def retrain_online(
     split_learning_rate=None,
     calibration: bool = False,
     train_basis: bool = True,
+    weighting: str = "none",
 ) -> tuple[keras.Model, PhaseResult, dict]:
     """Ours: `EmbeddingFactorization` splits the pretrained table, then retraining.
 
@@ -389,6 +390,8 @@ def retrain_online(
     the training split (`CALIBRATION_EXAMPLES`, drawn with the seed), so the split
     is weighted by the loss gradient (`tflite_lowrank.compression.weighting`).
     `train_basis` is the callback's (`False`: fixed bases, codes at table scale).
+    `weighting` is the callback's (`"consumer"`: weighted by the next layer's
+    kernel; not with `calibration`).
 
     `fit()` resumes at epoch `pretrain_epochs` with the callback's
     `at_epoch=pretrain_epochs`, so the split happens when the first retraining epoch
@@ -409,6 +412,7 @@ def retrain_online(
         bands=bands,
         calibration_data=calibration_sample(data, seed) if calibration else None,
         train_basis=train_basis,
+        weighting=weighting,
     )
     selection = DevSelection(
         data,

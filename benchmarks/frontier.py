@@ -20,6 +20,7 @@ projection folded, and written three ways:
 | `ours-fixed_p{p}_*` | `--fixed-basis`: the same with `train_basis=False` | as above |
 | `ours-cal_p{p}_*` | `--calibrated`: ours with `calibration_data=` | as above |
 | `ours-calfixed_p{p}_*` | `--calibrated-fixed`: also `train_basis=False` | as above |
+| `ours-kernel_p{p}_*` | `--consumer-weighted`: `weighting="consumer"` | as above |
 
 p = 0.9 gives the issue's byte targets (int8 factors: at most 2.5% of the table's
 bytes, 4-bit: at most 1.3%, which is also the 1% point: the folded projection is not
@@ -103,11 +104,16 @@ CALIBRATED_FIXED = "ours-calfixed"
 (`--calibrated-fixed`)."""
 CALIBRATED = "ours-cal"
 """Method prefix of ours with `calibration_data=` (`--calibrated`)."""
+KERNEL = "ours-kernel"
+"""Method prefix of ours with `weighting="consumer"` (`--consumer-weighted`): the
+split weighted by the next layer's input kernel (opt-in; `ours` is the default
+`weighting="none"`, the plain SVD)."""
 KIND_LABELS = {
     "ours": "",
     FIXED: ", fixed basis",
     CALIBRATED: ", calibrated",
     CALIBRATED_FIXED: ", calibrated, fixed basis",
+    KERNEL: ", consumer-weighted",
 }
 
 
@@ -143,6 +149,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="Also train ours with calibration_data= and train_basis=False "
         "(methods ours-calfixed_p{p}_*).",
+    )
+    parser.add_argument(
+        "--consumer-weighted",
+        action="store_true",
+        help='Also train ours with weighting="consumer" (methods ours-kernel_p{p}_*).',
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "frontier.jsonl")
     parser.add_argument("--threads", type=int, default=1)
@@ -242,8 +253,9 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             compression=compression,
             bands="auto",
             split_learning_rate="calr",
-            train_basis=kind in ("ours", CALIBRATED),
+            train_basis=kind in ("ours", CALIBRATED, KERNEL),
             calibration=kind in (CALIBRATED, CALIBRATED_FIXED),
+            weighting="consumer" if kind == KERNEL else "none",
         )
         for variant, path in _our_files(model, work, compression).items():
             row = {
@@ -300,6 +312,7 @@ def _kinds(args) -> tuple[str, ...]:
         *((FIXED,) if args.fixed_basis else ()),
         *((CALIBRATED,) if args.calibrated else ()),
         *((CALIBRATED_FIXED,) if args.calibrated_fixed else ()),
+        *((KERNEL,) if args.consumer_weighted else ()),
     )
 
 
@@ -482,7 +495,8 @@ def report(rows: list[dict], output: Path) -> None:
         "`frontier_lstm_calr_peak_2e-3.jsonl` keeps every earlier row). "
         "`(fixed basis)`: the same at `compression=0.5` with the opt-in "
         "`train_basis=False`; `(calibrated)`: at 0.9 with `calibration_data=` "
-        "(3,200 training examples), `(calibrated, fixed basis)` with both "
+        "(3,200 training examples), `(calibrated, fixed basis)` with both, "
+        '`(consumer-weighted)` at 0.9 with `weighting="consumer"` '
         "(`split_probes.md`; none is the default). "
         "Dev-selected, test scored once "
         "in LiteRT (1 thread). Accuracy: mean ± sd over seeds. Δ: paired difference to "

@@ -39,6 +39,17 @@ and `learning_rate="calr"`, whose CALR depends on the budget: peak 1e-2 at
    (`calibration_data=`, 3,200 random training examples, as `calibration_study.py`),
    whose bases are the directions the model reads, with both factors trained (the
    callback's calibrated CALR, peak 3e-3 at p >= 0.85) or the basis fixed.
+5. **Consumer-weighted** (`weighting:consumer`, the callback's `weighting=`): the
+   same weighting without data, by the input kernel `K` of the layer that reads the
+   vectors (the DAN's first `Dense` after the mean, the LSTM's input kernel):
+   `C = K K^T`. It retrains with the weighted CALR (peak 3e-3 at p >= 0.85);
+   `weighting:consumer+calr_1e-2` with the plain split's peak 1e-2, and
+   `form:paper+calr_3e-3` is the plain split with peak 3e-3: the two controls that
+   separate the weighting from the schedule. Every other method has the
+   callback's default `weighting="none"`.
+
+`--model lstm` runs the same probes on the paper's LSTM (default output
+`results/split_probes_lstm.jsonl`).
 
 Protocol as `recipe_study.py`: GloVe 50-d DAN, batch 50, one pretraining per
 (dataset, seed) shared by the baseline and every variant, dev selection over the
@@ -53,6 +64,10 @@ baseline, which has no budget, is shared by every `p`); `--report` writes
 ```bash
 .venv/bin/python benchmarks/split_probes.py --datasets rotten_tomatoes r8 --seeds 0 1 2
 .venv/bin/python benchmarks/split_probes.py --compressions 0.5 0.8
+.venv/bin/python benchmarks/split_probes.py --methods weighting:consumer \
+    --compressions 0.8 0.9
+.venv/bin/python benchmarks/split_probes.py --model lstm --datasets rotten_tomatoes r8 \
+    --methods baseline form:paper weighting:consumer
 .venv/bin/python benchmarks/split_probes.py --report
 ```
 """
@@ -100,7 +115,11 @@ METHODS = (
     "basis:fixed+baseline_calr",
     "calibrated:trained",
     "calibrated:fixed",
+    "weighting:consumer",
+    "weighting:consumer+calr_1e-2",
+    "form:paper+calr_3e-3",
 )
+OUTPUTS = {"dan": OUTPUT, "lstm": HERE / "results" / "split_probes_lstm.jsonl"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -115,11 +134,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=(P,),
         help=f"Budgets p of the split methods (default: {P}).",
     )
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--model", choices=tuple(OUTPUTS), default="dan")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="Default: by --model."
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="Only the report.")
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = OUTPUTS[args.model]
+    return args
 
 
 def _key(row: dict) -> tuple:
@@ -161,7 +186,15 @@ def _rescale_callback(at_epoch: int, power: float):
 
 
 def run_split(
-    data, table, recipe, pretrained, *, seed: int, method: str, p: float = P
+    data,
+    table,
+    recipe,
+    pretrained,
+    *,
+    seed: int,
+    method: str,
+    p: float = P,
+    model_name: str = "dan",
 ) -> dict:
     """One compressed run from the shared pretrained state; returns its fields."""
     import experiment as ex
@@ -171,13 +204,16 @@ def run_split(
     method, _, schedule = method.partition("+")
     probe, variant = method.split(":")
     # `+baseline_calr`: the full-table baseline's own retraining CALR.
-    learning_rate = (
-        ex.calr(data, recipe, "retrain") if schedule == "baseline_calr" else "calr"
-    )
+    learning_rate = {
+        "baseline_calr": lambda: ex.calr(data, recipe, "retrain"),
+        "calr_1e-2": lambda: "calr_peak_1e-2",
+        "calr_3e-3": lambda: _calr(data, recipe, 3e-3),
+        "": lambda: "calr",
+    }[schedule]()
     offset = int(variant) if probe == "split_epoch" else 0
     power = FORMS[variant] if probe == "form" else 0.0
     model, _ = ex._retraining_start(
-        "dan", data, table, recipe, pretrained, seed, learning_rate=None
+        model_name, data, table, recipe, pretrained, seed, learning_rate=None
     )
     at_epoch = recipe.pretrain_epochs + offset
     # `basis:fixed` and `calibrated:fixed` keep the bases fixed; every other method
@@ -192,6 +228,7 @@ def run_split(
         train_basis=not fixed,
         learning_rate=learning_rate,
         calibration_data=ex.calibration_sample(data, seed) if calibrated else None,
+        weighting=_weighting(probe, variant),
     )
     selection = ex.DevSelection(
         data, select_from=at_epoch, step0_at=at_epoch, start=pretrained.selection
@@ -218,6 +255,25 @@ def run_split(
         "at_epoch": at_epoch,
         "band_ranks": list(split.result.band_ranks or ()),
     }
+
+
+def _weighting(probe: str, variant: str) -> str:
+    """The callback's `weighting` of an uncalibrated method."""
+    return variant if probe == "weighting" else "none"
+
+
+def _calr(data, recipe, peak: float):
+    """The callback's heavy CALR shape (floor peak / 1000, peak x 0.8 per epoch)."""
+    from tflite_lowrank import CyclicalAnnealedLearningRate
+
+    steps = data.steps_per_epoch(recipe.batch_size)
+    return CyclicalAnnealedLearningRate(
+        initial_learning_rate=peak,
+        minimal_learning_rate=peak / 1000,
+        step_size=steps / 2,
+        decay=0.8,
+        steps_per_epoch=steps,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -252,13 +308,13 @@ def run(args: argparse.Namespace) -> int:
         for dataset, seed, methods in plan:
             data = recipe_study.prepare_data(dataset, quick=False)
             table = ex.initial_table(data, DIM, seed)
-            pretrained = ex.pretrain("dan", data, table, recipe, seed)
+            pretrained = ex.pretrain(args.model, data, table, recipe, seed)
             for method, p in methods:
                 bar.set_postfix_str(f"{SHORT[dataset]} s{seed} {method} p={p}")
                 start = time.perf_counter()
                 if method == "baseline":
                     model, result = ex.retrain_uncompressed(
-                        "dan", data, table, recipe, pretrained, seed=seed
+                        args.model, data, table, recipe, pretrained, seed=seed
                     )
                     fields = {
                         "dev_accuracy": result.best_dev,
@@ -268,14 +324,21 @@ def run(args: argparse.Namespace) -> int:
                     }
                 else:
                     fields = run_split(
-                        data, table, recipe, pretrained, seed=seed, method=method, p=p
+                        data,
+                        table,
+                        recipe,
+                        pretrained,
+                        seed=seed,
+                        method=method,
+                        p=p,
+                        model_name=args.model,
                     )
                 store.append_row(
                     args.output,
                     {
                         "study": STUDY,
                         "dataset": dataset,
-                        "model": "dan",
+                        "model": args.model,
                         "dim": DIM,
                         "p": p,
                         "seed": seed,
@@ -321,6 +384,14 @@ def _mean_delta(cells, datasets, method, field: str) -> float | None:
     return statistics.fmean(per) if per else None
 
 
+def _seed_count(cells, datasets, method) -> int:
+    """The fewest seeds `method` has with a baseline on any dataset."""
+    return min(
+        len(set(cells.get((d, method), {})) & set(cells[(d, "baseline")]))
+        for d in datasets
+    )
+
+
 def _budget(row: dict) -> float | None:
     """The row's `p`: None for the baseline, `P` for rows written before `p` was."""
     if row["method"] == "baseline":
@@ -336,11 +407,12 @@ def report(rows: list[dict], path: Path) -> None:
     budgets = sorted(
         {_budget(row) for row in rows} - {None}, key=lambda p: (p != P, -p)
     )
+    model = rows[0].get("model", "dan").upper() if rows else "DAN"
     lines = [
         "# Split-time probes: the factors' form and the split epoch "
         "(`benchmarks/split_probes.py`)",
         "",
-        "DAN, GloVe 50-d, the callback's defaults otherwise (6 bands, "
+        f"{model}, GloVe 50-d, the callback's defaults otherwise (6 bands, "
         '`learning_rate="calr"`: peak 1e-2 at p = 0.9, peak 2e-3 with floor 5e-4 '
         "below p = 0.85). Δ dev: the variant's best dev accuracy minus the float32 "
         "baseline's (the same baseline at every budget), same seed, mean ± "
@@ -392,16 +464,23 @@ def _budget_section(rows: list[dict], p: float, *, several: bool) -> list[str]:
     }
     means = {m: v for m, v in means.items() if v is not None}
     if means:
-        pick = max(means, key=means.get)
+        # Dev picks among the methods run on the most seeds (on every dataset): a
+        # method run on fewer could win or lose on the seeds it skipped.
+        counts = {m: _seed_count(cells, datasets, m) for m in means}
+        most = max(counts.values())
+        pick = max((m for m in means if counts[m] == most), key=means.get)
         lines += [
             "",
             f"## Selection (dev){at}, test read once",
             "",
-            "| method | mean Δ dev over the datasets | mean Δ test |",
-            "|---|---|---|",
+            "Dev picks among the methods run on the most seeds; the others are "
+            "listed with theirs.",
+            "",
+            "| method | seeds | mean Δ dev over the datasets | mean Δ test |",
+            "|---|---|---|---|",
         ]
         # Every method's dev; test only for the pick and the default.
-        for method in sorted(means, key=means.get, reverse=True):
+        for method in sorted(means, key=lambda m: (-counts[m], -means[m])):
             test = (
                 f"{_mean_delta(cells, datasets, method, 'test_accuracy'):+.2f}"
                 if method in (pick, "form:paper")
@@ -409,7 +488,7 @@ def _budget_section(rows: list[dict], p: float, *, several: bool) -> list[str]:
             )
             lines.append(
                 f"| `{method}`{' (dev pick)' if method == pick else ''} "
-                f"| {means[method]:+.2f} | {test} |"
+                f"| {counts[method]} | {means[method]:+.2f} | {test} |"
             )
     return lines
 

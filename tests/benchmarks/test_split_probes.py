@@ -92,13 +92,14 @@ def test_report_pairs_by_seed_with_the_baseline(tmp_path):
              if line.startswith("| R8")}  # fmt: skip
     # paper: dev deltas -1, -3 -> mean -2.00, standard error 1.00.
     assert "| 2 | 71.0 | -2.00 ± 1.00 |" in lines["`form:paper`"]
-    # balanced: only seed 0 is paired, and it is the dev pick (+2 > -2).
+    # balanced: only seed 0 is paired.
     assert "| 1 | - | +2.00 |" in lines["`form:balanced`"]
     assert "85.00 (abs.)" in lines["`baseline`"]
     selection = path.read_text().split("## Selection")[1]
-    # Test is shown for the pick (0.90 - 0.91) and the default ((-1 - 1) / 2).
-    assert "| `form:balanced` (dev pick) | +2.00 | -1.00 |" in selection
-    assert "| `form:paper` | -2.00 | -1.00 |" in selection
+    # Better on dev (+2 > -2) but on one seed of two: not a candidate, so the
+    # default is the pick; test is shown for the pick ((-1 - 1) / 2) only.
+    assert "| `form:paper` (dev pick) | 2 | -2.00 | -1.00 |" in selection
+    assert "| `form:balanced` | 1 | +2.00 | - |" in selection
 
 
 def test_each_method_runs_once_per_budget_and_the_baseline_once():
@@ -129,7 +130,7 @@ def test_report_has_one_section_per_budget_against_the_same_baseline(tmp_path):
     assert "| R8 | `form:paper` | 1 | - | -1.00 |" in first
     assert "form:balanced" not in first
     assert "| R8 | `form:paper` | 1 | - | +3.00 |" in second
-    assert "| `form:balanced` (dev pick) | +5.00 | -1.00 |" in second
+    assert "| `form:balanced` (dev pick) | 1 | +5.00 | -1.00 |" in second
 
 
 def test_selection_lists_every_method_on_dev_and_test_only_for_two(tmp_path):
@@ -145,7 +146,7 @@ def test_selection_lists_every_method_on_dev_and_test_only_for_two(tmp_path):
     table = [line for line in selection if line.startswith("| `")]
     # Sorted by dev; test read for the pick and the default only.
     assert table == [
-        "| `basis:fixed` (dev pick) | +2.00 | +4.00 |",
-        "| `form:balanced` | +1.00 | - |",
-        "| `form:paper` | -1.00 | -1.00 |",
+        "| `basis:fixed` (dev pick) | 1 | +2.00 | +4.00 |",
+        "| `form:balanced` | 1 | +1.00 | - |",
+        "| `form:paper` | 1 | -1.00 | -1.00 |",
     ]
