@@ -344,3 +344,23 @@ class _Kill(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
             raise _Killed
+
+
+def test_consumer_inside_a_keras_hub_layer_is_refused_with_the_reason(rng):
+    keras_hub = pytest.importorskip("keras_hub")
+    x, y = _data(rng)
+    inputs = keras.Input((SEQ,), dtype="int32")
+    hidden = keras_hub.layers.TokenAndPositionEmbedding(VOCAB, SEQ, DIM)(inputs)
+    hidden = keras.layers.GlobalAveragePooling1D()(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    split = tl.EmbeddingFactorization(
+        compression=0.9, at_epoch=1, bands=1, weighting="consumer"
+    )
+    with pytest.raises(ValueError, match="inside a nested model") as info:
+        model.fit(x, y, epochs=2, batch_size=BATCH, callbacks=[split], verbose=0)
+    assert "token_embedding" in str(info.value)
+    # The default (the plain SVD) splits it.
+    split = tl.EmbeddingFactorization(compression=0.9, at_epoch=1, bands=1)
+    model.fit(x, y, epochs=2, batch_size=BATCH, callbacks=[split], verbose=0)
+    assert split.result.consumer is None

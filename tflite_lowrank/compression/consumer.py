@@ -124,8 +124,8 @@ def check_consumer(model: keras.Model, embedding) -> None:
         raise ValueError(
             '`weighting="consumer"` needs a linear layer reading the vectors of '
             f"layer '{embedding.name}' (LSTM, GRU, SimpleRNN, Dense, Conv1D, or a "
-            f'mean over time then Dense), but {error}. Use weighting="auto" (the '
-            'plain SVD then) or weighting="none". Received: weighting="consumer"'
+            f'mean over time then Dense), but {error}. Use weighting="none" (the '
+            'plain SVD). Received: weighting="consumer"'
         ) from None
 
 
