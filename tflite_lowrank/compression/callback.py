@@ -43,10 +43,8 @@ from tflite_lowrank.compression.calibration import (
     split_covariance,
 )
 from tflite_lowrank.compression.consumer import (
-    NoConsumer,
     check_consumer,
-    consumer_covariance,
-    find_consumer,
+    consumer_weighting,
 )
 from tflite_lowrank.compression.coordination import (
     _backup_dirs,
@@ -293,16 +291,14 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     Raises:
         ValueError: in the constructor, for a bad `rank`, `compression`, `energy`,
             `at_epoch`, `learning_rate`, `calibration_steps` or `weighting`
-            (also `weighting="consumer"` with `calibration_data`), or
-            not exactly
-            one of `rank`, `compression` and `energy`, or a backend other than
-            TensorFlow; when `fit()` starts (before any training), for no such
+            (also `weighting="consumer"` with `calibration_data`), or not
+            exactly one of `rank`, `compression` and `energy`, or a backend other
+            than TensorFlow; when `fit()` starts (before any training), for no such
             layer (the message lists the model's Embedding layers), a layer that
             is not a `keras.layers.Embedding` (or a quantized or LoRA one, or a
             subclass that overrides methods the split would drop), for
             `weighting="consumer"` with no linear layer reading the vectors, a
-            rank that is
-            not below `min(V, D)` or saves no parameters, a callback that
+            rank that is not below `min(V, D)` or saves no parameters, a callback that
             already split, or a second `EmbeddingFactorization` for the same
             layer; at the split (before the optimizer is replaced), for a table
             with NaN or infinite values (training diverged), or calibration
@@ -454,43 +450,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------- helpers
 
-    def _weighted_by(self, covariance, log: bool = True):
-        """The split's weighting covariance (or None) and its consumer's name.
-
-        The calibration batches' gradient covariance when there is one; else, with
-        `weighting="consumer"`, the consumer's `K K^T` (`set_model` checked that
-        there is a consumer; a zero kernel falls back to the plain SVD, logged).
-        """
-        if covariance is not None:
-            return covariance, None
-        if self.weighting != "consumer":
-            return None, None
-        layer = self._layer
-        try:
-            consumer, _ = find_consumer(self.model, layer)
-        except NoConsumer as error:  # The graph changed since `fit()` started.
-            if not log:
-                return None, None
-            logger.warning(
-                "weighting: no linear consumer for layer '%s' (%s); using the "
-                "plain truncated SVD.",
-                layer.name,
-                error,
-            )
-            return None, None
-        covariance = consumer_covariance(consumer)
-        if not (np.all(np.isfinite(covariance)) and np.trace(covariance) > 0.0):
-            if not log:
-                return None, None
-            logger.info(
-                "weighting: the input kernel of '%s' is zero or not finite; using "
-                "the plain truncated SVD for layer '%s'.",
-                consumer.name,
-                layer.name,
-            )
-            return None, None
-        return covariance, consumer.name
-
     def _install_fresh_optimizer(
         self, kept: float, calibrated: bool, fixed_basis: bool | None = None
     ) -> bool:
@@ -521,6 +480,9 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         covariance, batches = split_covariance(
             self.model, layer, self.calibration_data, self.calibration_steps
         )
+        consumer = None
+        if self.weighting == "consumer":  # Never with `calibration_data`.
+            covariance, consumer = consumer_weighting(model, layer)
 
         def rank_at_split(table):
             return _rank_at_split(
@@ -537,7 +499,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         # needs the table's spectrum for it, computed with the old slots alive).
         if self.energy is None:
             rank, wanted = rank_at_split(None)
-            covariance, consumer = self._weighted_by(covariance)
             fixed_basis = self._install_fresh_optimizer(
                 _kept_fraction(rank, input_dim, output_dim), covariance is not None
             )
@@ -545,7 +506,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         table = np.asarray(layer.embeddings)
         if self.energy is not None:
             rank, wanted = rank_at_split(table)
-            covariance, consumer = self._weighted_by(covariance)
             fixed_basis = self._install_fresh_optimizer(
                 _kept_fraction(rank, input_dim, output_dim), covariance is not None
             )
@@ -617,8 +577,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self.coordinate_with,
             lambda kept, fixed_basis: self._install_fresh_optimizer(
                 kept,
-                self.calibration_data is not None
-                or self._weighted_by(None, log=False)[0] is not None,
+                self.calibration_data is not None or self.weighting == "consumer",
                 fixed_basis,
             ),
             verbose=self.verbose,

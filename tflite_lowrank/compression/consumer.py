@@ -23,12 +23,17 @@ the graph walk needs come from `keras_adapter`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import keras
 import numpy as np
 
 from tflite_lowrank.compression import keras_adapter
+
+# The fallback messages are the callback's (`consumer_weighting` runs in its split),
+# as `calibration.split_covariance`'s are.
+logger = logging.getLogger("tflite_lowrank.compression.callback")
 
 # Layers that are the identity at inference and work on any feature width.
 IDENTITY_LAYERS = (
@@ -127,6 +132,38 @@ def check_consumer(model: keras.Model, embedding) -> None:
             f'mean over time then Dense), but {error}. Use weighting="none" (the '
             'plain SVD). Received: weighting="consumer"'
         ) from None
+
+
+def consumer_weighting(
+    model: keras.Model, embedding
+) -> tuple[np.ndarray | None, str | None]:
+    """The covariance that weights the split of `embedding`, and its consumer's name.
+
+    `weighting="consumer"`'s counterpart of `calibration.split_covariance`:
+    `consumer_covariance` of the layer reading the vectors. `(None, None)`, with a
+    log line, when there is none (`check_consumer` refused that when `fit()`
+    started) or its kernel is zero or not finite: the split is then the plain SVD.
+    """
+    try:
+        consumer, _ = find_consumer(model, embedding)
+    except NoConsumer as error:
+        logger.warning(
+            "weighting: no linear consumer for layer '%s' (%s); using the "
+            "plain truncated SVD.",
+            embedding.name,
+            error,
+        )
+        return None, None
+    covariance = consumer_covariance(consumer)
+    if not (np.all(np.isfinite(covariance)) and np.trace(covariance) > 0.0):
+        logger.info(
+            "weighting: the input kernel of '%s' is zero or not finite; using "
+            "the plain truncated SVD for layer '%s'.",
+            consumer.name,
+            embedding.name,
+        )
+        return None, None
+    return covariance, consumer.name
 
 
 def input_kernel(layer):
