@@ -108,12 +108,16 @@ KERNEL = "ours-kernel"
 """Method prefix of ours with `weighting="consumer"` (`--consumer-weighted`): the
 split weighted by the next layer's input kernel (opt-in; `ours` is the default
 `weighting="none"`, the plain SVD)."""
+KERNEL_FIXED = "ours-kernelfixed"
+"""Method prefix of ours with `weighting="consumer"` and `train_basis=False`
+(`--consumer-fixed`): the data-free counterpart of `ours-calfixed`."""
 KIND_LABELS = {
     "ours": "",
     FIXED: ", fixed basis",
     CALIBRATED: ", calibrated",
     CALIBRATED_FIXED: ", calibrated, fixed basis",
     KERNEL: ", consumer-weighted",
+    KERNEL_FIXED: ", consumer-weighted, fixed basis",
 }
 
 
@@ -154,6 +158,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--consumer-weighted",
         action="store_true",
         help='Also train ours with weighting="consumer" (methods ours-kernel_p{p}_*).',
+    )
+    parser.add_argument(
+        "--consumer-fixed",
+        action="store_true",
+        help='Also train ours with weighting="consumer" and train_basis=False '
+        "(methods ours-kernelfixed_p{p}_*).",
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "frontier.jsonl")
     parser.add_argument("--threads", type=int, default=1)
@@ -255,7 +265,7 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             split_learning_rate="calr",
             train_basis=kind in ("ours", CALIBRATED, KERNEL),
             calibration=kind in (CALIBRATED, CALIBRATED_FIXED),
-            weighting="consumer" if kind == KERNEL else "none",
+            weighting="consumer" if kind in (KERNEL, KERNEL_FIXED) else "none",
         )
         for variant, path in _our_files(model, work, compression).items():
             row = {
@@ -313,6 +323,7 @@ def _kinds(args) -> tuple[str, ...]:
         *((CALIBRATED,) if args.calibrated else ()),
         *((CALIBRATED_FIXED,) if args.calibrated_fixed else ()),
         *((KERNEL,) if args.consumer_weighted else ()),
+        *((KERNEL_FIXED,) if args.consumer_fixed else ()),
     )
 
 

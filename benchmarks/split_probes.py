@@ -47,6 +47,9 @@ and `learning_rate="calr"`, whose CALR depends on the budget: peak 1e-2 at
    `form:paper+calr_3e-3` is the plain split with peak 3e-3: the two controls that
    separate the weighting from the schedule. Every other method has the
    callback's default `weighting="none"`.
+6. **Consumer-weighted, fixed basis** (`fixed:consumer`: `weighting="consumer"`
+   with `train_basis=False`): the data-free counterpart of `calibrated:fixed`, the
+   opt-in that meets the RT targets; it retrains with the fixed basis' CALR.
 
 `--model lstm` runs the same probes on the paper's LSTM (default output
 `results/split_probes_lstm.jsonl`).
@@ -118,6 +121,7 @@ METHODS = (
     "weighting:consumer",
     "weighting:consumer+calr_1e-2",
     "form:paper+calr_3e-3",
+    "fixed:consumer",
 )
 OUTPUTS = {"dan": OUTPUT, "lstm": HERE / "results" / "split_probes_lstm.jsonl"}
 
@@ -216,9 +220,9 @@ def run_split(
         model_name, data, table, recipe, pretrained, seed, learning_rate=None
     )
     at_epoch = recipe.pretrain_epochs + offset
-    # `basis:fixed` and `calibrated:fixed` keep the bases fixed; every other method
-    # trains both factors (the paper's retraining).
-    fixed = probe == "basis" or method == "calibrated:fixed"
+    # `basis:fixed`, `calibrated:fixed` and `fixed:consumer` keep the bases fixed;
+    # every other method trains both factors (the paper's retraining).
+    fixed = probe in ("basis", "fixed") or method == "calibrated:fixed"
     calibrated = probe == "calibrated"
     split = EmbeddingFactorization(
         "embedding",
@@ -259,7 +263,7 @@ def run_split(
 
 def _weighting(probe: str, variant: str) -> str:
     """The callback's `weighting` of an uncalibrated method."""
-    return variant if probe == "weighting" else "none"
+    return variant if probe in ("weighting", "fixed") else "none"
 
 
 def _calr(data, recipe, peak: float):

@@ -49,6 +49,16 @@ def test_method_names_and_labels():
         frontier.label("ours-calfixed_p0.9_int4")
         == "ours int4 (p=0.9, calibrated, fixed basis)"
     )
+    assert (
+        frontier.label("ours-kernelfixed_p0.9_int8")
+        == "ours int8 (p=0.9, consumer-weighted, fixed basis)"
+    )
+
+
+def test_consumer_fixed_flag_adds_its_kind_after_the_others():
+    args = frontier.parse_args(["--consumer-weighted", "--consumer-fixed"])
+    assert frontier._kinds(args) == ("ours", frontier.KERNEL, frontier.KERNEL_FIXED)
+    assert frontier._kinds(frontier.parse_args([])) == ("ours",)
 
 
 def test_target_pick_is_the_best_on_dev_at_the_same_budget_and_storage():
