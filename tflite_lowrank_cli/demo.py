@@ -71,6 +71,16 @@ def _add_demo_parser(subparsers) -> None:
         ),
     )
     parser.add_argument(
+        "--weighting",
+        choices=("none", "consumer"),
+        default="none",
+        help=(
+            "consumer: weight the split by the input kernel of the layer that reads "
+            "the vectors, without data (weighting=; default: none, the plain SVD). "
+            "With --fixed-basis, the data-free option for Rotten Tomatoes."
+        ),
+    )
+    parser.add_argument(
         "--epochs",
         type=int,
         help="Epochs of each training run (default: 8 for dan, 4 for lstm).",
@@ -150,6 +160,7 @@ def _handle_demo(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             train_basis=not args.fixed_basis,
             calibrate=args.calibrate,
+            weighting=args.weighting,
             **settings,
         )
     except OutputMismatchError as error:  # a converted file disagrees with Keras

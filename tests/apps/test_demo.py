@@ -136,6 +136,7 @@ def test_demo_quick_results_json_schema(quick_run, quick_results):
         "seq_len": 40,
         "train_basis": True,
         "calibrate": False,
+        "weighting": "none",
     }
     data = results["data"]
     assert data["num_train"] == 500
@@ -283,6 +284,13 @@ def test_demo_refuses_an_output_dir_that_is_a_file(tmp_path):
         ({"progress": 1}, TypeError, "Received: progress=1"),
         ({"train_basis": "no"}, TypeError, "Received: train_basis='no'"),
         ({"calibrate": 1}, TypeError, "Received: calibrate=1"),
+        ({"weighting": 1}, TypeError, "Received: weighting=1"),
+        ({"weighting": "kernel"}, ValueError, "Received: weighting='kernel'"),
+        (
+            {"weighting": "consumer", "calibrate": True},
+            ValueError,
+            "weighting='consumer', calibrate=True",
+        ),
         ({"output_dir": 42}, TypeError, "Received: output_dir=42"),
     ],
     ids=lambda value: "-".join(value) if isinstance(value, dict) else None,
@@ -303,6 +311,10 @@ def test_default_output_dir_is_under_runs_and_marks_subsamples():
     )
     fixed = demo.default_output_dir("r8", "dan", 0.9, train_basis=False)
     assert str(fixed) == "runs/r8-dan-p0.9-fixed"
+    weighted = demo.default_output_dir(
+        "r8", "dan", 0.9, train_basis=False, weighting="consumer"
+    )
+    assert str(weighted) == "runs/r8-dan-p0.9-fixed-consumer"
 
 
 def test_demo_help_lists_the_options():
@@ -316,6 +328,7 @@ def test_demo_help_lists_the_options():
         "--compression",
         "--fixed-basis",
         "--calibrate",
+        "--weighting",
         "--output-dir",
         "--quick",
     ):
@@ -345,6 +358,35 @@ def test_demo_quick_with_a_fixed_calibrated_split(tmp_path):
     # 500 training texts: all of them, in 16 batches of 32.
     assert split["train_basis"] is False and split["calibration_batches"] == 16
     assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
+
+
+@pytest.mark.slow
+def test_demo_quick_with_a_fixed_consumer_weighted_split(tmp_path):
+    # Slow tier: the data-free option for Rotten Tomatoes (`--weighting consumer
+    # --fixed-basis`); the weighting itself is tested with the callback
+    # (tests/compression/test_consumer_weighting.py).
+    output_dir = tmp_path / "run"
+    completed = _cli(
+        "demo",
+        "--quick",
+        "--fixed-basis",
+        "--weighting",
+        "consumer",
+        "--no-progress",
+        "--output-dir",
+        str(output_dir),
+        timeout=_QUICK_TIMEOUT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
+    assert results["settings"]["weighting"] == "consumer"
+    split = results["training"]["compressed"]["factorization"]
+    assert split["train_basis"] is False and split["calibration_batches"] == 0
+    # The DAN's first Dense after the mean reads the vectors.
+    assert split["consumer"] == "hidden_1"
+    assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
+    report = (output_dir / "results.md").read_text(encoding="utf-8")
+    assert "weighted by the input kernel of 'hidden_1'" in report
 
 
 @pytest.mark.slow

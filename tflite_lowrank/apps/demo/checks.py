@@ -1,9 +1,10 @@
 """The checks of `run_demo`'s arguments, made before any work.
 
 Private helpers of `tflite_lowrank.apps.demo.run`: `_check_choice` (dataset and model
-names), `_check_epochs` (which also fills in the defaults) and `_check_output_dir` (a
-folder, and no earlier run in it unless `overwrite`); `compression` is checked by the
-package's one `utils.checks.check_compression`. None of them imports TensorFlow.
+names), `_check_epochs` (which also fills in the defaults), `_check_weighting` and
+`_check_output_dir` (a folder, and no earlier run in it unless `overwrite`);
+`compression` is checked by the package's one `utils.checks.check_compression`. None
+of them imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -59,6 +60,28 @@ def _check_choice(name: str, value: object) -> str:
             f"Received: {name}={value!r}"
         )
     return value
+
+
+def _check_weighting(weighting: object, calibrate: bool) -> str:
+    """`weighting` is `"none"` or `"consumer"` (not `"consumer"` with `calibrate`)."""
+    choices = ("none", "consumer")
+    if not isinstance(weighting, str):
+        raise TypeError(
+            f"`weighting` must be a string, one of {list(choices)}. "
+            f"Received: weighting={weighting!r} (of type {type(weighting).__name__})"
+        )
+    if weighting not in choices:
+        raise ValueError(
+            f'`weighting` must be one of {list(choices)}: `"consumer"` weights the '
+            "split by the input kernel of the layer that reads the vectors. "
+            f"Received: weighting={weighting!r}"
+        )
+    if weighting == "consumer" and calibrate:
+        raise ValueError(
+            '`weighting="consumer"` and `calibrate=True` both weight the split; '
+            "pass one of them. Received: weighting='consumer', calibrate=True"
+        )
+    return weighting
 
 
 def _check_epochs(

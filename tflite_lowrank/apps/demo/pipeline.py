@@ -51,6 +51,7 @@ def _run(
     max_train_samples: int | None,
     train_basis: bool = True,
     calibrate: bool = False,
+    weighting: str = "none",
 ) -> DemoResult:
     start = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -87,8 +88,10 @@ def _run(
             )
 
     upper = model_name.upper()
-    options = ("" if train_basis else ", bases fixed") + (
-        ", weighted by calibration batches" if calibrate else ""
+    options = (
+        ("" if train_basis else ", bases fixed")
+        + (", weighted by calibration batches" if calibrate else "")
+        + (", weighted by the next layer's input kernel" if weighting != "none" else "")
     )
     baseline, baseline_summary = train(
         "baseline", f"Training the baseline {upper} ({_epochs(epochs)})", None
@@ -109,6 +112,7 @@ def _run(
                 if calibrate
                 else None
             ),
+            weighting=weighting,
         ),
     )
     trained = {"baseline": baseline, "compressed": compressed}
@@ -159,6 +163,7 @@ def _run(
             comparison=comparison,
             train_basis=train_basis,
             calibrate=calibrate,
+            weighting=weighting,
         )
         _write_results(staging, result)
     return result

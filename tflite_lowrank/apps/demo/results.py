@@ -194,6 +194,8 @@ class DemoResult:
             `to_dict` (the `models` hold its numbers).
         train_basis: Boolean. The callback's `train_basis` (`False`: fixed bases).
         calibrate: Boolean. Whether the split was weighted by calibration batches.
+        weighting: String. The callback's `weighting` (`"consumer"`: weighted by the
+            input kernel of the layer that reads the vectors).
 
     Example:
 
@@ -226,6 +228,7 @@ class DemoResult:
     comparison: Any = dataclasses.field(default=None, repr=False, compare=False)
     train_basis: bool = True
     calibrate: bool = False
+    weighting: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         """Returns `results.json`: settings, data, training, models and timings.
@@ -254,6 +257,7 @@ class DemoResult:
                 "seq_len": self.seq_len,
                 "train_basis": self.train_basis,
                 "calibrate": self.calibrate,
+                "weighting": self.weighting,
             },
             "data": {
                 "num_train": self.num_train,
