@@ -336,15 +336,33 @@ def test_demo_help_lists_the_options():
 
 
 @pytest.mark.slow
-def test_demo_quick_with_a_fixed_calibrated_split(tmp_path):
-    # Slow tier: a second demo run (about a minute); the options themselves are
-    # tested with the callback (tests/compression/test_train_basis.py).
+@pytest.mark.parametrize(
+    ("options", "settings", "factorization"),
+    [
+        # 500 training texts: all of them, in 16 batches of 32.
+        (("--calibrate",), {"calibrate": True}, {"calibration_batches": 16}),
+        # The data-free option for Rotten Tomatoes; the DAN's first Dense after
+        # the mean reads the vectors.
+        (
+            ("--weighting", "consumer"),
+            {"weighting": "consumer"},
+            {"calibration_batches": 0, "consumer": "hidden_1"},
+        ),
+    ],
+    ids=["calibrated", "consumer"],
+)
+def test_demo_quick_with_a_fixed_weighted_split(
+    tmp_path, options, settings, factorization
+):
+    # Slow tier: a second demo run (about a minute each); the options themselves
+    # are tested with the callback (tests/compression/test_train_basis.py,
+    # test_calibration.py, test_consumer_weighting.py).
     output_dir = tmp_path / "run"
     completed = _cli(
         "demo",
         "--quick",
         "--fixed-basis",
-        "--calibrate",
+        *options,
         "--no-progress",
         "--output-dir",
         str(output_dir),
@@ -353,40 +371,14 @@ def test_demo_quick_with_a_fixed_calibrated_split(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
     assert results["settings"]["train_basis"] is False
-    assert results["settings"]["calibrate"] is True
+    assert results["settings"] | settings == results["settings"]
     split = results["training"]["compressed"]["factorization"]
-    # 500 training texts: all of them, in 16 batches of 32.
-    assert split["train_basis"] is False and split["calibration_batches"] == 16
+    assert split["train_basis"] is False
+    assert split | factorization == split
     assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
-
-
-@pytest.mark.slow
-def test_demo_quick_with_a_fixed_consumer_weighted_split(tmp_path):
-    # Slow tier: the data-free option for Rotten Tomatoes (`--weighting consumer
-    # --fixed-basis`); the weighting itself is tested with the callback
-    # (tests/compression/test_consumer_weighting.py).
-    output_dir = tmp_path / "run"
-    completed = _cli(
-        "demo",
-        "--quick",
-        "--fixed-basis",
-        "--weighting",
-        "consumer",
-        "--no-progress",
-        "--output-dir",
-        str(output_dir),
-        timeout=_QUICK_TIMEOUT,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
-    assert results["settings"]["weighting"] == "consumer"
-    split = results["training"]["compressed"]["factorization"]
-    assert split["train_basis"] is False and split["calibration_batches"] == 0
-    # The DAN's first Dense after the mean reads the vectors.
-    assert split["consumer"] == "hidden_1"
-    assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
-    report = (output_dir / "results.md").read_text(encoding="utf-8")
-    assert "weighted by the input kernel of 'hidden_1'" in report
+    if "consumer" in factorization:
+        report = (output_dir / "results.md").read_text(encoding="utf-8")
+        assert "weighted by the input kernel of 'hidden_1'" in report
 
 
 @pytest.mark.slow

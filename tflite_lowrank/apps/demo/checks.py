@@ -45,10 +45,11 @@ def _check_output_dir(output_dir, overwrite: bool) -> Path:
     return path
 
 
-def _check_choice(name: str, value: object) -> str:
+def _check_choice(name: str, value: object, choices=None) -> str:
     from tflite_lowrank.data.datasets import DATASETS
 
-    choices = DATASETS if name == "dataset" else MODELS
+    if choices is None:
+        choices = DATASETS if name == "dataset" else MODELS
     if not isinstance(value, str):
         raise TypeError(
             f"`{name}` must be a string, one of {list(choices)}. "
@@ -64,18 +65,7 @@ def _check_choice(name: str, value: object) -> str:
 
 def _check_weighting(weighting: object, calibrate: bool) -> str:
     """`weighting` is `"none"` or `"consumer"` (not `"consumer"` with `calibrate`)."""
-    choices = ("none", "consumer")
-    if not isinstance(weighting, str):
-        raise TypeError(
-            f"`weighting` must be a string, one of {list(choices)}. "
-            f"Received: weighting={weighting!r} (of type {type(weighting).__name__})"
-        )
-    if weighting not in choices:
-        raise ValueError(
-            f'`weighting` must be one of {list(choices)}: `"consumer"` weights the '
-            "split by the input kernel of the layer that reads the vectors. "
-            f"Received: weighting={weighting!r}"
-        )
+    weighting = _check_choice("weighting", weighting, ("none", "consumer"))
     if weighting == "consumer" and calibrate:
         raise ValueError(
             '`weighting="consumer"` and `calibrate=True` both weight the split; '
