@@ -118,16 +118,11 @@ def run_one(config: str, seed: int) -> dict:
 def run(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    done = {store.run_key(row, KEY) for row in store.read_rows(args.output)}
-    plan = [
-        (config, seed)
-        for seed in args.seeds
-        for config in args.configs
-        if ("demo_seeds", config, seed) not in done
-    ]
+    wanted = [("demo_seeds", c, s) for s in args.seeds for c in args.configs]
+    plan = store.missing(wanted, store.finished_keys(args.output, KEY))
     logger.info("%d runs to do (%s).", len(plan), args.output)
     with tqdm(total=len(plan), unit="run", disable=args.no_progress) as bar:
-        for config, seed in plan:
+        for _, config, seed in plan:
             bar.set_postfix_str(f"{config} seed {seed}")
             row = run_one(config, seed)
             store.append_row(args.output, row)

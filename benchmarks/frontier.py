@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for kind in _kinds(args)
             for v in VARIANTS
         ]
-        done = {store.run_key(row, KEY) for row in store.read_rows(args.output)}
+        done = store.finished_keys(args.output, KEY)
         plan = []
         for seed in args.seeds:
             for model in args.models:

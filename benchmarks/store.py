@@ -47,9 +47,11 @@ def read_rows(path: os.PathLike[str] | str) -> list[dict]:
     return rows
 
 
-def finished_keys(path: os.PathLike[str] | str) -> set[tuple]:
-    """Keys of the runs already in the file."""
-    return {run_key(row) for row in read_rows(path)}
+def finished_keys(
+    path: os.PathLike[str] | str, fields: Sequence[str] = KEY_FIELDS
+) -> set[tuple]:
+    """Keys (`run_key` over `fields`) of the runs already in the file."""
+    return {run_key(row, fields) for row in read_rows(path)}
 
 
 def append_row(path: os.PathLike[str] | str, row: dict) -> None:
