@@ -597,9 +597,9 @@ def test_embedding_factorization_warns_when_split_never_happens(data):
 def rank_one_setup(data, coordinate_with=()):
     """A model whose split (rank 1, frozen learning rate) makes val_loss worse.
 
-    The plain SVD (`weighting="none"`, the default, said here because a split
-    weighted by the Dense's kernel keeps what the model reads, and val_loss need
-    not get worse then).
+    The plain SVD (`weighting="none"`, also what `"auto"` gives this model, said
+    here because a split weighted by the Dense's kernel keeps what the model reads,
+    and val_loss need not get worse then).
     """
     x, y = data
     keras.utils.set_random_seed(0)

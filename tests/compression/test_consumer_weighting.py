@@ -249,7 +249,7 @@ def test_consumer_without_one_raises_before_training(rng):
     "kwargs, match",
     [
         ({"weighting": "gradient"}, "`weighting` must be"),
-        ({"weighting": "auto"}, "`weighting` must be"),
+        ({"weighting": "Auto"}, "`weighting` must be"),
         ({"weighting": None}, "`weighting` must be"),
         (
             {"weighting": "consumer", "calibration_data": ([[1]], [0])},

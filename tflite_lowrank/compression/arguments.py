@@ -80,7 +80,9 @@ def _check_arguments(
         raise TypeError(f"`verbose` must be an integer. Received: verbose={verbose!r}")
 
 
-_TRAIN_BASIS_DEFAULT = True
+# `None`: the recipe's choice, `True` (the paper's retraining) unless
+# `weighting="auto"` takes the recurrent recipe below, whose basis is fixed.
+_TRAIN_BASIS_DEFAULT = None
 
 # `train_basis="auto"` keeps the basis fixed for a split that keeps at least this
 # fraction of the table's parameters. On the datasets a fixed basis helps (RT, R8) it
@@ -90,36 +92,73 @@ _FIXED_BASIS_KEPT_THRESHOLD = 0.3
 
 
 def _check_train_basis(train_basis) -> None:
-    """Raises unless `train_basis` is `True`, `False` or `"auto"`."""
-    if not (isinstance(train_basis, bool) or train_basis == "auto"):
+    """Raises unless `train_basis` is `None`, `True`, `False` or `"auto"`."""
+    if not (
+        train_basis is None or isinstance(train_basis, bool) or train_basis == "auto"
+    ):
         raise ValueError(
-            '`train_basis` must be True, False or "auto". '
+            '`train_basis` must be None, True, False or "auto". '
             f"Received: train_basis={train_basis!r}"
         )
 
 
-def _resolve_train_basis(train_basis, kept: float) -> bool:
-    """`train_basis` for a split keeping `kept` of the table's parameters."""
+def _resolve_train_basis(train_basis, kept: float, recipe: bool = False) -> bool:
+    """`train_basis` for a split keeping `kept` of the table's parameters.
+
+    `recipe`: `weighting="auto"` took the recurrent recipe (fixed basis), which
+    `None` follows.
+    """
+    if train_basis is None:
+        return not recipe
     if train_basis == "auto":
         return kept < _FIXED_BASIS_KEPT_THRESHOLD
     return bool(train_basis)
 
 
-_WEIGHTING_DEFAULT = "none"
-_WEIGHTINGS = ("none", "consumer")
+_WEIGHTING_DEFAULT = "auto"
+_WEIGHTINGS = ("auto", "none", "consumer")
+
+# `weighting="auto"` takes the recurrent recipe (consumer-weighted split, fixed
+# basis) for splits keeping at most this fraction of the table's parameters: the
+# heavy splits of the default CALR (`optimizer._CALR_KEPT_THRESHOLD`), where it was
+# chosen on dev (LSTM, p = 0.9: benchmarks/results/split_probes_lstm.md and
+# frontier_lstm.md). Lighter splits keep the plain SVD (not measured there).
+_RECIPE_KEPT_THRESHOLD = 0.15
+
+
+def _resolve_weighting(
+    weighting: str, kept: float, calibrated: bool, recurrent: bool
+) -> str:
+    """`"none"` or `"consumer"`: what `weighting` means for this split.
+
+    `"auto"` is `"consumer"` for a heavy split (`kept` at most
+    `_RECIPE_KEPT_THRESHOLD`) without calibration data whose vectors a recurrent
+    layer reads, else `"none"`.
+
+    >>> _resolve_weighting("auto", 0.1, calibrated=False, recurrent=True)
+    'consumer'
+    >>> _resolve_weighting("auto", 0.1, calibrated=False, recurrent=False)
+    'none'
+    >>> _resolve_weighting("auto", 0.5, calibrated=False, recurrent=True)
+    'none'
+    """
+    if weighting != "auto":
+        return weighting
+    heavy = kept <= _RECIPE_KEPT_THRESHOLD
+    return "consumer" if heavy and recurrent and not calibrated else "none"
 
 
 def _check_weighting(weighting, calibration_data) -> None:
     """Raises unless `weighting` is a known name that agrees with `calibration_data`."""
     if not isinstance(weighting, str) or weighting not in _WEIGHTINGS:
         raise ValueError(
-            '`weighting` must be "none" or "consumer". '
+            '`weighting` must be "auto", "none" or "consumer". '
             f"Received: weighting={weighting!r}"
         )
-    if calibration_data is not None and weighting != "none":
+    if calibration_data is not None and weighting == "consumer":
         raise ValueError(
             "`calibration_data` already weights the split (by the loss gradient), "
-            'so `weighting` must be "none" with it. '
+            'so `weighting` must be "auto" or "none" with it. '
             f"Received: weighting={weighting!r} with calibration_data"
         )
 

@@ -36,6 +36,7 @@ from tflite_lowrank.compression.arguments import (
     _rank_at_split,
     _release_layer,
     _resolve_train_basis,
+    _resolve_weighting,
     _warn_if_never_splits,
 )
 from tflite_lowrank.compression.calibration import (
@@ -45,6 +46,7 @@ from tflite_lowrank.compression.calibration import (
 from tflite_lowrank.compression.consumer import (
     check_consumer,
     consumer_weighting,
+    is_recurrent,
 )
 from tflite_lowrank.compression.coordination import (
     _backup_dirs,
@@ -115,6 +117,14 @@ class EmbeddingFactorization(keras.callbacks.Callback):
     1 in two bands, and `energy=`, use the paper's single band; `bands=1` asks for
     it. Frequency bands and the default schedule below were chosen on dev accuracy
     across four datasets (`benchmarks/results/recipe_study.md`).
+
+    When an LSTM, GRU or SimpleRNN reads the vectors and the split is heavy
+    (`compression` about 0.85 or more), the default (`weighting="auto"`,
+    `train_basis=None`) weights the SVD by that layer's input kernel and keeps the
+    factors' bases fixed while retraining (see `weighting`): chosen on dev for the
+    LSTM, where the plain split lost most. Other models get the plain SVD;
+    `weighting="none", train_basis=True` gives it to every model (the default of
+    earlier releases).
 
     The default learning rate (`learning_rate="calr"`) is CALR
     (`CyclicalAnnealedLearningRate`) with the peak times 0.8 per epoch and one
@@ -251,9 +261,11 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             (the paper's plain truncated SVD).
         calibration_steps: Integer >= 1. Most batches of `calibration_data` to
             use. Defaults to `100`.
-        train_basis: `True`, `False` or `"auto"`. `True` is the paper's
-            retraining: `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`
-            both train. `False` installs the codes at the table's scale,
+        train_basis: `None`, `True`, `False` or `"auto"`. `None` is `True`
+            unless `weighting="auto"` takes the recurrent recipe (below), whose
+            basis is fixed. `True` is the paper's retraining:
+            `embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T` both
+            train. `False` installs the codes at the table's scale,
             `embeddings_a = U_k S_k`, and keeps the orthonormal basis
             `embeddings_b = V_k^T` fixed (not trainable), so each word retrains
             like a row of the full table restricted to k directions; `"calr"` is
@@ -269,8 +281,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             need not be orthogonal) it also helps RT at 0.9 (-0.52 against
             -1.67 on dev). `"auto"` fixes the basis only for splits
             keeping at least 30% of the table's parameters. The files, their
-            size and the conversion are the same. Defaults to `True`.
-        weighting: `"none"` or `"consumer"`. How a split without
+            size and the conversion are the same. Defaults to `None`.
+        weighting: `"auto"`, `"none"` or `"consumer"`. How a split without
             `calibration_data` weights its SVD. `"none"` is the paper's plain
             truncated SVD. `"consumer"` finds the layer that reads the
             embedding's vectors (an LSTM, GRU or SimpleRNN, also in
@@ -283,10 +295,24 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             heavy one then retrains at CALR peak 3e-3, and `result.consumer`
             names the layer. On dev (DAN, p = 0.9, `split_probes.md`) it gains
             on 20 Newsgroups (+1.5 points against +0.3 for the plain SVD, 3
-            seeds) but not on the mean over four datasets with 5 seeds, so it is
-            not the default; without such a layer (a normalization or attention
-            layer reads the vectors, an embedding inside a nested model) it raises
-            when `fit()` starts. Defaults to `"none"`.
+            seeds) but not on the mean over four datasets with 5 seeds; without
+            such a layer (a normalization or attention layer reads the vectors,
+            an embedding inside a nested model) it raises when `fit()` starts.
+            `"auto"` is the recurrent recipe for a heavy split (keeping at most
+            15% of the table's parameters, `compression` about 0.85 or more)
+            whose vectors an LSTM, GRU or SimpleRNN reads (also in
+            `Bidirectional`): `"consumer"` with a fixed basis (with
+            `train_basis=None`) and CALR peak 1e-2, chosen on dev for the LSTM at
+            p = 0.9, where it beat the plain SVD on RT (+0.23 against -2.73
+            points of dev accuracy, 5 seeds, `split_probes_lstm.md`), R8 (-0.36
+            against -0.51) and 20 Newsgroups (-3.03 against -4.27, 3 seeds,
+            `frontier_lstm.jsonl`) and lost on BBC (-0.72 against +0.18); in
+            LiteRT with int8 factors it lost +0.11 against -1.42 points (RT),
+            -0.35 against -0.54 (R8), -2.74 against -6.08 (20NG). Otherwise
+            (a DAN's mean, a `Dense` or `Conv1D`, no consumer found, lighter
+            splits, `calibration_data`) `"auto"` is `"none"`; it never raises.
+            `result.consumer` and `result.train_basis` say what was done.
+            Defaults to `"auto"`.
 
     Raises:
         ValueError: in the constructor, for a bad `rank`, `compression`, `energy`,
@@ -346,7 +372,7 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         coordinate_with: Sequence[keras.callbacks.Callback] = (),
         calibration_data=None,
         calibration_steps: int = 100,
-        train_basis: bool | str = _TRAIN_BASIS_DEFAULT,
+        train_basis: bool | str | None = _TRAIN_BASIS_DEFAULT,
         weighting: str = _WEIGHTING_DEFAULT,
     ):
         super().__init__()
@@ -450,16 +476,45 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------- helpers
 
+    def _recipe(self, kept: float) -> tuple[str, bool]:
+        """`(weighting, fixed_basis)` for a split keeping `kept` of the parameters.
+
+        `weighting` is `"none"` or `"consumer"` (`"auto"` resolved for this model
+        and budget: `arguments._resolve_weighting`).
+        """
+        auto = self.weighting == "auto"
+        weighting = _resolve_weighting(
+            self.weighting,
+            kept,
+            calibrated=self.calibration_data is not None,
+            recurrent=auto and is_recurrent(self.model, self._layer),
+        )
+        recipe = auto and weighting == "consumer"
+        return weighting, not _resolve_train_basis(self.train_basis, kept, recipe)
+
+    def _prepare_split(
+        self, kept: float, covariance
+    ) -> tuple[np.ndarray | None, str | None, bool]:
+        """Weights the split and installs the optimizer for a split keeping `kept`.
+
+        Returns the covariance weighting the SVD (`covariance`, the calibration
+        pass's, or the consumer's kernel's), the consumer's name and `fixed_basis`.
+        """
+        weighting, fixed_basis = self._recipe(kept)
+        consumer = None
+        if weighting == "consumer":  # Never with `calibration_data`.
+            covariance, consumer = consumer_weighting(self.model, self._layer)
+        self._install_fresh_optimizer(kept, covariance is not None, fixed_basis)
+        return covariance, consumer, fixed_basis
+
     def _install_fresh_optimizer(
-        self, kept: float, calibrated: bool, fixed_basis: bool | None = None
-    ) -> bool:
-        """Installs the optimizer; returns `fixed_basis` (None: `train_basis`'s)."""
+        self, kept: float, calibrated: bool, fixed_basis: bool
+    ) -> None:
+        """Installs the fresh optimizer and its schedule."""
 
         def steps_per_epoch() -> int:
             return _steps_per_epoch(self.params, self._steps_in_last_epoch)
 
-        if fixed_basis is None:
-            fixed_basis = not _resolve_train_basis(self.train_basis, kept)
         _install_fresh_optimizer(
             self.model,
             self.learning_rate,
@@ -468,7 +523,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             calibrated,
             fixed_basis,
         )
-        return fixed_basis
 
     def _split(self, epoch: int) -> None:
         start = time.perf_counter()
@@ -480,9 +534,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         covariance, batches = split_covariance(
             self.model, layer, self.calibration_data, self.calibration_steps
         )
-        consumer = None
-        if self.weighting == "consumer":  # Never with `calibration_data`.
-            covariance, consumer = consumer_weighting(model, layer)
 
         def rank_at_split(table):
             return _rank_at_split(
@@ -499,15 +550,15 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         # needs the table's spectrum for it, computed with the old slots alive).
         if self.energy is None:
             rank, wanted = rank_at_split(None)
-            fixed_basis = self._install_fresh_optimizer(
-                _kept_fraction(rank, input_dim, output_dim), covariance is not None
+            covariance, consumer, fixed_basis = self._prepare_split(
+                _kept_fraction(rank, input_dim, output_dim), covariance
             )
         # One float32 copy (`ops.convert_to_numpy` would make two on the way).
         table = np.asarray(layer.embeddings)
         if self.energy is not None:
             rank, wanted = rank_at_split(table)
-            fixed_basis = self._install_fresh_optimizer(
-                _kept_fraction(rank, input_dim, output_dim), covariance is not None
+            covariance, consumer, fixed_basis = self._prepare_split(
+                _kept_fraction(rank, input_dim, output_dim), covariance
             )
         if wanted > rank:
             logger.warning(
@@ -577,7 +628,8 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self.coordinate_with,
             lambda kept, fixed_basis: self._install_fresh_optimizer(
                 kept,
-                self.calibration_data is not None or self.weighting == "consumer",
+                self.calibration_data is not None
+                or self._recipe(kept)[0] == "consumer",
                 fixed_basis,
             ),
             verbose=self.verbose,

@@ -134,6 +134,18 @@ def check_consumer(model: keras.Model, embedding) -> None:
         ) from None
 
 
+def is_recurrent(model: keras.Model, embedding) -> bool:
+    """Whether a recurrent layer (also in `Bidirectional`) reads `embedding`'s vectors.
+
+    `False` when the consumer is another layer or there is none (`NoConsumer`).
+    """
+    try:
+        consumer, _ = find_consumer(model, embedding)
+    except NoConsumer:
+        return False
+    return type(consumer).__name__ in (*RECURRENT_LAYERS, "Bidirectional")
+
+
 def consumer_weighting(
     model: keras.Model, embedding
 ) -> tuple[np.ndarray | None, str | None]:
