@@ -59,7 +59,8 @@ def _add_demo_parser(subparsers) -> None:
         action="store_true",
         help=(
             "Keep the factors' bases fixed after the split (train_basis=False; "
-            "an opt-in, see the README for where it helps)."
+            "an opt-in for the DAN, see the README for where it helps; the LSTM's "
+            "default at compression >= 0.85)."
         ),
     )
     parser.add_argument(
@@ -72,12 +73,14 @@ def _add_demo_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--weighting",
-        choices=("none", "consumer"),
-        default="none",
+        choices=("auto", "none", "consumer"),
+        default="auto",
         help=(
             "consumer: weight the split by the input kernel of the layer that reads "
-            "the vectors, without data (weighting=; default: none, the plain SVD). "
-            "With --fixed-basis, the data-free option for Rotten Tomatoes."
+            "the vectors, without data (weighting=); none: the paper's plain SVD; "
+            "auto (default): consumer with fixed bases for the LSTM at "
+            "compression >= 0.85, none otherwise. With --fixed-basis, consumer is "
+            "the data-free option for Rotten Tomatoes."
         ),
     )
     parser.add_argument(
@@ -158,7 +161,7 @@ def _handle_demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             overwrite=args.overwrite,
             progress=not args.no_progress,
-            train_basis=not args.fixed_basis,
+            train_basis=False if args.fixed_basis else None,
             calibrate=args.calibrate,
             weighting=args.weighting,
             **settings,

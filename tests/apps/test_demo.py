@@ -134,9 +134,9 @@ def test_demo_quick_results_json_schema(quick_run, quick_results):
         "batch_size": 50,
         "learning_rate": 1e-3,
         "seq_len": 40,
-        "train_basis": True,
+        "train_basis": None,
         "calibrate": False,
-        "weighting": "none",
+        "weighting": "auto",
     }
     data = results["data"]
     assert data["num_train"] == 500
@@ -315,6 +315,12 @@ def test_default_output_dir_is_under_runs_and_marks_subsamples():
         "r8", "dan", 0.9, train_basis=False, weighting="consumer"
     )
     assert str(weighted) == "runs/r8-dan-p0.9-fixed-consumer"
+    # The defaults (train_basis=None, weighting="auto") add nothing; explicit
+    # choices are marked, so an explicit run never lands in a default one.
+    plain = demo.default_output_dir(
+        "r8", "lstm", 0.9, train_basis=True, weighting="none"
+    )
+    assert str(plain) == "runs/r8-lstm-p0.9-trained-plain"
 
 
 def test_demo_help_lists_the_options():
@@ -379,6 +385,31 @@ def test_demo_quick_with_a_fixed_weighted_split(
     if "consumer" in factorization:
         report = (output_dir / "results.md").read_text(encoding="utf-8")
         assert "weighted by the input kernel of 'hidden_1'" in report
+
+
+@pytest.mark.slow
+def test_demo_quick_lstm_takes_the_recurrent_recipe_by_default(tmp_path):
+    # Slow tier: the LSTM's default at p = 0.9 weights the split by the LSTM's
+    # input kernel and fixes the bases (weighting="auto", train_basis=None).
+    output_dir = tmp_path / "run"
+    completed = _cli(
+        "demo",
+        "--quick",
+        "--model",
+        "lstm",
+        "--no-progress",
+        "--output-dir",
+        str(output_dir),
+        timeout=_QUICK_TIMEOUT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
+    assert results["settings"]["weighting"] == "auto"
+    assert results["settings"]["train_basis"] is None
+    split = results["training"]["compressed"]["factorization"]
+    assert split["train_basis"] is False
+    assert split["consumer"] and "lstm" in split["consumer"]
+    assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
 
 
 @pytest.mark.slow

@@ -64,8 +64,8 @@ def _check_choice(name: str, value: object, choices=None) -> str:
 
 
 def _check_weighting(weighting: object, calibrate: bool) -> str:
-    """`weighting` is `"none"` or `"consumer"` (not `"consumer"` with `calibrate`)."""
-    weighting = _check_choice("weighting", weighting, ("none", "consumer"))
+    """`weighting` is `"auto"`, `"none"` or `"consumer"` (not with `calibrate`)."""
+    weighting = _check_choice("weighting", weighting, ("auto", "none", "consumer"))
     if weighting == "consumer" and calibrate:
         raise ValueError(
             '`weighting="consumer"` and `calibrate=True` both weight the split; '

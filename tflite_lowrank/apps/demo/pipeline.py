@@ -49,9 +49,9 @@ def _run(
     split_epoch: int,
     seed: int,
     max_train_samples: int | None,
-    train_basis: bool = True,
+    train_basis: bool | None = None,
     calibrate: bool = False,
-    weighting: str = "none",
+    weighting: str = "auto",
 ) -> DemoResult:
     start = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -89,9 +89,13 @@ def _run(
 
     upper = model_name.upper()
     options = (
-        ("" if train_basis else ", bases fixed")
+        ("" if train_basis is not False else ", bases fixed")
         + (", weighted by calibration batches" if calibrate else "")
-        + (", weighted by the next layer's input kernel" if weighting != "none" else "")
+        + (
+            ", weighted by the next layer's input kernel"
+            if weighting == "consumer"
+            else ""
+        )
     )
     baseline, baseline_summary = train(
         "baseline", f"Training the baseline {upper} ({_epochs(epochs)})", None

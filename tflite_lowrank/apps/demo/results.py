@@ -192,10 +192,13 @@ class DemoResult:
         comparison: `benchmark.Comparison` of the four files (paths in the run
             folder); `comparison.plot(...)` draws `comparison.png`. Not in
             `to_dict` (the `models` hold its numbers).
-        train_basis: Boolean. The callback's `train_basis` (`False`: fixed bases).
+        train_basis: Boolean or None. The callback's `train_basis` (`False`:
+            fixed bases; `None`: the callback's default).
         calibrate: Boolean. Whether the split was weighted by calibration batches.
         weighting: String. The callback's `weighting` (`"consumer"`: weighted by the
-            input kernel of the layer that reads the vectors).
+            input kernel of the layer that reads the vectors; `"auto"`: the
+            callback's default). What the split did is in
+            `training[1].factorization` (`train_basis`, `consumer`).
 
     Example:
 
@@ -226,9 +229,9 @@ class DemoResult:
     stage_seconds: dict[str, float]
     environment: dict[str, str]
     comparison: Any = dataclasses.field(default=None, repr=False, compare=False)
-    train_basis: bool = True
+    train_basis: bool | None = None
     calibrate: bool = False
-    weighting: str = "none"
+    weighting: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         """Returns `results.json`: settings, data, training, models and timings.

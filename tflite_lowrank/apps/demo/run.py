@@ -136,9 +136,9 @@ def run_demo(
     max_train_samples: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
-    train_basis: bool = True,
+    train_basis: bool | None = None,
     calibrate: bool = False,
-    weighting: str = "none",
+    weighting: str = "auto",
 ) -> DemoResult:
     """Trains a baseline and a compressed model, converts, benchmarks, writes a run.
 
@@ -172,18 +172,22 @@ def run_demo(
             Defaults to `False`.
         progress: Boolean. Report stages and training progress on stderr. Defaults
             to `True`.
-        train_basis: Boolean. The callback's `train_basis`: `False` keeps the
-            factors' bases fixed after the split (an opt-in; with `calibrate=True`
-            it kept Rotten Tomatoes' accuracy at p = 0.9 over 5 seeds in
-            `benchmarks/results/frontier.md`). Defaults to `True`.
+        train_basis: Boolean or None. The callback's `train_basis`: `False`
+            keeps the factors' bases fixed after the split (an opt-in for the
+            DAN; with `calibrate=True` it kept Rotten Tomatoes' accuracy at
+            p = 0.9 over 5 seeds in `benchmarks/results/frontier.md`), `True`
+            trains them; `None` is the callback's default (fixed for the LSTM's
+            heavy splits, see `weighting`). Defaults to `None`.
         calibrate: Boolean. Give the callback `calibration_data=`: 3,200 random
             training texts (fewer on a subsample), so the split is weighted by
             the loss. Defaults to `False`.
         weighting: String. The callback's `weighting`: `"consumer"` weights the
             split by the input kernel of the layer that reads the vectors, without
             data (with `train_basis=False` it kept Rotten Tomatoes' accuracy at
-            p = 0.9 in `benchmarks/results/frontier.md`, 5 seeds). Not with
-            `calibrate=True`. Defaults to `"none"` (the plain SVD).
+            p = 0.9 in `benchmarks/results/frontier.md`, 5 seeds), `"none"` is
+            the plain SVD, `"auto"` the callback's default (`"consumer"` with a
+            fixed basis for the LSTM at compression >= 0.85, else `"none"`).
+            `"consumer"` is refused with `calibrate=True`. Defaults to `"auto"`.
 
     Returns:
         A `DemoResult`.
@@ -215,7 +219,8 @@ def run_demo(
         )
     _check_bool("overwrite", overwrite)
     _check_bool("progress", progress)
-    _check_bool("train_basis", train_basis)
+    if train_basis is not None:
+        _check_bool("train_basis", train_basis)
     _check_bool("calibrate", calibrate)
     weighting = _check_weighting(weighting, calibrate)
     for module in ("pandas", "pyarrow", "matplotlib"):  # before minutes of training
@@ -264,15 +269,17 @@ def default_output_dir(
     compression: float,
     max_train_samples: int | None = None,
     *,
-    train_basis: bool = True,
+    train_basis: bool | None = None,
     calibrate: bool = False,
-    weighting: str = "none",
+    weighting: str = "auto",
 ) -> Path:
     """The run folder used when none is given: `runs/<dataset>-<model>-p<p>`.
 
     A run on a subsample gets `-n<max_train_samples>` appended, so that a quick run
-    never lands in the folder of a full one; a fixed basis `-fixed`, a calibrated
-    split `-calibrated`, a consumer-weighted one `-consumer`.
+    never lands in the folder of a full one; an explicit fixed basis `-fixed`, a
+    trained one `-trained`, a calibrated split `-calibrated`, an explicit
+    weighting `-consumer` or `-plain` (the defaults, `train_basis=None` and
+    `weighting="auto"`, add nothing).
 
     Args:
         dataset: String. Dataset name.
@@ -280,9 +287,9 @@ def default_output_dir(
         compression: Float. The compression, written without trailing zeros.
         max_train_samples: Integer or None. The subsample size, if any. Defaults to
             `None`.
-        train_basis: Boolean. `run_demo`'s. Defaults to `True`.
+        train_basis: Boolean or None. `run_demo`'s. Defaults to `None`.
         calibrate: Boolean. `run_demo`'s. Defaults to `False`.
-        weighting: String. `run_demo`'s. Defaults to `"none"`.
+        weighting: String. `run_demo`'s. Defaults to `"auto"`.
 
     Returns:
         A relative `Path`, under the current folder.
@@ -299,14 +306,16 @@ def default_output_dir(
     >>> str(default_output_dir("rotten_tomatoes", "dan", 0.9, train_basis=False,
     ...                        weighting="consumer"))
     'runs/rotten_tomatoes-dan-p0.9-fixed-consumer'
+    >>> str(default_output_dir("rotten_tomatoes", "lstm", 0.9, weighting="none"))
+    'runs/rotten_tomatoes-lstm-p0.9-plain'
     """
     name = f"{dataset}-{model}-p{compression:g}"
     if max_train_samples is not None:
         name += f"-n{max_train_samples}"
-    if not train_basis:
-        name += "-fixed"
+    if train_basis is not None:
+        name += "-trained" if train_basis else "-fixed"
     if calibrate:
         name += "-calibrated"
-    if weighting == "consumer":
-        name += "-consumer"
+    if weighting != "auto":
+        name += "-consumer" if weighting == "consumer" else "-plain"
     return Path("runs") / name
