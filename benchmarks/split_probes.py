@@ -45,8 +45,9 @@ and `learning_rate="calr"`, whose CALR depends on the budget: peak 1e-2 at
    `C = K K^T`. It retrains with the weighted CALR (peak 3e-3 at p >= 0.85);
    `weighting:consumer+calr_1e-2` with the plain split's peak 1e-2, and
    `form:paper+calr_3e-3` is the plain split with peak 3e-3: the two controls that
-   separate the weighting from the schedule. Every other method has the
-   callback's default `weighting="none"`.
+   separate the weighting from the schedule. Every other method has
+   `weighting="none"` (the plain SVD, spelled out: the callback's default
+   `"auto"` is the recurrent recipe, method 6, for the LSTM at p >= 0.85).
 6. **Consumer-weighted, fixed basis** (`fixed:consumer`: `weighting="consumer"`
    with `train_basis=False`): the data-free counterpart of `calibrated:fixed`, the
    opt-in that meets the RT targets; it retrains with the fixed basis' CALR.

@@ -120,3 +120,25 @@ def test_dev_pick_compares_complete_files_on_their_shared_seeds():
         [s for s in summary if "p0.9_int8" in s["method"]], lambda s: 0
     )
     assert pick["method"] == "ours_p0.9_int8"  # 0.76 against 0.70 on seed 1.
+
+
+def test_the_lstm_default_at_heavy_splits_is_the_recurrent_recipe(tmp_path):
+    assert frontier.default_method("lstm", "ours_p0.9_int4") == (
+        "ours-kernelfixed_p0.9_int4"
+    )
+    assert frontier.default_method("lstm", "ours_p0.8_int8") == "ours_p0.8_int8"
+    assert frontier.default_method("dan", "ours_p0.9_int8") == "ours_p0.9_int8"
+    assert frontier.label("ours_p0.9_int8", "lstm") == "ours int8 (p=0.9, plain SVD)"
+    assert frontier.label("ours_p0.9_int8", "dan") == "ours int8 (p=0.9)"
+    # The targets table reads the recipe's files as the LSTM's default.
+    rows = []
+    for row in _rows():
+        row = {**row, "model": "lstm"}
+        row["method"] = row["method"].replace("ours-calfixed", "ours-kernelfixed")
+        rows.append(row)
+    frontier.report(rows, tmp_path / "frontier.jsonl")
+    text = (tmp_path / "frontier.md").read_text()
+    line = next(line for line in text.splitlines() if "int8 factors, <= 2.5%" in line)
+    cells = [cell.strip() for cell in line.split("|")[1:-1]]
+    assert cells[4:7] == ["+0.00 ± 0.00", "2.00%", "yes"]
+    assert "ours int8 (p=0.9, plain SVD)" in text
