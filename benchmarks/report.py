@@ -41,8 +41,10 @@ METHOD_LABELS = {
     "svd_no_retrain": "SVD, no retraining",
     "online_svd": "ours: online SVD + retrain",
     "online_svd_int8": "ours, int8 factors (.tflite)",
-    "online_default": "ours, callback defaults (bands, CALR)",
+    "online_default": "ours, callback defaults (bands, CALR; the DAN's)",
     "online_default_int8": "ours, callback defaults, int8 factors (.tflite)",
+    "online_recurrent": "ours, the LSTM's default (consumer-weighted, fixed basis)",
+    "online_recurrent_int8": "ours, the LSTM's default, int8 factors (.tflite)",
     "offline_svd_us": "offline SVD of GloVe (U_k S_k)",
     "offline_svd_u": "offline SVD of GloVe (U_k, paper)",
 }
@@ -153,6 +155,8 @@ def headline_markdown(summary: pd.DataFrame) -> list[str]:
     methods = [
         ("online_default", HEADLINE_P),
         ("online_default_int8", HEADLINE_P),
+        ("online_recurrent", HEADLINE_P),
+        ("online_recurrent_int8", HEADLINE_P),
         ("online_svd", HEADLINE_P),
         ("online_svd_int8", HEADLINE_P),
         ("svd_no_retrain", HEADLINE_P),

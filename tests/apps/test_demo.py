@@ -346,28 +346,38 @@ def test_demo_help_lists_the_options():
     ("options", "settings", "factorization"),
     [
         # 500 training texts: all of them, in 16 batches of 32.
-        (("--calibrate",), {"calibrate": True}, {"calibration_batches": 16}),
+        (
+            ("--fixed-basis", "--calibrate"),
+            {"calibrate": True, "train_basis": False},
+            {"calibration_batches": 16},
+        ),
         # The data-free option for Rotten Tomatoes; the DAN's first Dense after
         # the mean reads the vectors.
         (
-            ("--weighting", "consumer"),
-            {"weighting": "consumer"},
+            ("--fixed-basis", "--weighting", "consumer"),
+            {"weighting": "consumer", "train_basis": False},
             {"calibration_batches": 0, "consumer": "hidden_1"},
         ),
+        # The LSTM's default at p = 0.9 (weighting="auto", train_basis=None):
+        # weighted by the LSTM's input kernel, bases fixed.
+        (
+            ("--model", "lstm"),
+            {"weighting": "auto", "train_basis": None},
+            {"calibration_batches": 0, "consumer": "lstm"},
+        ),
     ],
-    ids=["calibrated", "consumer"],
+    ids=["calibrated", "consumer", "lstm-default"],
 )
 def test_demo_quick_with_a_fixed_weighted_split(
     tmp_path, options, settings, factorization
 ):
     # Slow tier: a second demo run (about a minute each); the options themselves
     # are tested with the callback (tests/compression/test_train_basis.py,
-    # test_calibration.py, test_consumer_weighting.py).
+    # test_calibration.py, test_consumer_weighting.py, test_recurrent_recipe.py).
     output_dir = tmp_path / "run"
     completed = _cli(
         "demo",
         "--quick",
-        "--fixed-basis",
         *options,
         "--no-progress",
         "--output-dir",
@@ -376,7 +386,6 @@ def test_demo_quick_with_a_fixed_weighted_split(
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
-    assert results["settings"]["train_basis"] is False
     assert results["settings"] | settings == results["settings"]
     split = results["training"]["compressed"]["factorization"]
     assert split["train_basis"] is False
@@ -384,32 +393,8 @@ def test_demo_quick_with_a_fixed_weighted_split(
     assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
     if "consumer" in factorization:
         report = (output_dir / "results.md").read_text(encoding="utf-8")
-        assert "weighted by the input kernel of 'hidden_1'" in report
-
-
-@pytest.mark.slow
-def test_demo_quick_lstm_takes_the_recurrent_recipe_by_default(tmp_path):
-    # Slow tier: the LSTM's default at p = 0.9 weights the split by the LSTM's
-    # input kernel and fixes the bases (weighting="auto", train_basis=None).
-    output_dir = tmp_path / "run"
-    completed = _cli(
-        "demo",
-        "--quick",
-        "--model",
-        "lstm",
-        "--no-progress",
-        "--output-dir",
-        str(output_dir),
-        timeout=_QUICK_TIMEOUT,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
-    assert results["settings"]["weighting"] == "auto"
-    assert results["settings"]["train_basis"] is None
-    split = results["training"]["compressed"]["factorization"]
-    assert split["train_basis"] is False
-    assert split["consumer"] and "lstm" in split["consumer"]
-    assert results["models"]["compressed_float32"]["max_output_difference"] < 1e-3
+        consumer = factorization["consumer"]
+        assert f"weighted by the input kernel of '{consumer}'" in report
 
 
 @pytest.mark.slow

@@ -287,21 +287,39 @@ def test_consumer_weighting_on_sequential_conv1d_converts(rng, tmp_path):
         assert result.max_output_difference < tolerance
 
 
-def test_weighted_split_resumes_from_a_backup(rng, tmp_path):
+def _lstm():
+    return _sequential(keras.layers.LSTM(4, return_sequences=True, name="reader"))
+
+
+@pytest.mark.parametrize(
+    ("build", "kwargs", "train_basis", "peak"),
+    [
+        # Dropout's random state is not in a backup: none in the DAN.
+        (lambda: _dan(dropout=0.0), {"weighting": "consumer"}, True, 3e-3),
+        # The LSTM's default (weighting="auto"): weighted, fixed basis, peak 1e-2.
+        (_lstm, {}, False, 1e-2),
+        # The same weighting with a trained basis: the weighted CALR.
+        (_lstm, {"train_basis": True}, True, 3e-3),
+    ],
+    ids=["dan-consumer", "lstm-default", "lstm-trained-basis"],
+)
+def test_weighted_split_resumes_from_a_backup(
+    build, kwargs, train_basis, peak, rng, tmp_path
+):
     """A restart after a post-split backup gets the same (weighted) CALR back."""
     x, y = _data(rng)
 
     def run(backup, stop_at=None):
         keras.utils.set_random_seed(3)
-        model = _dan(dropout=0.0)  # Dropout's random state is not in a backup.
+        model = build()
         restore = keras.callbacks.BackupAndRestore(str(backup))
         split = tl.EmbeddingFactorization(
             "embedding",
             compression=0.9,
             at_epoch=1,
-            weighting="consumer",
             coordinate_with=[restore],
             verbose=0,
+            **kwargs,
         )
         callbacks = [restore, split]
         if stop_at is not None:
@@ -320,14 +338,17 @@ def test_weighted_split_resumes_from_a_backup(rng, tmp_path):
             pass
         return model, split
 
-    uninterrupted, _ = run(tmp_path / "a")
+    uninterrupted, first = run(tmp_path / "a")
+    assert first.result.consumer is not None
+    assert first.result.train_basis is train_basis
     run(tmp_path / "b", stop_at=2)  # Killed after the first post-split epoch.
     marker = json.loads((tmp_path / "b" / "tflite_lowrank_split.json").read_text())
     assert marker["config"]["name"] == "embedding"
+    assert marker["config"]["train_basis"] is train_basis
     resumed, split = run(tmp_path / "b")
-    assert split.result.resumed
+    assert split.result.resumed and split.result.train_basis is train_basis
     schedule = keras_adapter.learning_rate_object(resumed.optimizer)
-    assert schedule.initial_learning_rate == pytest.approx(3e-3)
+    assert schedule.initial_learning_rate == pytest.approx(peak)
     for w, w0 in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
         np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)
 

@@ -4,8 +4,6 @@ A heavy split read by a recurrent layer is weighted by that layer's input kernel
 retrains with a fixed basis; everything else keeps the paper's plain SVD.
 """
 
-import json
-
 import keras
 import numpy as np
 import pytest
@@ -170,58 +168,3 @@ def test_calibration_data_takes_precedence(rng):
     assert split.result.consumer is None
     assert split.result.calibration_batches == 1
     assert split.result.train_basis is True
-
-
-class _Killed(Exception):
-    pass
-
-
-class _Kill(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 2:
-            raise _Killed
-
-
-@pytest.mark.parametrize("train_basis, peak", [(None, 1e-2), (True, 3e-3)])
-def test_recipe_resumes_from_a_backup(train_basis, peak, rng, tmp_path):
-    """A restart after a post-split backup gets the recipe's CALR back."""
-    x, y = _data(rng)
-
-    def run(backup, kill=False):
-        keras.utils.set_random_seed(3)
-        model = _model(keras.layers.LSTM(4, name="reader"))
-        restore = keras.callbacks.BackupAndRestore(str(backup))
-        split = tl.EmbeddingFactorization(
-            "embedding",
-            compression=0.9,
-            at_epoch=1,
-            train_basis=train_basis,
-            coordinate_with=[restore],
-            verbose=0,
-        )
-        try:
-            model.fit(
-                x,
-                y,
-                epochs=3,
-                batch_size=BATCH,
-                callbacks=[restore, split] + ([_Kill()] if kill else []),
-                verbose=0,
-                shuffle=False,
-            )
-        except _Killed:
-            pass
-        return model, split
-
-    uninterrupted, first = run(tmp_path / "a")
-    fixed = train_basis is None
-    assert first.result.consumer == "reader"
-    assert first.result.train_basis is not fixed
-    run(tmp_path / "b", kill=True)
-    marker = json.loads((tmp_path / "b" / "tflite_lowrank_split.json").read_text())
-    assert marker["config"]["train_basis"] is not fixed
-    resumed, split = run(tmp_path / "b")
-    assert split.result.resumed and split.result.train_basis is not fixed
-    assert _peak(resumed) == pytest.approx(peak)
-    for w, w0 in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
-        np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)
