@@ -8,7 +8,11 @@ process per run), for `--seeds` and each configuration:
 - `default`: no option, the callback's defaults;
 - `consumer_fixed`: `--weighting consumer --fixed-basis`, the data-free opt-in for
   models that have nearly stopped improving at the split (`split_probes.md`);
-- `calibrated_fixed`: `--calibrate --fixed-basis`, the same with calibration data.
+- `calibrated_fixed`: `--calibrate --fixed-basis`, the same with calibration data;
+- `lstm_default`: `--model lstm`, the LSTM demo with the callback's defaults (at
+  p = 0.9 the recurrent recipe: weighted by the LSTM's input kernel, fixed basis);
+- `lstm_plain`: `--model lstm --weighting none`, the same with the plain split (the
+  LSTM's default before `weighting="auto"`).
 
 Δ: the LiteRT test accuracy of a file minus that of the float32 baseline of the same
 run, in points (both trained from the same initial weights). Rows go to
@@ -16,7 +20,8 @@ run, in points (both trained from the same initial weights). Rows go to
 `results/demo_seeds.md`.
 
 ```bash
-.venv/bin/python benchmarks/demo_seeds.py                 # 15 runs, ~8 min on 2 cores
+.venv/bin/python benchmarks/demo_seeds.py                 # 25 runs, ~50 min on 2 cores
+.venv/bin/python benchmarks/demo_seeds.py --configs lstm_default lstm_plain
 .venv/bin/python benchmarks/demo_seeds.py --configs default consumer_fixed --seeds 0 1
 .venv/bin/python benchmarks/demo_seeds.py --report
 ```
@@ -46,6 +51,8 @@ CONFIGS = {
     "default": (),
     "consumer_fixed": ("--weighting", "consumer", "--fixed-basis"),
     "calibrated_fixed": ("--calibrate", "--fixed-basis"),
+    "lstm_default": ("--model", "lstm"),
+    "lstm_plain": ("--model", "lstm", "--weighting", "none"),
 }
 FILES = ("baseline_dynamic", "compressed_float32", "compressed_dynamic")
 KEY = ("study", "config", "seed")
@@ -163,7 +170,8 @@ def report(rows: list[dict], path: Path) -> None:
     lines = [
         "# The demo over seeds (`benchmarks/demo_seeds.py`)",
         "",
-        "`tflite-lowrank demo --seed s [options]`: Rotten Tomatoes, DAN, p = 0.9, "
+        "`tflite-lowrank demo --seed s [options]`: Rotten Tomatoes, p = 0.9, the DAN "
+        "(the LSTM with `--model lstm`), "
         "LiteRT on the 1,265 test snippets. Δ: the file's accuracy minus the float32 "
         "baseline's of the same run, points, mean ± standard error over the seeds "
         "(range in brackets).",

@@ -20,9 +20,15 @@ Memory is sampled every 2 ms by a thread (psutil RSS). Also times
 `np.linalg.svd` and `tf.linalg.svd` of the full 400k x 300 table, the numbers the
 issue quotes.
 
+`--readers lstm` reads the vectors with an LSTM(150) instead of the mean, so that
+the default split takes the recurrent recipe (`weighting="auto"`: weighted by the
+LSTM's input kernel, fixed basis).
+
 Usage:
     .venv/bin/python benchmarks/split_overhead.py            # about 3 min on 2 cores
     .venv/bin/python benchmarks/split_overhead.py --sizes 20000
+    .venv/bin/python benchmarks/split_overhead.py --methods auto --bands auto \
+        --readers lstm --no-full-svd --output benchmarks/results/split_overhead_lstm
 
 Writes `benchmarks/results/split_overhead.json` and `split_overhead.md`.
 """
@@ -85,7 +91,9 @@ class _PeakRss:
         self.peak = max(self.peak, self._process.memory_info().rss)
 
 
-def _case_split(rows: int, method: str, optimizer: str, bands="1") -> dict:
+def _case_split(
+    rows: int, method: str, optimizer: str, bands="1", reader="mean"
+) -> dict:
     import tracemalloc
 
     import psutil
@@ -109,7 +117,10 @@ def _case_split(rows: int, method: str, optimizer: str, bands="1") -> dict:
     table_bytes = table.nbytes
     inputs = keras.Input((4,), dtype="int32")
     hidden = keras.layers.Embedding(rows, DIM, name="embedding")(inputs)
-    hidden = keras.layers.GlobalAveragePooling1D()(hidden)
+    if reader == "lstm":
+        hidden = keras.layers.LSTM(150, name="lstm")(hidden)
+    else:
+        hidden = keras.layers.GlobalAveragePooling1D()(hidden)
     model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
     model.get_layer("embedding").embeddings.assign(table)
     del table
@@ -145,6 +156,9 @@ def _case_split(rows: int, method: str, optimizer: str, bands="1") -> dict:
         "method": method,
         "optimizer": optimizer,
         "bands": bands,
+        "reader": reader,
+        "consumer": result.consumer,
+        "train_basis": result.train_basis,
         "band_ranks": list(result.band_ranks or [result.rank]),
         "rank": result.rank,
         "relative_error": result.relative_error,
@@ -235,6 +249,8 @@ def _markdown(rows: list[dict]) -> str:
         banded = r.get("bands", "1") != "1"
         svd_seconds = None if banded else svd.get((r["rows"], r["method"]))
         ranks = ", ".join(str(k) for k in r.get("band_ranks", [r["rank"]]))
+        if r.get("consumer"):  # The recurrent recipe.
+            ranks += f"; weighted by '{r['consumer']}', fixed basis"
         lines.append(
             f"| {r['rows']:,} x {r['cols']} | {r['method']} | "
             f"{r.get('bands', '1')} ({ranks}) | {r['optimizer']} | "
@@ -274,6 +290,14 @@ def main(argv=None) -> int:
         help='The callback\'s `bands` for the Adam splits with method "auto": 1 (the '
         'single SVD) and "auto" (the default, frequency bands).',
     )
+    parser.add_argument(
+        "--readers",
+        nargs="+",
+        choices=("mean", "lstm"),
+        default=["mean"],
+        help="The layer reading the vectors in the Adam splits with method "
+        '"auto": the mean (a DAN) or an LSTM (the recurrent recipe).',
+    )
     parser.add_argument("--no-full-svd", action="store_true")
     parser.add_argument("--output", default=str(RESULTS / "split_overhead"))
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -282,7 +306,11 @@ def main(argv=None) -> int:
         case = json.loads(args.case)
         if case["kind"] == "split":
             row = _case_split(
-                case["rows"], case["method"], case["optimizer"], case.get("bands", "1")
+                case["rows"],
+                case["method"],
+                case["optimizer"],
+                case.get("bands", "1"),
+                case.get("reader", "mean"),
             )
         else:
             row = _case_svd(case["rows"], case["method"])
@@ -295,19 +323,22 @@ def main(argv=None) -> int:
     for rows in args.sizes:
         for method in args.methods:
             for bands in args.bands if method == "auto" else ["1"]:
-                cases.append(
-                    {
-                        "kind": "split",
-                        "rows": rows,
-                        "method": method,
-                        "optimizer": "adam",
-                        "bands": bands,
-                    }
-                )
+                for reader in args.readers if method == "auto" else ["mean"]:
+                    cases.append(
+                        {
+                            "kind": "split",
+                            "rows": rows,
+                            "method": method,
+                            "optimizer": "adam",
+                            "bands": bands,
+                            "reader": reader,
+                        }
+                    )
             cases.append({"kind": "svd", "rows": rows, "method": method})
-        cases.append(
-            {"kind": "split", "rows": rows, "method": "auto", "optimizer": "sgd"}
-        )
+        if "mean" in args.readers:
+            cases.append(
+                {"kind": "split", "rows": rows, "method": "auto", "optimizer": "sgd"}
+            )
         if not args.no_full_svd and rows == max(args.sizes):
             cases += [{"kind": "svd", "rows": rows, "method": m} for m in FULL_SVDS]
     results = []
