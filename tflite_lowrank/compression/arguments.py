@@ -21,6 +21,7 @@ import weakref
 import keras
 import numpy as np
 
+from tflite_lowrank.compression.optimizer import _CALR_KEPT_THRESHOLD
 from tflite_lowrank.compression.svd import (
     rank_for_compression,
     rank_for_energy,
@@ -120,10 +121,10 @@ _WEIGHTINGS = ("auto", "none", "consumer")
 
 # `weighting="auto"` takes the recurrent recipe (consumer-weighted split, fixed
 # basis) for splits keeping at most this fraction of the table's parameters: the
-# heavy splits of the default CALR (`optimizer._CALR_KEPT_THRESHOLD`), where it was
-# chosen on dev (LSTM, p = 0.9: benchmarks/results/split_probes_lstm.md and
-# frontier_lstm.md). Lighter splits keep the plain SVD (not measured there).
-_RECIPE_KEPT_THRESHOLD = 0.15
+# heavy splits of the default CALR, where it was chosen on dev (LSTM, p = 0.9:
+# benchmarks/results/split_probes_lstm.md and frontier_lstm.md). Lighter splits keep
+# the plain SVD (not measured there).
+_RECIPE_KEPT_THRESHOLD = _CALR_KEPT_THRESHOLD
 
 
 def _resolve_weighting(

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from tflite_lowrank.apps.demo.results import DEFAULT_EPOCHS, MODELS, RUN_FILES
+from tflite_lowrank.compression.arguments import _WEIGHTINGS
 from tflite_lowrank.utils.checks import check_int as _check_int
 
 
@@ -65,7 +66,7 @@ def _check_choice(name: str, value: object, choices=None) -> str:
 
 def _check_weighting(weighting: object, calibrate: bool) -> str:
     """`weighting` is `"auto"`, `"none"` or `"consumer"` (not with `calibrate`)."""
-    weighting = _check_choice("weighting", weighting, ("auto", "none", "consumer"))
+    weighting = _check_choice("weighting", weighting, _WEIGHTINGS)
     if weighting == "consumer" and calibrate:
         raise ValueError(
             '`weighting="consumer"` and `calibrate=True` both weight the split; '
