@@ -515,6 +515,54 @@ def peer_comparisons(rows: list[dict]) -> list[dict]:
     return out
 
 
+def dev_test_gaps(rows: list[dict]) -> list[dict]:
+    """Per training of ours: the paired Δ on dev next to the paired Δ on test.
+
+    One entry per (dataset, model, training), read from its int8 file (every file of
+    a training shares its Keras dev accuracy). `gap` is Δ dev − Δ test, in points:
+    how much dev overrates the split against the baseline on test. Seeds: those
+    with a baseline.
+    """
+    baselines = {
+        (r["dataset"], r["model"], r["seed"]): r
+        for r in rows
+        if r["method"] == "baseline_float32" and "train_dev_accuracy" in r
+    }
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        key = (row["dataset"], row["model"], row["seed"])
+        if (
+            row["method"].startswith("ours")
+            and row["method"].endswith("_int8")
+            and "train_dev_accuracy" in row
+            and key in baselines
+        ):
+            groups[(row["dataset"], row["model"], row["method"])].append(row)
+    out = []
+    for (dataset, model, method), members in sorted(groups.items()):
+        dev = [
+            100
+            * (
+                r["train_dev_accuracy"]
+                - baselines[(dataset, model, r["seed"])]["train_dev_accuracy"]
+            )
+            for r in members
+        ]
+        test = [r["accuracy_delta_points"] for r in members]
+        out.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "method": method,
+                "seeds": len(members),
+                "dev_delta_mean": statistics.fmean(dev),
+                "test_delta_mean": statistics.fmean(test),
+                "gap": statistics.fmean(dev) - statistics.fmean(test),
+            }
+        )
+    return out
+
+
 def report(rows: list[dict], output: Path) -> None:
     """Writes `<stem>.md`, `<stem>_summary.json` and `<stem>.png` next to `output`."""
     rows = [r for r in rows if not r.get("quick")] or rows
@@ -630,10 +678,32 @@ def report(rows: list[dict], output: Path) -> None:
             f"{100 * s['embedding_ratio']:.2f}% | {int(s['tflite_bytes']):,} | "
             f"{s['latency_ratio']:.2f}x |"
         )
+    gaps = dev_test_gaps(rows)
+    lines += [
+        "",
+        "## Dev against test",
+        "",
+        "Per training of ours (its int8 file): Δ dev, the paired difference of its "
+        "Keras dev accuracy to the baseline's (what selection sees), next to Δ test "
+        "in LiteRT, means over seeds, in points; gap: Δ dev − Δ test, how much dev "
+        "overrates the split.",
+        "",
+        "| dataset | model | training | seeds | Δ dev | Δ test | gap |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for g in gaps:
+        lines.append(
+            f"| {g['dataset']} | {g['model']} | {label(g['method'], g['model'])} | "
+            f"{g['seeds']} | {g['dev_delta_mean']:+.2f} | "
+            f"{g['test_delta_mean']:+.2f} | {g['gap']:+.2f} |"
+        )
     lines.append("")
     (folder / f"{stem}.md").write_text("\n".join(lines), encoding="utf-8")
     (folder / f"{stem}_summary.json").write_text(
-        json.dumps({"methods": summary, "peers": comparisons}, indent=2) + "\n",
+        json.dumps(
+            {"methods": summary, "peers": comparisons, "dev_test": gaps}, indent=2
+        )
+        + "\n",
         encoding="utf-8",
     )
     try:

@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
@@ -142,3 +144,36 @@ def test_the_lstm_default_at_heavy_splits_is_the_recurrent_recipe(tmp_path):
     cells = [cell.strip() for cell in line.split("|")[1:-1]]
     assert cells[4:7] == ["+0.00 ± 0.00", "2.00%", "yes"]
     assert "ours int8 (p=0.9, plain SVD)" in text
+
+
+def test_dev_test_gaps_pair_each_training_with_its_baseline_on_both_splits():
+    rows = _rows()
+    # A seed without a baseline is left out of the pairing.
+    rows.append(_row("ours_p0.9_int8", 2, 0.5, 0.5, 0.02, 0.8))
+    gaps = {g["method"]: g for g in frontier.dev_test_gaps(rows)}
+    # Only int8 files of ours stand for their training.
+    assert set(gaps) == {
+        "ours_p0.9_int8",
+        "ours-calfixed_p0.9_int8",
+        "ours-fixed_p0.5_int8",
+    }
+    default = gaps["ours_p0.9_int8"]
+    assert default["seeds"] == 2
+    assert default["dev_delta_mean"] == pytest.approx(-3.0)
+    assert default["test_delta_mean"] == pytest.approx(-2.0)
+    assert default["gap"] == pytest.approx(-1.0)
+    fixed = gaps["ours-fixed_p0.5_int8"]
+    assert fixed["dev_delta_mean"] == pytest.approx(-2.0)
+    assert fixed["test_delta_mean"] == pytest.approx(1.0)
+    assert fixed["gap"] == pytest.approx(-3.0)
+
+
+def test_report_has_the_dev_against_test_table(tmp_path):
+    output = tmp_path / "frontier.jsonl"
+    frontier.report(_rows(), output)
+    text = (tmp_path / "frontier.md").read_text()
+    section = text.split("## Dev against test", 1)[1]
+    assert (
+        "| rotten_tomatoes | dan | ours int8 (p=0.9) | 2 | -3.00 | -2.00 | -1.00 |"
+        in (section)
+    )
