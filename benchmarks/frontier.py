@@ -548,16 +548,17 @@ def dev_test_gaps(rows: list[dict]) -> list[dict]:
             )
             for r in members
         ]
-        test = [r["accuracy_delta_points"] for r in members]
+        dev_mean = statistics.fmean(dev)
+        test_mean = statistics.fmean(r["accuracy_delta_points"] for r in members)
         out.append(
             {
                 "dataset": dataset,
                 "model": model,
                 "method": method,
                 "seeds": len(members),
-                "dev_delta_mean": statistics.fmean(dev),
-                "test_delta_mean": statistics.fmean(test),
-                "gap": statistics.fmean(dev) - statistics.fmean(test),
+                "dev_delta_mean": dev_mean,
+                "test_delta_mean": test_mean,
+                "gap": dev_mean - test_mean,
             }
         )
     return out

@@ -173,7 +173,5 @@ def test_report_has_the_dev_against_test_table(tmp_path):
     frontier.report(_rows(), output)
     text = (tmp_path / "frontier.md").read_text()
     section = text.split("## Dev against test", 1)[1]
-    assert (
-        "| rotten_tomatoes | dan | ours int8 (p=0.9) | 2 | -3.00 | -2.00 | -1.00 |"
-        in (section)
-    )
+    line = "| rotten_tomatoes | dan | ours int8 (p=0.9) | 2 | -3.00 | -2.00 | -1.00 |"
+    assert line in section
