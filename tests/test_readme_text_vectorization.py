@@ -33,7 +33,9 @@ TEST = (
 
 def readme_blocks() -> list[tuple[str, str]]:
     """The (language, code) blocks of the README's TextVectorization section."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "text-vectorization-and-kerashub.md").read_text(
+        encoding="utf-8"
+    )
     assert HEADING in text, f"README.md has no section {HEADING!r}"
     section = text.split(HEADING, 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S)
