@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from tflite_lowrank.compression.svd import truncated_svd
+from tflite_lowrank.factorization import truncated_svd
 
 QUANTIZATION_BITS = (8, 4, 2)
 """Bit widths of the post-training quantization baseline."""

@@ -1,7 +1,7 @@
 """Does the gradient-weighted split (`calibration_data=`) beat the plain one on dev?
 
 `EmbeddingFactorization(calibration_data=...)` weights the truncated SVD by the
-covariance of the loss gradient (`tflite_lowrank.compression.weighting`): the model
+covariance of the loss gradient (`tflite_lowrank.factorization.weighting`): the model
 right after the split is much closer to the trained one. This study asks whether that
 survives retraining, and with which CALR: DAN, GloVe 50-d, 6 frequency bands, p = 0.9
 (the issue's byte targets), each (dataset, seed) pretrained once (3 epochs) and
@@ -13,8 +13,8 @@ rows of the schedules `calr_budget.py` already ran are copied from
 Selection on dev only; test is shown for the step-0 comparison and the selected pair.
 
 ```bash
-.venv/bin/python benchmarks/calibration_study.py            # the runs, then the report
-.venv/bin/python benchmarks/calibration_study.py --report   # the report only
+.venv/bin/python -m benchmarks.calibration_study            # the runs, then the report
+.venv/bin/python -m benchmarks.calibration_study --report   # the report only
 ```
 """
 
@@ -22,20 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import store  # noqa: E402
+from benchmarks import harness, recipe_study, stats, store
 
-RESULTS = HERE / "results"
+RESULTS = harness.RESULTS
 OUTPUT = RESULTS / "calibration_study.jsonl"
-DATASETS = ("rotten_tomatoes", "r8", "bbc", "20newsgroups")
+DATASETS = harness.DATASETS
 SEEDS = {
     "rotten_tomatoes": (0, 1, 2),
     "r8": (0, 1, 2),
@@ -54,7 +50,7 @@ DEFAULT = ("bands6", "calr_0.01_d0.8_h0.5")
 """What the callback does at p = 0.9 without `calibration_data`."""
 CALIBRATED_RULE = "calr_0.003_d0.8_h0.5"
 """What `learning_rate="calr"` installs for a calibrated split at p >= 0.85."""
-SHORT = {"rotten_tomatoes": "RT", "r8": "R8", "bbc": "BBC", "20newsgroups": "20NG"}
+SHORT = harness.SHORT_NAMES
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -87,8 +83,6 @@ def _key(row: dict) -> tuple:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.report:
-        import recipe_study
-
         _seed_copies(args.output)
         for dataset in args.datasets:
             seeds = SEEDS[dataset]
@@ -130,8 +124,9 @@ def _paired_seeds(cells, dataset, pairs) -> list[int]:
 
 
 def _mean(values) -> float | None:
+    """The mean in percent; None for no values (the tables print "–")."""
     values = list(values)
-    return 100.0 * statistics.fmean(values) if values else None
+    return 100.0 * stats.mean(values) if values else None
 
 
 def _fmt(value) -> str:
@@ -172,7 +167,7 @@ def report(rows: list[dict], path: Path) -> None:
 
     def mean_over(pair, field):
         values = [table[pair][d][field] for d in datasets]
-        return statistics.fmean(values) if None not in values else None
+        return stats.mean(values) if None not in values else None
 
     lines = [
         "# The gradient-weighted split (`benchmarks/calibration_study.py`)",

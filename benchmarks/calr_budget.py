@@ -19,31 +19,27 @@ and the plot `results/calr_budget.png`.
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/calr_budget.py                 # the runs, then the report
-.venv/bin/python benchmarks/calr_budget.py --compressions 0.5 0.8 \
+.venv/bin/python -m benchmarks.calr_budget                 # the runs, then the report
+.venv/bin/python -m benchmarks.calr_budget --compressions 0.5 0.8 \
     --schedules calr_0.001_d0.9_h0.5_f0.5 calr_0.0015_d0.9_h0.5_f0.5 \
     calr_0.002_d0.8_h0.5_f0.25                              # the shallow cycles
-.venv/bin/python benchmarks/calr_budget.py --report        # the report only
-.venv/bin/python benchmarks/calr_budget.py --report --with-test
+.venv/bin/python -m benchmarks.calr_budget --report        # the report only
+.venv/bin/python -m benchmarks.calr_budget --report --with-test
 ```
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import store  # noqa: E402
+from benchmarks import harness, recipe_study, stats, store
 
-RESULTS = HERE / "results"
+RESULTS = harness.RESULTS
 OUTPUT = RESULTS / "calr_budget.jsonl"
-DATASETS = ("rotten_tomatoes", "r8", "bbc", "20newsgroups")
+DATASETS = harness.DATASETS
 COMPRESSIONS = (0.5, 0.8, 0.9)
 SCHEDULES = (
     "calr_0.01_d0.8_h0.5",
@@ -79,7 +75,7 @@ def rule(p: float) -> str:
     return SELECTED_HEAVY if 1.0 - p <= KEPT_THRESHOLD + 1e-9 else SELECTED_LIGHT
 
 
-SHORT = {"rotten_tomatoes": "RT", "r8": "R8", "bbc": "BBC", "20newsgroups": "20NG"}
+SHORT = harness.SHORT_NAMES
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -102,8 +98,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.report:
-        import recipe_study
-
         run_args = [
             "--models",
             "dan",
@@ -156,16 +150,6 @@ def _complete(cells: dict, p: float, datasets, schedules) -> dict:
     return out
 
 
-def _mean(values) -> float:
-    values = list(values)
-    return statistics.fmean(values) if values else float("nan")
-
-
-def _sd(values) -> float:
-    values = list(values)
-    return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def summarize(rows: list[dict], field: str = "dev_accuracy") -> dict:
     """Per budget: each schedule's mean `field` per dataset and over datasets.
 
@@ -182,10 +166,10 @@ def summarize(rows: list[dict], field: str = "dev_accuracy") -> dict:
         scores = {}
         for name in schedules:
             per = {
-                d: _mean(cells[(p, d, name)][s][field] for s in seeds)
+                d: stats.mean(cells[(p, d, name)][s][field] for s in seeds)
                 for d, seeds in complete.items()
             }
-            per["mean"] = _mean(per.values())
+            per["mean"] = stats.mean(per.values())
             scores[name] = per
         out[p] = {"datasets": complete, "scores": scores}
     return out
@@ -200,7 +184,7 @@ def select(summary: dict) -> dict:
     names = set.intersection(*(set(s["scores"]) for s in summary.values()))
     overall = sorted(
         names,
-        key=lambda n: -_mean(s["scores"][n]["mean"] for s in summary.values()),
+        key=lambda n: -stats.mean(s["scores"][n]["mean"] for s in summary.values()),
     )
     return {"per_budget": per_budget, "overall": overall}
 
@@ -282,7 +266,7 @@ def report(rows: list[dict], path: Path, *, with_test: bool = False) -> None:
         )
 
     def over_budgets(name):
-        return 100 * _mean(s["scores"][name]["mean"] for s in summary.values())
+        return 100 * stats.mean(s["scores"][name]["mean"] for s in summary.values())
 
     overall = choice["overall"]
     calr_overall = [n for n in overall if _eligible(n)]
@@ -316,8 +300,6 @@ def report(rows: list[dict], path: Path, *, with_test: bool = False) -> None:
 
 
 def _eligible(name: str) -> bool:
-    import recipe_study
-
     return recipe_study.SCHEDULES[name].can_be_default
 
 

@@ -20,10 +20,10 @@ run, in points (both trained from the same initial weights). Rows go to
 `results/demo_seeds.md`.
 
 ```bash
-.venv/bin/python benchmarks/demo_seeds.py                 # 25 runs, ~50 min on 2 cores
-.venv/bin/python benchmarks/demo_seeds.py --configs lstm_default lstm_plain
-.venv/bin/python benchmarks/demo_seeds.py --configs default consumer_fixed --seeds 0 1
-.venv/bin/python benchmarks/demo_seeds.py --report
+.venv/bin/python -m benchmarks.demo_seeds                 # 25 runs, ~50 min on 2 cores
+.venv/bin/python -m benchmarks.demo_seeds --configs lstm_default lstm_plain
+.venv/bin/python -m benchmarks.demo_seeds --configs default consumer_fixed --seeds 0 1
+.venv/bin/python -m benchmarks.demo_seeds --report
 ```
 """
 
@@ -32,21 +32,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import store
+from benchmarks import harness, stats, store
 
 logger = logging.getLogger("demo_seeds")
 
-HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "results" / "demo_seeds.jsonl"
+OUTPUT = harness.RESULTS / "demo_seeds.jsonl"
 CONFIGS = {
     "default": (),
     "consumer_fixed": ("--weighting", "consumer", "--fixed-basis"),
@@ -73,7 +70,7 @@ def _command() -> list[str]:
     script = Path(sys.executable).with_name("tflite-lowrank")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "tflite_lowrank"]
+    return [sys.executable, "-m", "tflite_lowrank_cli"]
 
 
 def run_one(config: str, seed: int) -> dict:
@@ -123,12 +120,12 @@ def run_one(config: str, seed: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
     wanted = [("demo_seeds", c, s) for s in args.seeds for c in args.configs]
     plan = store.missing(wanted, store.finished_keys(args.output, KEY))
     logger.info("%d runs to do (%s).", len(plan), args.output)
-    with tqdm(total=len(plan), unit="run", disable=args.no_progress) as bar:
+    with harness.progress(
+        total=len(plan), unit="run", desc="demo_seeds", disable=args.no_progress
+    ) as bar:
         for _, config, seed in plan:
             bar.set_postfix_str(f"{config} seed {seed}")
             row = run_one(config, seed)
@@ -155,10 +152,8 @@ def summarize(rows: list[dict]) -> list[dict]:
         for name in FILES:
             deltas = [r[f"{name}_delta_points"] for r in members]
             entry[name] = (
-                statistics.fmean(deltas),
-                statistics.stdev(deltas) / math.sqrt(len(deltas))
-                if len(deltas) > 1
-                else 0.0,
+                stats.mean(deltas),
+                stats.se(deltas),
                 min(deltas),
                 max(deltas),
             )
@@ -215,7 +210,7 @@ def report(rows: list[dict], path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    harness.setup_logging()
     args = parse_args(argv)
     if not args.report:
         run(args)

@@ -45,10 +45,10 @@ group) writes `results/frontier.md`, `results/frontier_summary.json` and the plo
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/frontier.py                 # DAN, 4 datasets, 5 seeds
-.venv/bin/python benchmarks/frontier.py --models lstm --seeds 0 1 2 \\
+.venv/bin/python -m benchmarks.frontier                 # DAN, 4 datasets, 5 seeds
+.venv/bin/python -m benchmarks.frontier --models lstm --seeds 0 1 2 \\
     --datasets rotten_tomatoes r8 --compressions 0.9
-.venv/bin/python benchmarks/frontier.py --report        # tables and plot only
+.venv/bin/python -m benchmarks.frontier --report        # tables and plot only
 ```
 """
 
@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import statistics
 import sys
 import tempfile
@@ -65,22 +64,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import store  # noqa: E402
+from benchmarks import harness, stats, store
 
 logger = logging.getLogger("frontier")
 
-RESULTS = HERE / "results"
-DATASETS = ("rotten_tomatoes", "r8", "bbc", "20newsgroups")
+RESULTS = harness.RESULTS
+DATASETS = harness.DATASETS
 MODELS = ("dan", "lstm")
 SEEDS = (0, 1, 2, 3, 4)
 COMPRESSIONS = (0.9, 0.5, 0.8)
 """Trained in this order: the issue's targets first, then the other points."""
-DIM = 50
+DIM = harness.DIM
 KEY = ("dataset", "model", "seed", "method")
 PEERS = ("ptq_int8", "keras_int8_embedding", "int4_table")
 VARIANTS = ("float32", "int8", "int4")
@@ -210,13 +204,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    harness.setup_logging()
     if not args.report:
-        import tensorflow as tf
-        from tqdm import tqdm
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        harness.limit_threads(args.threads)
         wanted = ["baseline_float32", *PEERS] + [
             ours_method(p, v, kind)
             for p in args.compressions
@@ -233,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ]
                     if missing:
                         plan.append((dataset, model, seed, missing))
-        for dataset, model, seed, missing in tqdm(
+        for dataset, model, seed, missing in harness.progress(
             plan, desc="frontier", disable=args.no_progress
         ):
             run_group(dataset, model, seed, missing, args)
@@ -244,18 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
     """Trains and scores what `missing` names for one group; appends rows as it goes."""
-    import experiment
-    import peers
-    import recipe_study
-
-    data = recipe_study.prepare_data(dataset, quick=args.quick)
-    recipe = (
-        experiment.Recipe(pretrain_epochs=1, retrain_epochs=2)
-        if args.quick
-        else experiment.Recipe()
+    data, recipe, table, pretrained = harness.pretrained_start(
+        dataset, model_name, seed, harness.recipe_for(args.quick), quick=args.quick
     )
-    table = experiment.initial_table(data, DIM, seed)
-    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
     work = Path(tempfile.mkdtemp(prefix=f"frontier_{dataset}_{model_name}_{seed}_"))
     common = {
         "dataset": dataset,
@@ -267,17 +248,18 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
     }
 
     if "baseline_float32" in missing or any(m in missing for m in PEERS):
-        baseline, phase = experiment.retrain_uncompressed(
+        baseline, phase = harness.retrain_uncompressed(
             model_name, data, table, recipe, pretrained, seed=seed
         )
-        files = _peer_files(baseline, work)
+        files = harness.peer_files(baseline, work)
         base = None
         for method, path in files.items():
-            row = {**peers._measure(path, data), **common, "method": method}
+            row = {**harness.measure(path, data), **common, "method": method}
             if method == "baseline_float32":
-                row.update({f"train_{k}": v for k, v in peers._phase(phase).items()})
+                train = harness.phase_fields(phase)
+                row.update({f"train_{k}": v for k, v in train.items()})
                 base = row
-            peers._relative_to(row, base)
+            harness.relative_to(row, base)
             _append(row, args.output, missing)
             path.unlink(missing_ok=True)
     base = _base_row(args.output, dataset, model_name, seed)
@@ -288,7 +270,7 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
         methods = [ours_method(compression, v, kind) for v in VARIANTS]
         if not any(m in missing for m in methods):
             continue
-        model, phase, split = experiment.retrain_online(
+        model, phase, split = harness.retrain_online(
             model_name,
             data,
             table,
@@ -302,16 +284,17 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             calibration=kind in (CALIBRATED, CALIBRATED_FIXED),
             weighting="consumer" if kind in (KERNEL, KERNEL_FIXED) else "none",
         )
-        for variant, path in _our_files(model, work, compression).items():
+        stem = f"ours_p{compression:g}"
+        for variant, path in harness.our_files(model, work, stem).items():
             row = {
-                **peers._measure(path, data),
+                **harness.measure(path, data),
                 **common,
                 "method": ours_method(compression, variant, kind),
                 "compression": compression,
-                **{f"train_{k}": v for k, v in peers._phase(phase).items()},
+                **{f"train_{k}": v for k, v in harness.phase_fields(phase).items()},
                 "train_split": split,
             }
-            peers._relative_to(row, base)
+            harness.relative_to(row, base)
             _append(row, args.output, missing)
             path.unlink(missing_ok=True)
 
@@ -344,7 +327,7 @@ def _dev_pick(candidates: list[dict], tie) -> dict:
     def dev(s: dict) -> float:
         if not common:
             return s["dev_mean"]
-        return statistics.fmean(
+        return stats.mean(
             d for seed, d in zip(s["seeds"], s["dev"], strict=True) if seed in common
         )
 
@@ -362,40 +345,12 @@ def _kinds(args) -> tuple[str, ...]:
     )
 
 
-def _peer_files(baseline, work: Path) -> dict[str, Path]:
-    import keras
-    import peers
-
-    from tflite_lowrank.export import int4 as _int4
-
-    files = {
-        "baseline_float32": peers._convert(baseline, work / "baseline.tflite", None)
+def _test_by_seed(by_key: dict, dataset: str, model: str, cell: dict) -> dict:
+    """{seed: test accuracy} of a summary cell's method."""
+    return {
+        seed: by_key[(dataset, model, seed, cell["method"])]["test_accuracy"]
+        for seed in cell["seeds"]
     }
-    files["ptq_int8"] = peers._convert(baseline, work / "ptq_int8.tflite", "dynamic")
-    content = _int4.quantize_int4(files["baseline_float32"].read_bytes(), axis=0)[0]
-    files["int4_table"] = peers._write(work / "int4_table.tflite", content)
-    quantized = keras.models.clone_model(baseline)
-    quantized.set_weights(baseline.get_weights())
-    quantized.get_layer("embedding").quantize("int8")
-    files["keras_int8_embedding"] = peers._convert(
-        quantized, work / "keras_int8.tflite", None
-    )
-    return files
-
-
-def _our_files(model, work: Path, compression: float) -> dict[str, Path]:
-    import peers
-
-    from tflite_lowrank.export import int4 as _int4
-    from tflite_lowrank.export.fold import fold_projection
-
-    folded = fold_projection(model)
-    stem = f"ours_p{compression:g}"
-    files = {"float32": peers._convert(folded, work / f"{stem}_f32.tflite", None)}
-    files["int8"] = peers._convert(folded, work / f"{stem}_int8.tflite", "dynamic")
-    content = _int4.quantize_int4(files["float32"].read_bytes())[0]
-    files["int4"] = peers._write(work / f"{stem}_int4.tflite", content)
-    return files
 
 
 def _append(row: dict, output: Path, missing) -> None:
@@ -439,20 +394,19 @@ def summarize(rows: list[dict]) -> list[dict]:
         members = sorted(members, key=lambda r: r["seed"])
         accuracy = [100 * r["test_accuracy"] for r in members]
         delta = [r["accuracy_delta_points"] for r in members]
+        dev = [r.get("train_dev_accuracy", math.nan) for r in members]
         summary.append(
             {
                 "dataset": dataset,
                 "model": model,
                 "method": method,
                 "seeds": [r["seed"] for r in members],
-                "accuracy_mean": statistics.fmean(accuracy),
-                "dev": [r.get("train_dev_accuracy", math.nan) for r in members],
-                "dev_mean": statistics.fmean(
-                    r.get("train_dev_accuracy", math.nan) for r in members
-                ),
-                "accuracy_sd": _sd(accuracy),
-                "delta_mean": statistics.fmean(delta),
-                "delta_se": _sd(delta) / math.sqrt(len(delta)),
+                "accuracy_mean": stats.mean(accuracy),
+                "dev": dev,
+                "dev_mean": stats.mean(dev),
+                "accuracy_sd": stats.sd(accuracy),
+                "delta_mean": stats.mean(delta),
+                "delta_se": stats.se(delta),
                 "embedding_ratio": statistics.median(
                     r["embedding_bytes_ratio"] for r in members
                 ),
@@ -486,18 +440,14 @@ def peer_comparisons(rows: list[dict]) -> list[dict]:
             if not fitting:
                 continue
             pick = _dev_pick(fitting, lambda s: s["embedding_ratio"])
-            differences = [
-                100
-                * (
-                    by_key[(dataset, model, seed, pick["method"])]["test_accuracy"]
-                    - by_key[(dataset, model, seed, peer["method"])]["test_accuracy"]
-                )
-                for seed in sorted(set(pick["seeds"]) & set(peer["seeds"]))
-            ]
+            differences = stats.paired_deltas(
+                _test_by_seed(by_key, dataset, model, pick),
+                _test_by_seed(by_key, dataset, model, peer),
+                scale=100,
+            )
             if not differences:
                 continue
-            mean = statistics.fmean(differences)
-            se = _sd(differences) / math.sqrt(len(differences))
+            mean, se = stats.mean(differences), stats.se(differences)
             out.append(
                 {
                     "dataset": dataset,
@@ -540,16 +490,17 @@ def dev_test_gaps(rows: list[dict]) -> list[dict]:
             groups[(row["dataset"], row["model"], row["method"])].append(row)
     out = []
     for (dataset, model, method), members in sorted(groups.items()):
-        dev = [
-            100
-            * (
-                r["train_dev_accuracy"]
-                - baselines[(dataset, model, r["seed"])]["train_dev_accuracy"]
-            )
-            for r in members
-        ]
-        dev_mean = statistics.fmean(dev)
-        test_mean = statistics.fmean(r["accuracy_delta_points"] for r in members)
+        dev = stats.paired_deltas(
+            {r["seed"]: r["train_dev_accuracy"] for r in members},
+            {
+                seed: base["train_dev_accuracy"]
+                for (d, m, seed), base in baselines.items()
+                if (d, m) == (dataset, model)
+            },
+            scale=100,
+        )
+        dev_mean = stats.mean(dev)
+        test_mean = stats.mean(r["accuracy_delta_points"] for r in members)
         out.append(
             {
                 "dataset": dataset,
@@ -788,10 +739,6 @@ def _order(s: dict) -> tuple:
     if method in PEERS:
         return (1, 0.0, PEERS.index(method))
     return (2, -s["embedding_ratio"], 0)
-
-
-def _sd(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ skipped on a restart) and a Markdown table to `results/large_vocab.md`.
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/large_vocab.py            # both cases, ~15 min on 2 cores
-.venv/bin/python benchmarks/large_vocab.py --cases glove400k_d50
+.venv/bin/python -m benchmarks.large_vocab            # both cases, ~15 min on 2 cores
+.venv/bin/python -m benchmarks.large_vocab --cases glove400k_d50
 ```
 """
 
@@ -33,28 +33,22 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import store  # noqa: E402
+from benchmarks import harness, store
 
 logger = logging.getLogger("large_vocab")
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = harness.RESULTS
 CASES = {"glove400k_d50": 50, "random400k_d300": 300}
 COMPRESSION = 0.9
-PROJECTION_SEED = 12345
+PROJECTION_SEED = harness.PROJECTION_SEED
 BATCH_SIZE = 50
 # Batches skipped at the start of each epoch before timing (tracing, warm-up).
 _SKIP_BATCHES = 5
@@ -79,15 +73,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    import tensorflow as tf
-    from tqdm import tqdm
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    harness.setup_logging()
+    harness.limit_threads(args.threads)
     done = {row["case"] for row in store.read_rows(args.output)}
     todo = [case for case in args.cases if case not in done]
-    for case in tqdm(todo, desc="large_vocab", disable=args.no_progress):
+    for case in harness.progress(todo, desc="large_vocab", disable=args.no_progress):
         row = run_case(case, args)
         store.append_row(args.output, row)
         gc.collect()
@@ -148,19 +138,15 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     import keras
     import psutil
 
-    from tflite_lowrank.benchmark.api import benchmark_tflite
-    from tflite_lowrank.compression.callback import EmbeddingFactorization
-    from tflite_lowrank.data.tokenizer import Tokenizer
-    from tflite_lowrank.datasets import load_dataset, load_glove
-    from tflite_lowrank.export import int4 as _int4
-    from tflite_lowrank.export.converter import convert_to_tflite
+    import tflite_lowrank as tl
     from tflite_lowrank.export.fold import fold_projection
-    from tflite_lowrank.models.paper import build_dan, compile_for_classification
+    from tflite_lowrank.export.int4 import quantize_gather_tables_int4
+    from tflite_lowrank.models import compile_for_classification
 
     dim = CASES[case]
-    glove = load_glove()
-    tokenizer = Tokenizer(["<pad>", "<unk>", *glove.words], seq_len=40)
-    data = load_dataset("rotten_tomatoes", seed=0)
+    glove = tl.load_glove()
+    tokenizer = tl.Tokenizer(["<pad>", "<unk>", *glove.words], seq_len=40)
+    data = tl.load_dataset("rotten_tomatoes", seed=0)
     x_train = tokenizer.encode(data.train.texts)
     y_train = np.asarray(data.train.labels, dtype=np.int32)
     x_test = tokenizer.encode(data.test.texts)[: args.num_test]
@@ -172,7 +158,7 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
         rng = np.random.default_rng(PROJECTION_SEED)
         table = table @ rng.normal(0, 1 / np.sqrt(dim), (50, dim)).astype(np.float32)
     keras.utils.set_random_seed(0)
-    model = build_dan(vocab, data.num_classes, seq_len=40, embedding_dim=dim)
+    model = tl.build_dan(vocab, data.num_classes, seq_len=40, embedding_dim=dim)
     model.get_layer("embedding").embeddings.assign(table)
     del table
     compile_for_classification(model)
@@ -190,7 +176,7 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     files = {}
     timer = _BatchTimer()
     snapshot = _Snapshot(epoch=0)
-    split = EmbeddingFactorization(
+    split = tl.EmbeddingFactorization(
         "embedding",
         compression=COMPRESSION,
         at_epoch=1,
@@ -208,11 +194,11 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     )
     row["fit_seconds"] = time.perf_counter() - start
     # The baseline: the same model after the first epoch, before the split.
-    baseline = build_dan(vocab, data.num_classes, seq_len=40, embedding_dim=dim)
+    baseline = tl.build_dan(vocab, data.num_classes, seq_len=40, embedding_dim=dim)
     baseline.set_weights(snapshot.weights)
     snapshot.weights = None
     start = time.perf_counter()
-    convert_to_tflite(baseline, work / "baseline.tflite", **_no_fold())
+    harness.convert(baseline, work / "baseline.tflite")
     row["baseline_convert_seconds"] = time.perf_counter() - start
     files["baseline_float32"] = work / "baseline.tflite"
     del baseline
@@ -226,21 +212,19 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     for name, quantization in (("float32", None), ("int8", "dynamic")):
         path = work / f"compressed_{name}.tflite"
         start = time.perf_counter()
-        result = convert_to_tflite(
-            folded, path, quantization=quantization, **_no_fold()
-        )
+        result = harness.convert(folded, path, quantization)
         row[f"compressed_{name}_convert_seconds"] = time.perf_counter() - start
         row[f"compressed_{name}_embedding_bytes"] = result.embedding_bytes
         files[f"compressed_{name}"] = path
     # 4-bit table, float32 elsewhere (the DAN's other weights are a few kB).
-    content, tables = _int4.quantize_gather_tables_int4(
+    content, tables = quantize_gather_tables_int4(
         files["compressed_float32"].read_bytes()
     )
     files["compressed_int4"] = work / "compressed_int4.tflite"
     files["compressed_int4"].write_bytes(content)
     row["compressed_int4_embedding_bytes"] = sum(t.num_bytes for t in tables)
     for name, path in files.items():
-        bench = benchmark_tflite(
+        bench = tl.benchmark_tflite(
             path,
             token_ids=x_test,
             labels=y_test,
@@ -266,16 +250,6 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     for path in files.values():
         path.unlink(missing_ok=True)
     return row
-
-
-def _no_fold() -> dict:
-    """Converts exactly the given model (folding is done explicitly here)."""
-    import inspect
-
-    from tflite_lowrank.export.converter import convert_to_tflite
-
-    parameters = inspect.signature(convert_to_tflite).parameters
-    return {"fold_projection": False} if "fold_projection" in parameters else {}
 
 
 def write_markdown(rows: list[dict], path: Path) -> None:

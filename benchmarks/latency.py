@@ -18,7 +18,7 @@ Writes `results/latency.json` and `results/latency.md`.
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/latency.py              # ~5 min on 2 cores
+.venv/bin/python -m benchmarks.latency              # ~5 min on 2 cores
 ```
 """
 
@@ -27,21 +27,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from benchmarks import harness
 
 logger = logging.getLogger("latency")
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = harness.RESULTS
 VOCAB, DIM, SEQ_LEN, COMPRESSION = 20_000, 300, 40, 0.9
 VARIANTS = (
     "baseline",
@@ -77,43 +74,56 @@ def build_models(model_name: str):
     """(baseline, low-rank, banded, rank) with the same non-embedding weights."""
     import keras
 
-    from tflite_lowrank.compression.banded import BandedLowRankEmbedding
-    from tflite_lowrank.compression.factors import plan_factors
-    from tflite_lowrank.compression.layers import LowRankEmbedding
-    from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
-    from tflite_lowrank.models.paper import build_dan, build_lstm
+    import tflite_lowrank as tl
+    from tflite_lowrank.factorization import DEFAULT_NUM_BANDS, banded_svd
 
     keras.utils.set_random_seed(0)
-    builder = {"dan": build_dan, "lstm": build_lstm}[model_name]
+    builder = {"dan": tl.build_dan, "lstm": tl.build_lstm}[model_name]
     baseline = builder(VOCAB, 2, seq_len=SEQ_LEN, embedding_dim=DIM)
-    rank = rank_for_compression(VOCAB, DIM, COMPRESSION)
+    rank = tl.rank_for_compression(VOCAB, DIM, COMPRESSION)
     table = keras.ops.convert_to_numpy(baseline.get_layer("embedding").embeddings)
-    factor_a, factor_b = truncated_svd(table, rank)
+    factor_a, factor_b = tl.truncated_svd(table, rank)
     embedding = baseline.get_layer("embedding")
 
     def clone(layer):
         if layer is embedding:
-            return LowRankEmbedding(VOCAB, DIM, rank, mask_zero=True, name="embedding")
+            return tl.LowRankEmbedding(
+                VOCAB, DIM, rank, mask_zero=True, name="embedding"
+            )
         return layer.__class__.from_config(layer.get_config())
 
     lowrank = keras.models.clone_model(baseline, clone_function=clone)
     for old, new in zip(baseline.layers, lowrank.layers, strict=True):
         new.set_weights([factor_a, factor_b] if old is embedding else old.get_weights())
 
-    factors = plan_factors(table, rank=rank, bands="auto", token_counts=None)
-    ranks = [a.shape[1] for a, _ in factors.pairs]
+    # The callback's `bands="auto"` split of this table (6 bands at this size) with
+    # the single SVD's parameter budget, `rank * (V + D)`.
+    allocation = tl.allocate_band_ranks(
+        VOCAB,
+        DIM,
+        1.0 - rank * (VOCAB + DIM) / (VOCAB * DIM),
+        bands=DEFAULT_NUM_BANDS,
+        table=table,
+    )
+    pairs = banded_svd(table, allocation.boundaries, allocation.ranks)
+    ranks = [a.shape[1] for a, _ in pairs]
 
     def clone_banded(layer):
         if layer is embedding:
-            return BandedLowRankEmbedding(
-                VOCAB, DIM, factors.boundaries, ranks, mask_zero=True, name="embedding"
+            return tl.BandedLowRankEmbedding(
+                VOCAB,
+                DIM,
+                allocation.boundaries,
+                ranks,
+                mask_zero=True,
+                name="embedding",
             )
         return layer.__class__.from_config(layer.get_config())
 
     banded = keras.models.clone_model(baseline, clone_function=clone_banded)
     for old, new in zip(baseline.layers, banded.layers, strict=True):
         if old is embedding:
-            new.set_factors(factors.pairs)
+            new.set_factors(pairs)
         else:
             new.set_weights(old.get_weights())
     return baseline, lowrank, banded, rank
@@ -134,9 +144,8 @@ def macs_per_token(model_name: str, rank: int) -> dict:
 
 
 def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
-    from tflite_lowrank.export import int4 as _int4
-    from tflite_lowrank.export.converter import convert_to_tflite
     from tflite_lowrank.export.fold import fold_projection
+    from tflite_lowrank.export.int4 import quantize_gather_tables_int4
 
     baseline, lowrank, banded, rank = build_models(model_name)
     folded = fold_projection(lowrank)
@@ -157,9 +166,7 @@ def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
     )
     for name, (model, quantization) in plan.items():
         path = work / f"{model_name}_{name}.tflite"
-        result = convert_to_tflite(
-            model, path, quantization=quantization, overwrite=True, **_no_fold()
-        )
+        result = harness.convert(model, path, quantization)
         paths[name] = path
         info[name] = {
             "size_bytes": result.size_bytes,
@@ -167,7 +174,7 @@ def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
             "num_op_kinds": len(result.ops),
         }
     for stem in ("folded", "banded_folded"):
-        content, tables = _int4.quantize_gather_tables_int4(paths[stem].read_bytes())
+        content, tables = quantize_gather_tables_int4(paths[stem].read_bytes())
         paths[f"{stem}_int4"] = work / f"{model_name}_{stem}_int4.tflite"
         paths[f"{stem}_int4"].write_bytes(content)
         info[f"{stem}_int4"] = {
@@ -182,21 +189,10 @@ def banded_ranks(model) -> list[int]:
     return [int(a.shape[1]) for a in layer.embeddings_a]
 
 
-def _no_fold() -> dict:
-    import inspect
-
-    from tflite_lowrank.export.converter import convert_to_tflite
-
-    parameters = inspect.signature(convert_to_tflite).parameters
-    return {"fold_projection": False} if "fold_projection" in parameters else {}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from tqdm import tqdm
-
-    from tflite_lowrank.benchmark.api import benchmark_tflite
+    harness.setup_logging()
+    import tflite_lowrank as tl
 
     ids = token_ids()
     work = Path(tempfile.mkdtemp(prefix="latency_"))
@@ -215,8 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         latencies = {name: [] for name in paths}
         loads = {name: [] for name in paths}
         steps = [(r, name) for r in range(args.rounds) for name in paths]
-        for _, name in tqdm(steps, desc=model_name, disable=args.no_progress):
-            result = benchmark_tflite(
+        for _, name in harness.progress(
+            steps, desc=model_name, disable=args.no_progress
+        ):
+            result = tl.benchmark_tflite(
                 paths[name],
                 token_ids=ids,
                 warmup_runs=20,

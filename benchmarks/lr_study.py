@@ -22,8 +22,8 @@ accuracy of the best dev epoch. Resumable like `reproduce.py`.
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/lr_study.py                      # DAN, RT and R8, 3 seeds
-.venv/bin/python benchmarks/lr_study.py --quick --output /tmp/lr.jsonl
+.venv/bin/python -m benchmarks.lr_study                      # DAN, RT and R8, 3 seeds
+.venv/bin/python -m benchmarks.lr_study --quick --output /tmp/lr.jsonl
 ```
 """
 
@@ -31,26 +31,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import reproduce  # noqa: E402
-import store  # noqa: E402
+from benchmarks import harness, reproduce, store
 
 logger = logging.getLogger("lr_study")
 
-DEFAULT_OUTPUT = HERE / "results" / "lr_study.jsonl"
+DEFAULT_OUTPUT = harness.RESULTS / "lr_study.jsonl"
 SCHEDULES = (
     "calr",
     "triangular",
@@ -98,15 +89,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def make_schedule(name: str, data, recipe):
     """The learning rate (float or schedule) of one retraining schedule."""
-    import experiment as ex
     import keras
 
-    from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
+    from tflite_lowrank import CyclicalAnnealedLearningRate
 
     steps = data.steps_per_epoch(recipe.batch_size)
     peak = recipe.peak_learning_rate
     if name == "calr":
-        return ex.calr(data, recipe, "retrain")
+        return harness.calr(data, recipe, "retrain")
     if name == "triangular":
         return CyclicalAnnealedLearningRate(
             initial_learning_rate=peak,
@@ -153,9 +143,9 @@ def learning_rate_trace(rate, steps_per_epoch: int, epochs: int) -> list[float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    reproduce.limit_threads(args.threads)
-    import experiment as ex
+    harness.setup_logging()
+    harness.limit_threads(args.threads)
+    import keras
 
     plan = []
     for seed in args.seeds:
@@ -185,29 +175,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not todo:
         return 0
-    from tqdm import tqdm
-
-    recipe = ex.Recipe(
+    recipe = harness.Recipe(
         pretrain_epochs=args.pretrain_epochs,
         retrain_epochs=args.retrain_epochs,
         peak_learning_rate=args.peak_learning_rate,
         adam_epsilon=args.adam_epsilon,
     )
-    with tqdm(
+    with harness.progress(
         total=sum(len(k) for _, k in todo),
         unit="run",
         desc="lr_study",
         disable=args.no_progress,
-        file=sys.stderr,
     ) as bar:
         for (dataset, model_name, seed), keys in todo:
-            data = ex.prepare_data(dataset, quick=args.quick)
-            table = ex.initial_table(data, 50, seed)
-            pretrained = ex.pretrain(model_name, data, table, recipe, seed)
+            data, _, table, pretrained = harness.pretrained_start(
+                dataset, model_name, seed, recipe, quick=args.quick
+            )
             for key in keys:
                 rate = make_schedule(key["method"], data, recipe)
                 if key["p"] is None:
-                    model, result = ex.retrain_uncompressed(
+                    model, result = harness.retrain_uncompressed(
                         model_name,
                         data,
                         table,
@@ -218,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     split = {}
                 else:
-                    model, result, split = ex.retrain_online(
+                    model, result, split = harness.retrain_online(
                         model_name,
                         data,
                         table,
@@ -228,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         compression=key["p"],
                         learning_rate=rate,
                     )
-                test = ex.accuracy(model, data.x_test, data.y_test)
+                test = harness.accuracy(model, data.x_test, data.y_test)
                 row = {
                     **key,
                     "rank": split.get("rank"),
@@ -248,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "vocab_size": data.vocab_size,
                     "recipe": recipe.to_dict(),
                     "quick": bool(args.quick),
-                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "finished_at": harness.timestamp(),
                 }
                 store.append_row(args.output, row)
                 bar.update(1)
@@ -264,8 +251,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     result.best_epoch,
                 )
                 del model
-                import keras
-
                 keras.backend.clear_session()
     return 0
 

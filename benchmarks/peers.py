@@ -33,39 +33,32 @@ end) writes `results/peers.md` and the Pareto plot `results/peers_pareto.png`.
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/peers.py --datasets rotten_tomatoes --models dan
-.venv/bin/python benchmarks/peers.py                 # RT + R8, DAN + LSTM, 3 seeds
-.venv/bin/python benchmarks/peers.py --dev-schedule  # add ours_adam_* to finished runs
-.venv/bin/python benchmarks/peers.py --report        # tables and plot only
+.venv/bin/python -m benchmarks.peers --datasets rotten_tomatoes --models dan
+.venv/bin/python -m benchmarks.peers                 # RT + R8, DAN + LSTM, 3 seeds
+.venv/bin/python -m benchmarks.peers --dev-schedule  # add ours_adam_* to finished runs
+.venv/bin/python -m benchmarks.peers --report        # tables and plot only
 ```
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import logging
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import store  # noqa: E402
+from benchmarks import harness, store
 
 logger = logging.getLogger("peers")
 
-RESULTS = HERE / "results"
+RESULTS = harness.RESULTS
 DATASETS = ("rotten_tomatoes", "r8")
 MODELS = ("dan", "lstm")
 SEEDS = (0, 1, 2)
@@ -78,7 +71,7 @@ RANK_FOR_BITS_METHOD = "ours_int4_p0.875"
 # split (benchmarks/README.md, Claim 3): constant Adam at 1e-3 instead of CALR at 1e-2.
 DEV_SCHEDULE_LEARNING_RATE = 1e-3
 DEV_SCHEDULE_METHODS = ("ours_adam_float32", "ours_adam_int8", "ours_adam_int4")
-DIM = 50
+DIM = harness.DIM
 KEY = ("dataset", "model", "seed", "method")
 METHODS = (
     "baseline_float32",
@@ -145,13 +138,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    harness.setup_logging()
     if not args.report:
-        import tensorflow as tf
-        from tqdm import tqdm
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        harness.limit_threads(args.threads)
         done = {
             (row["dataset"], row["model"], row["seed"])
             for row in store.read_rows(args.output)
@@ -163,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for model in args.models
             if (dataset, model, seed) not in done
         ]
-        for group in tqdm(groups, desc="peers", disable=args.no_progress):
+        for group in harness.progress(groups, desc="peers", disable=args.no_progress):
             for row in run_group(*group, args):
                 store.append_row(args.output, row)
             report(store.read_rows(args.output), args.output.parent)
@@ -179,45 +168,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
-    import experiment
-    import keras
-
-    from tflite_lowrank.export import int4 as _int4
-
     start = _pretrained(dataset, model_name, seed, args)
     data, recipe, table, pretrained = start
-    baseline, baseline_phase = experiment.retrain_uncompressed(
+    baseline, baseline_phase = harness.retrain_uncompressed(
         model_name, data, table, recipe, pretrained, seed=seed
     )
     ours, ours_phase, split = _retrain_ours(
         start, model_name, seed, compression=COMPRESSION
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_{dataset}_{model_name}_{seed}_"))
-    files: dict[str, Path] = {}
     extra: dict[str, dict] = {
-        "baseline_float32": _phase(baseline_phase),
-        "ours_float32": {**_phase(ours_phase), "split": split},
+        "baseline_float32": harness.phase_fields(baseline_phase),
+        "ours_float32": {**harness.phase_fields(ours_phase), "split": split},
     }
-    files["baseline_float32"] = _convert(baseline, work / "baseline.tflite", None)
-    files["ptq_int8"] = _convert(baseline, work / "ptq_int8.tflite", "dynamic")
-    # Per-row scales for the full table (the usual choice; 4 bytes per word).
-    int4 = _int4.quantize_int4(files["baseline_float32"].read_bytes(), axis=0)[0]
-    files["int4_table"] = _write(work / "int4_table.tflite", int4)
-
-    quantized = keras.models.clone_model(baseline)
-    quantized.set_weights(baseline.get_weights())
-    quantized.get_layer("embedding").quantize("int8")
-    files["keras_int8_embedding"] = _convert(
-        quantized, work / "keras_int8_embedding.tflite", None
-    )
-
-    from tflite_lowrank.export.fold import fold_projection
-
-    folded = fold_projection(ours)
-    files["ours_float32"] = _convert(folded, work / "ours_float32.tflite", None)
-    files["ours_int8"] = _convert(folded, work / "ours_int8.tflite", "dynamic")
-    ours_int4 = _int4.quantize_int4(files["ours_float32"].read_bytes())[0]
-    files["ours_int4"] = _write(work / "ours_int4.tflite", ours_int4)
+    files = harness.peer_files(baseline, work)
+    for variant, path in harness.our_files(ours, work, "ours").items():
+        files[f"ours_{variant}"] = path
     for name in ("ours_int8", "ours_int4"):
         extra[name] = {"split": split}
 
@@ -236,7 +202,7 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
     for method, path in files.items():
         row = {
             **{f"train_{k}": v for k, v in extra.get(method, {}).items()},
-            **_measure(path, data),
+            **harness.measure(path, data),
             "dataset": dataset,
             "model": model_name,
             "seed": seed,
@@ -258,13 +224,7 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
         )
     base = next(row for row in rows if row["method"] == "baseline_float32")
     for row in rows:
-        row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]
-        row["tflite_bytes_ratio"] = row["tflite_bytes"] / base["tflite_bytes"]
-        row["latency_ratio"] = row["latency_p50_ms"] / base["latency_p50_ms"]
-        row["accuracy_delta_points"] = 100 * (
-            row["test_accuracy"] - base["test_accuracy"]
-        )
-        row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        harness.relative_to(row, base)
     for path in files.values():
         path.unlink(missing_ok=True)
     return rows
@@ -297,12 +257,7 @@ def _add_to_finished_groups(marker: str, run, args) -> None:
 
 def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.9 retrained with constant Adam 1e-3, against a finished group."""
-
-    from tflite_lowrank.export import int4 as _int4
-    from tflite_lowrank.export.fold import fold_projection
-
     start = _pretrained(dataset, model_name, seed, args)
-    data = start[0]
     ours, phase, split = _retrain_ours(
         start,
         model_name,
@@ -311,61 +266,44 @@ def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> li
         learning_rate=DEV_SCHEDULE_LEARNING_RATE,
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_adam_{dataset}_{model_name}_{seed}_"))
-    folded = fold_projection(ours)
-    float_name, int8_name, int4_name = DEV_SCHEDULE_METHODS
-    files = {
-        float_name: _convert(folded, work / "float.tflite", None),
-        int8_name: _convert(folded, work / "int8.tflite", "dynamic"),
-    }
-    content = _int4.quantize_int4(files[float_name].read_bytes())[0]
-    files[int4_name] = _write(work / "int4.tflite", content)
+    files = harness.our_files(ours, work, "ours_adam")
+    float_name = DEV_SCHEDULE_METHODS[0]
     rows = []
-    for method, path in files.items():
-        extra = {**_phase(phase), "split": split} if method == float_name else {}
+    for method, path in zip(DEV_SCHEDULE_METHODS, files.values(), strict=True):
+        extra = (
+            {**harness.phase_fields(phase), "split": split}
+            if method == float_name
+            else {}
+        )
         row = {
             **{f"train_{k}": v for k, v in extra.items()},
-            **_measure(path, data),
+            **harness.measure(path, start.data),
             "dataset": dataset,
             "model": model_name,
             "seed": seed,
             "method": method,
             "dim": DIM,
-            "vocab_size": data.vocab_size,
+            "vocab_size": start.data.vocab_size,
             "compression": COMPRESSION,
             "retrain_learning_rate": DEV_SCHEDULE_LEARNING_RATE,
         }
-        rows.append(_relative_to(row, base))
-        logger.info(
-            "%s %s seed %d %s: accuracy %.4f (%+.2f points), embedding %.2f%%",
-            dataset,
-            model_name,
-            seed,
-            method,
-            row["test_accuracy"],
-            row["accuracy_delta_points"],
-            100 * row["embedding_bytes_ratio"],
-        )
+        rows.append(harness.relative_to(row, base))
+        _log_against_base(row)
         path.unlink(missing_ok=True)
     return rows
 
 
-def _pretrained(dataset: str, model_name: str, seed: int, args):
+def _pretrained(dataset: str, model_name: str, seed: int, args) -> harness.Start:
     """The group's shared start: `(data, recipe, table, pretrained)`."""
-    import experiment
-
-    data = experiment.prepare_data(dataset, quick=args.quick)
-    recipe = _recipe(args)
-    table = experiment.initial_table(data, DIM, seed)
-    pretrained = experiment.pretrain(model_name, data, table, recipe, seed)
-    return data, recipe, table, pretrained
+    return harness.pretrained_start(
+        dataset, model_name, seed, harness.recipe_for(args.quick), quick=args.quick
+    )
 
 
 def _retrain_ours(start, model_name, seed, *, compression, learning_rate=None):
-    """Ours from the shared start: `experiment.retrain_online`'s result."""
-    import experiment
-
+    """Ours from the shared start: `harness.retrain_online`'s result."""
     data, recipe, table, pretrained = start
-    return experiment.retrain_online(
+    return harness.retrain_online(
         model_name,
         data,
         table,
@@ -377,136 +315,56 @@ def _retrain_ours(start, model_name, seed, *, compression, learning_rate=None):
     )
 
 
-def _recipe(args):
-    import experiment
-
-    if args.quick:
-        return experiment.Recipe(pretrain_epochs=1, retrain_epochs=2)
-    return experiment.Recipe()
-
-
-def _relative_to(row: dict, base: dict) -> dict:
-    """Adds the ratios and the accuracy delta against the group's float baseline."""
-    row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]
-    row["tflite_bytes_ratio"] = row["tflite_bytes"] / base["tflite_bytes"]
-    row["latency_ratio"] = row["latency_p50_ms"] / base["latency_p50_ms"]
-    row["accuracy_delta_points"] = 100 * (row["test_accuracy"] - base["test_accuracy"])
-    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return row
+def _log_against_base(row: dict) -> None:
+    logger.info(
+        "%s %s seed %d %s: accuracy %.4f (%+.2f points), embedding %.2f%%",
+        row["dataset"],
+        row["model"],
+        row["seed"],
+        row["method"],
+        row["test_accuracy"],
+        row["accuracy_delta_points"],
+        100 * row["embedding_bytes_ratio"],
+    )
 
 
 def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.875 with a 4-bit factor, scored against a finished group."""
-
-    from tflite_lowrank.export import int4 as _int4
-    from tflite_lowrank.export.fold import fold_projection
-
     start = _pretrained(dataset, model_name, seed, args)
-    data = start[0]
     ours, phase, split = _retrain_ours(
         start, model_name, seed, compression=RANK_FOR_BITS_COMPRESSION
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_bits_{dataset}_{model_name}_{seed}_"))
-    float_path = _convert(fold_projection(ours), work / "float.tflite", None)
-    content = _int4.quantize_int4(float_path.read_bytes())[0]
-    path = _write(work / "ours_int4_bits.tflite", content)
+    files = harness.our_files(ours, work, "ours_bits", variants=("float32", "int4"))
+    train = {**harness.phase_fields(phase), "split": split}
     row = {
-        **{f"train_{k}": v for k, v in {**_phase(phase), "split": split}.items()},
-        **_measure(path, data),
+        **{f"train_{k}": v for k, v in train.items()},
+        **harness.measure(files["int4"], start.data),
         "dataset": dataset,
         "model": model_name,
         "seed": seed,
         "method": RANK_FOR_BITS_METHOD,
         "dim": DIM,
-        "vocab_size": data.vocab_size,
+        "vocab_size": start.data.vocab_size,
         "compression": RANK_FOR_BITS_COMPRESSION,
     }
-    _relative_to(row, base)
-    logger.info(
-        "%s %s seed %d %s: accuracy %.4f (%+.2f points), embedding %.2f%%",
-        dataset,
-        model_name,
-        seed,
-        RANK_FOR_BITS_METHOD,
-        row["test_accuracy"],
-        row["accuracy_delta_points"],
-        100 * row["embedding_bytes_ratio"],
-    )
-    for file in (float_path, path):
+    harness.relative_to(row, base)
+    _log_against_base(row)
+    for file in files.values():
         file.unlink(missing_ok=True)
     return [row]
-
-
-def _phase(phase) -> dict:
-    return {
-        "dev_accuracy": phase.best_dev,
-        "best_epoch": phase.best_epoch,
-        "train_seconds": phase.train_seconds,
-    }
-
-
-def _no_fold() -> dict:
-    import inspect
-
-    from tflite_lowrank.export.converter import convert_to_tflite
-
-    parameters = inspect.signature(convert_to_tflite).parameters
-    return {"fold_projection": False} if "fold_projection" in parameters else {}
-
-
-def _convert(model, path: Path, quantization: str | None) -> Path:
-    from tflite_lowrank.export.converter import convert_to_tflite
-
-    convert_to_tflite(
-        model, path, quantization=quantization, overwrite=True, **_no_fold()
-    )
-    return path
-
-
-def _write(path: Path, content: bytes) -> Path:
-    path.write_bytes(content)
-    return path
-
-
-def _measure(path: Path, data) -> dict:
-    from tflite_lowrank.benchmark.api import benchmark_tflite
-    from tflite_lowrank.litert import flatbuffer as _flatbuffer
-
-    content = path.read_bytes()
-    info = _flatbuffer.inspect_model(content)
-    tables = info.embedding_tables
-    bench = benchmark_tflite(
-        path,
-        token_ids=data.x_test,
-        labels=data.y_test,
-        warmup_runs=10,
-        num_runs=200,
-        progress=False,
-    )
-    return {
-        "test_accuracy": float(bench.accuracy),
-        "tflite_bytes": len(content),
-        "gzip_bytes": len(gzip.compress(content, compresslevel=9)),
-        "embedding_bytes": int(sum(t.num_bytes for t in tables)),
-        "embedding_tensors": [t.to_dict() for t in tables],
-        "latency_p50_ms": float(bench.latency_p50_ms),
-        "load_time_ms": float(bench.load_time_ms),
-        "model_memory_bytes": int(bench.model_memory_bytes),
-    }
 
 
 def _run_tfmot(method, model_name, data, recipe, pretrained, seed, work) -> dict | None:
     """Runs `_tfmot_peer.py` in a child process; None when TFMOT is missing."""
     import importlib.util
 
-    import experiment
-
     if importlib.util.find_spec("tensorflow_model_optimization") is None:
         logger.info("TFMOT peers skipped: install the `[peers]` extra.")
         return None
     job_dir = work / f"tfmot_{method}"
     job_dir.mkdir()
-    rate = experiment.calr(data, recipe, "retrain")
+    rate = harness.calr(data, recipe, "retrain")
     steps = data.steps_per_epoch(recipe.batch_size) * recipe.retrain_epochs
     rates = np.asarray([float(rate(step)) for step in range(steps + 1)], np.float32)
     weights = {f"weight_{i}": w for i, w in enumerate(pretrained.weights)}
@@ -543,7 +401,7 @@ def _run_tfmot(method, model_name, data, recipe, pretrained, seed, work) -> dict
     (job_dir / "job.json").write_text(json.dumps(job))
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     completed = subprocess.run(
-        [sys.executable, str(HERE / "_tfmot_peer.py"), str(job_dir)],
+        [sys.executable, str(harness.HERE / "_tfmot_peer.py"), str(job_dir)],
         env=env,
         capture_output=True,
         text=True,

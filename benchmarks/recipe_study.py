@@ -50,10 +50,10 @@ Sequence lengths: 40 (RT) and 100 (R8) as in the grid; 200 for BBC News (median
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/recipe_study.py --quick --output /tmp/recipe.jsonl
-.venv/bin/python benchmarks/recipe_study.py --models dan          # 4 datasets x 5 seeds
-.venv/bin/python benchmarks/recipe_study.py --models lstm --top-calr 3 --seeds 0 1 2
-.venv/bin/python benchmarks/recipe_study.py --report              # .md and .png
+.venv/bin/python -m benchmarks.recipe_study --quick --output /tmp/recipe.jsonl
+.venv/bin/python -m benchmarks.recipe_study --models dan          # 4 datasets x 5 seeds
+.venv/bin/python -m benchmarks.recipe_study --models lstm --top-calr 3 --seeds 0 1 2
+.venv/bin/python -m benchmarks.recipe_study --report              # .md and .png
 ```
 """
 
@@ -63,7 +63,6 @@ import argparse
 import dataclasses
 import itertools
 import logging
-import os
 import statistics
 import sys
 import time
@@ -71,26 +70,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import reproduce  # noqa: E402
-import store  # noqa: E402
+from benchmarks import harness, stats, store
 
 logger = logging.getLogger("recipe_study")
 
-DEFAULT_OUTPUT = HERE / "results" / "recipe_study.jsonl"
+DEFAULT_OUTPUT = harness.RESULTS / "recipe_study.jsonl"
 STUDY = "recipe"
-DATASETS = ("rotten_tomatoes", "r8", "bbc", "20newsgroups")
+DATASETS = harness.DATASETS
 MODELS = ("dan", "lstm")
 SEEDS = (0, 1, 2, 3, 4)
-DIM = 50
+DIM = harness.DIM
 COMPRESSION = 0.9
-EXTRA_SEQ_LEN = {"bbc": 200, "20newsgroups": 150}
-"""Tokens kept for the datasets the grid did not use (`experiment.SEQ_LEN`: RT, R8)."""
 
 KEY_FIELDS = (*store.KEY_FIELDS, "factorization")
 FACTORIZATIONS: dict[str, dict] = {
@@ -101,14 +91,14 @@ FACTORIZATIONS: dict[str, dict] = {
 }
 """Factorization name -> extra `EmbeddingFactorization` arguments: the paper's single
 SVD, or frequency bands (`bands=4`/`6`, the same parameter budget as rank 4);
-`*_calibrated` also passes `calibration_data` (`experiment.calibration_sample`), the
+`*_calibrated` also passes `calibration_data` (`harness.calibration_sample`), the
 gradient-weighted split (`calibration_study.py`)."""
 
 PEAKS = (1e-3, 3e-3, 1e-2)
 DECAYS = (0.1, 0.5)
 HALF_CYCLES = (0.5, 1.0)
 FLOOR_RATIO = 1e-3
-"""Retraining floor relative to the peak, as `experiment.calr(..., "retrain")`."""
+"""Retraining floor relative to the peak, as `harness.calr(..., "retrain")`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +138,7 @@ class Schedule:
         """A float or a Keras schedule for `steps_per_epoch` steps per epoch."""
         import keras
 
-        from tflite_lowrank.schedules import CyclicalAnnealedLearningRate
+        from tflite_lowrank import CyclicalAnnealedLearningRate
 
         if self.kind == "constant":
             return self.peak
@@ -213,7 +203,7 @@ CURRENT_DEFAULT = "calr_0.001_d0.1_h0.5"
 SELECTED_DEFAULT = "calr_0.01_d0.8_h0.5"
 """The study's pick, now `EmbeddingFactorization(learning_rate="calr")`."""
 GRID_CALR = "calr_0.01_d0.1_h0.5"
-"""The grid's retraining CALR (`experiment.calr`)."""
+"""The grid's retraining CALR (`harness.calr`)."""
 REFERENCE = "constant_0.001"
 """The best alternative of the learning-rate study; paired differences use it."""
 CONTROLS = (GRID_CALR, REFERENCE)
@@ -340,15 +330,6 @@ def planned_runs(args: argparse.Namespace, schedules: Sequence[str]) -> list:
     return plan
 
 
-def prepare_data(dataset: str, *, quick: bool):
-    """`experiment.prepare_data`, with this study's lengths for BBC and 20NG."""
-    import experiment as ex
-
-    for name, seq_len in EXTRA_SEQ_LEN.items():
-        ex.SEQ_LEN.setdefault(name, seq_len)
-    return ex.prepare_data(dataset, quick=quick)
-
-
 def retrain_split(
     model_name,
     data,
@@ -361,15 +342,13 @@ def retrain_split(
     factorization,
     compression=COMPRESSION,
 ):
-    """Ours from the pretrained state: `experiment.retrain_online` with the layout.
+    """Ours from the pretrained state: `harness.retrain_online` with the layout.
 
     `FACTORIZATIONS[factorization]` gives the callback's `bands`. Returns the model at
     its best retrained dev epoch, the `PhaseResult`, the split's result and the
     retraining seconds.
     """
-    import experiment as ex
-
-    model, result, split = ex.retrain_online(
+    model, result, split = harness.retrain_online(
         model_name,
         data,
         table,
@@ -386,14 +365,12 @@ def retrain_split(
 
 def run_one(key: dict, data, table, recipe, pretrained) -> dict:
     """Trains one run of a group from its pretrained state and returns its row."""
-    import experiment as ex
-
     schedule = SCHEDULES[key["method"]]
     steps = data.steps_per_epoch(recipe.batch_size)
     rate = schedule.learning_rate(steps)
     start = time.perf_counter()
     if key["p"] is None:
-        model, result = ex.retrain_uncompressed(
+        model, result = harness.retrain_uncompressed(
             key["model"],
             data,
             table,
@@ -416,7 +393,7 @@ def run_one(key: dict, data, table, recipe, pretrained) -> dict:
             compression=key["p"],
         )
     seconds = time.perf_counter() - start
-    test = ex.accuracy(model, data.x_test, data.y_test)
+    test = harness.accuracy(model, data.x_test, data.y_test)
     # Step 0 joins the selection only if strictly better than every retrained epoch.
     step0_wins = result.step0_dev is not None and result.step0_dev > result.best_dev
     # 1-based retraining epoch of the selection (None for the control, which may
@@ -446,7 +423,7 @@ def run_one(key: dict, data, table, recipe, pretrained) -> dict:
         "vocab_size": data.vocab_size,
         "recipe": recipe.to_dict(),
         "quick": False,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished_at": harness.timestamp(),
     }
 
 
@@ -485,25 +462,19 @@ def run(args: argparse.Namespace) -> int:
     logger.info("%d recipe runs to do (%s).", total, args.output)
     if not todo:
         return 0
-    reproduce.limit_threads(args.threads)
-    import experiment as ex
+    harness.limit_threads(args.threads)
     import keras
-    from tqdm import tqdm
 
-    recipe = ex.Recipe(
+    recipe = harness.Recipe(
         pretrain_epochs=args.pretrain_epochs, retrain_epochs=args.retrain_epochs
     )
-    with tqdm(
-        total=total,
-        unit="run",
-        desc="recipe_study",
-        disable=args.no_progress,
-        file=sys.stderr,
+    with harness.progress(
+        total=total, unit="run", desc="recipe_study", disable=args.no_progress
     ) as bar:
         for (dataset, model_name, seed), keys in todo:
-            data = prepare_data(dataset, quick=args.quick)
-            table = ex.initial_table(data, DIM, seed)
-            pretrained = ex.pretrain(model_name, data, table, recipe, seed)
+            data, _, table, pretrained = harness.pretrained_start(
+                dataset, model_name, seed, recipe, quick=args.quick, dim=DIM
+            )
             for key in keys:
                 bar.set_postfix_str(f"{dataset} {model_name} s{seed} {key['method']}")
                 row = run_one(key, data, table, recipe, pretrained)
@@ -600,12 +571,12 @@ def summarize(
     scores = {}
     for name in common:
         means = [
-            statistics.fmean(dev[cell][name][s] for s in seeds[cell])
+            stats.mean(dev[cell][name][s] for s in seeds[cell])
             for cell in cells
             if seeds[cell]
         ]
         if len(means) == len(cells):
-            scores[name] = statistics.fmean(means)
+            scores[name] = stats.mean(means)
     ranking = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return Summary(dev, cells, ranking, seeds)
 
@@ -613,9 +584,7 @@ def summarize(
 def _mean_sd(values: Sequence[float], scale: float = 100.0) -> str:
     if not values:
         return "–"
-    mean = statistics.fmean(values) * scale
-    sd = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{mean:.2f} ± {sd:.2f}"
+    return f"{stats.mean(values) * scale:.2f} ± {stats.sd(values) * scale:.2f}"
 
 
 def _paired(summary: Summary, name: str, reference: str) -> tuple[list, list]:
@@ -630,15 +599,12 @@ def _paired(summary: Summary, name: str, reference: str) -> tuple[list, list]:
         per_cell.append(list(diffs.values()))
         for seed, diff in diffs.items():
             by_seed[seed].append(diff)
-    complete = [
-        statistics.fmean(v) for v in by_seed.values() if len(v) == len(summary.cells)
-    ]
+    complete = [stats.mean(v) for v in by_seed.values() if len(v) == len(summary.cells)]
     return per_cell, complete
 
 
 def _label(cell: tuple) -> str:
-    short = {"rotten_tomatoes": "RT", "r8": "R8", "bbc": "BBC", "20newsgroups": "20NG"}
-    return f"{cell[0].upper()} {short.get(cell[1], cell[1])}"
+    return f"{cell[0].upper()} {harness.SHORT_NAMES.get(cell[1], cell[1])}"
 
 
 def _ranking_table(summary: Summary, title: str, field_name: str) -> list[str]:
@@ -668,9 +634,8 @@ def _ranking_table(summary: Summary, title: str, field_name: str) -> list[str]:
         delta = "–"
         if has_reference and name != REFERENCE:
             per_cell, per_seed = _paired(summary, name, REFERENCE)
-            mean = statistics.fmean(statistics.fmean(v) for v in per_cell) * 100
-            sd = statistics.stdev(per_seed) * 100 if len(per_seed) > 1 else 0.0
-            delta = f"{mean:+.2f} ± {sd:.2f}"
+            mean = stats.mean(stats.mean(v) for v in per_cell) * 100
+            delta = f"{mean:+.2f} ± {stats.sd(per_seed) * 100:.2f}"
         shown = f"**{name}**" if SCHEDULES[_base(name)].can_be_default else name
         lines.append(
             f"| {number} | {shown} | " + " | ".join(values) + f" | {score * 100:.2f} "
@@ -724,23 +689,13 @@ def _test_table(rows: list[dict], chosen: str, cells: list) -> list[str]:
         drops, drops0 = [], []
         for control in controls:
             base = by[(model, dataset, control, None)]
-            paired = [s for s in seeds if s in base]
-            drops.append(
-                _mean_sd(
-                    [
-                        ours[s]["test_accuracy"] - base[s]["test_accuracy"]
-                        for s in paired
-                    ]
-                )
-            )
-            drops0.append(
-                _mean_sd(
-                    [
-                        ours[s]["test_accuracy_with_step0"] - base[s]["test_accuracy"]
-                        for s in paired
-                    ]
-                )
-            )
+            reference = {s: run["test_accuracy"] for s, run in base.items()}
+            for field, out in (
+                ("test_accuracy", drops),
+                ("test_accuracy_with_step0", drops0),
+            ):
+                values = {s: ours[s][field] for s in seeds if s in base}
+                out.append(_mean_sd(stats.paired_deltas(values, reference)))
         lines.append(
             f"| {_label((model, dataset))} | {len(seeds)} | "
             f"{_mean_sd([ours[s]['test_accuracy'] for s in seeds])} | "
@@ -938,8 +893,7 @@ def _plot(per_model: dict, chosen: str | None, path: Path) -> None:
             seeds = summary.seeds[cell]
             for y, name in enumerate(names):
                 values = [summary.dev[cell][name][s] * 100 for s in seeds]
-                mean = statistics.fmean(values)
-                sd = statistics.stdev(values) if len(values) > 1 else 0.0
+                mean, sd = stats.mean(values), stats.sd(values)
                 color = (
                     "tab:red"
                     if name == chosen
@@ -949,7 +903,7 @@ def _plot(per_model: dict, chosen: str | None, path: Path) -> None:
                 )
                 ax.errorbar(mean, y, xerr=sd, fmt="o", color=color, ms=4, capsize=2)
             if REFERENCE in names:
-                reference = statistics.fmean(
+                reference = stats.mean(
                     summary.dev[cell][REFERENCE][s] * 100 for s in seeds
                 )
                 ax.axvline(reference, color="tab:gray", ls=":", lw=1)
@@ -972,7 +926,7 @@ def _plot(per_model: dict, chosen: str | None, path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    harness.setup_logging()
     if args.report:
         rows = [
             r

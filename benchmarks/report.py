@@ -13,7 +13,7 @@ learning-rate study), drops `--quick` rows, and writes:
   `results/lr_schedules.png`: the rates.
 
 Only measured numbers are written; a cell with no finished run says so. Pure pandas
-and matplotlib, no TensorFlow: `python benchmarks/report.py` takes seconds.
+and matplotlib, no TensorFlow: `python -m benchmarks.report` takes seconds.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+try:
+    from benchmarks import stats, store
+except ModuleNotFoundError:  # notebooks/02 imports this file as `report`, with
+    # benchmarks/ (not the repository root) on sys.path: its siblings are top-level.
+    import stats
+    import store
 
-import store  # noqa: E402
-
-RESULTS = HERE / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 METHOD_LABELS = {
     "uncompressed": "uncompressed (float32)",
     "uncompressed_int8": "uncompressed, int8 .tflite",
@@ -239,10 +241,6 @@ def lr_markdown(lr: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _sd(values) -> float:
-    return float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
-
-
 def recipe_markdown(check: pd.DataFrame, grid: pd.DataFrame) -> list[str]:
     """The paper's peak learning rate and Adam epsilon against this grid's recipe."""
     lines = [
@@ -274,7 +272,7 @@ def recipe_markdown(check: pd.DataFrame, grid: pd.DataFrame) -> list[str]:
         lines.append(
             f"| {dataset} | {label} | {recipe} | "
             f"{_fmt(part.test_accuracy.mean(), part.test_accuracy.std(), len(part))} | "
-            f"{_fmt(np.mean(pre), _sd(pre), len(pre))} | {len(part)} |"
+            f"{_fmt(stats.mean(pre), stats.sd(pre), len(pre))} | {len(part)} |"
         )
     lines.append("")
     return lines

@@ -28,9 +28,9 @@ tables). Model selection uses the dev split only; test is scored once per run.
 Usage:
 
 ```bash
-.venv/bin/python benchmarks/reproduce.py --quick --output /tmp/quick.jsonl
-.venv/bin/python benchmarks/reproduce.py --datasets rotten_tomatoes r8 --models dan
-.venv/bin/python benchmarks/reproduce.py --models dan --dims 300
+.venv/bin/python -m benchmarks.reproduce --quick --output /tmp/quick.jsonl
+.venv/bin/python -m benchmarks.reproduce --datasets rotten_tomatoes r8 --models dan
+.venv/bin/python -m benchmarks.reproduce --models dan --dims 300
 ```
 """
 
@@ -40,22 +40,18 @@ import argparse
 import dataclasses
 import itertools
 import logging
-import os
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from benchmarks import harness, store
 
 logger = logging.getLogger("reproduce")
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_OUTPUT = HERE / "results" / "reproduce.jsonl"
+DEFAULT_OUTPUT = harness.RESULTS / "reproduce.jsonl"
 DATASETS = ("rotten_tomatoes", "r8")
 MODELS = ("dan", "lstm")
 COMPRESSIONS = (0.5, 0.7, 0.8, 0.9, 0.95)
@@ -86,7 +82,7 @@ ONLINE = {
         "train_basis": False,
     },
 }
-"""Ours: method name -> `experiment.retrain_online` arguments. `online_svd` is the
+"""Ours: method name -> `harness.retrain_online` arguments. `online_svd` is the
 paper's single SVD retrained with the grid's CALR; `online_default` is what
 `EmbeddingFactorization` does with its defaults for the DAN (the plain SVD, frequency
 bands and its CALR), `online_recurrent` what it does for the LSTM at p >= 0.85
@@ -190,17 +186,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def limit_threads(threads: int) -> None:
-    """Limits TensorFlow to `threads` threads; call before any TensorFlow op."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # TensorFlow already ran an op in this process (tests).
-        logger.info("TensorFlow is initialized; thread limits left as they are.")
-
-
 def planned_runs(args: argparse.Namespace) -> list[tuple[Group, list[dict]]]:
     """Every run of the grid as (group, [key dicts]), seeds outermost."""
     plan = []
@@ -258,11 +243,8 @@ def run_cost(key: dict, args: argparse.Namespace) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    limit_threads(args.threads)
-    sys.path.insert(0, str(HERE))
-    import store
-
+    harness.setup_logging()
+    harness.limit_threads(args.threads)
     plan = planned_runs(args)
     done = store.finished_keys(args.output)
     todo = []
@@ -281,16 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not todo:
         return 0
-    from tqdm import tqdm
-
     total = sum(run_cost(k, args) for _, keys in todo for k in keys)
-    with tqdm(
+    with harness.progress(
         total=round(total, 1),
         unit="epoch",
         desc="reproduce",
         disable=args.no_progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
     ) as bar:
         for group, keys in todo:
             bar.set_postfix_str(
@@ -315,23 +293,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
     """Runs the missing `keys` of one group, yielding one finished row at a time."""
-    import experiment as ex
     import keras
-    from baselines import (
+
+    import tflite_lowrank as tl
+    from benchmarks.baselines import (
         offline_dim_for_compression,
         offline_svd_table,
         quantize_rows,
     )
 
-    from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
-
-    recipe = ex.Recipe(
+    recipe = harness.Recipe(
         pretrain_epochs=args.pretrain_epochs,
         retrain_epochs=args.retrain_epochs,
         peak_learning_rate=args.peak_learning_rate,
         adam_epsilon=args.adam_epsilon,
     )
-    data = ex.prepare_data(group.dataset, quick=args.quick)
+    data = harness.prepare_data(group.dataset, quick=args.quick)
     vocab, dim = data.vocab_size, group.dim
     full_bytes = vocab * dim * 4
     wanted = {(k["method"], k["p"]) for k in keys}
@@ -359,29 +336,29 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
             "method": method,
             "p": p,
             "compression_bytes": 1.0 - embedding_bytes / full_bytes,
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "finished_at": harness.timestamp(),
             **fields,
         }
 
-    table0 = ex.initial_table(data, dim, group.seed)
+    table0 = harness.initial_table(data, dim, group.seed)
     workdir = Path(tempfile.mkdtemp(prefix="reproduce_"))
     needs_pretrain = bool(methods & (set(_BASE_METHODS) | {"svd_no_retrain"})) or any(
         m in methods for m in ONLINE_METHODS
     )
     pretrained = (
-        ex.pretrain(group.model, data, table0, recipe, group.seed)
+        harness.pretrain(group.model, data, table0, recipe, group.seed)
         if needs_pretrain
         else None
     )
 
     # --- The uncompressed model and everything derived from its trained table.
     if methods & (set(_BASE_METHODS) | {"svd_no_retrain"}):
-        model, result = ex.retrain_uncompressed(
+        model, result = harness.retrain_uncompressed(
             group.model, data, table0, recipe, pretrained, seed=group.seed
         )
         base = {
             "dev_accuracy": result.best_dev,
-            "test_accuracy_keras": ex.accuracy(model, data.x_test, data.y_test),
+            "test_accuracy_keras": harness.accuracy(model, data.x_test, data.y_test),
             "best_epoch": result.best_epoch,
             "dev_curve": result.dev_curve,
             "train_seconds": result.train_seconds,
@@ -415,13 +392,13 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
                 embedding_bytes=lite.get("tflite_embedding_bytes") or vocab * dim,
                 **{**base, **lite},
             )
-        table = ex.embedding_table(model)
+        table = harness.embedding_table(model)
         for method, bits in _QUANT_BITS.items():
             p = _nominal_p(method)
             if (method, p) not in wanted:
                 continue
             quantized = quantize_rows(table, bits)
-            ex.set_embedding_table(model, quantized.dequantize())
+            harness.set_embedding_table(model, quantized.dequantize())
             yield row(
                 method,
                 p,
@@ -429,32 +406,32 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
                 bits=bits,
                 embedding_params=vocab * dim,
                 embedding_bytes=quantized.num_bytes,
-                dev_accuracy=ex.accuracy(model, data.x_dev, data.y_dev),
-                **_keras_test(ex.accuracy(model, data.x_test, data.y_test)),
+                dev_accuracy=harness.accuracy(model, data.x_dev, data.y_dev),
+                **_keras_test(harness.accuracy(model, data.x_test, data.y_test)),
                 max_abs_error=float(np.abs(quantized.dequantize() - table).max()),
                 train_seconds=result.train_seconds,
             )
-            ex.set_embedding_table(model, table)
+            harness.set_embedding_table(model, table)
         for p in args.compressions:
             if ("svd_no_retrain", p) not in wanted:
                 continue
-            rank = rank_for_compression(vocab, dim, p)
-            a, b = truncated_svd(table, rank)
-            ex.set_embedding_table(model, a @ b)
+            rank = tl.rank_for_compression(vocab, dim, p)
+            a, b = tl.truncated_svd(table, rank)
+            harness.set_embedding_table(model, a @ b)
             yield row(
                 "svd_no_retrain",
                 p,
                 rank=rank,
                 embedding_params=rank * (vocab + dim),
                 embedding_bytes=rank * (vocab + dim) * 4,
-                dev_accuracy=ex.accuracy(model, data.x_dev, data.y_dev),
-                **_keras_test(ex.accuracy(model, data.x_test, data.y_test)),
+                dev_accuracy=harness.accuracy(model, data.x_dev, data.y_dev),
+                **_keras_test(harness.accuracy(model, data.x_test, data.y_test)),
                 relative_error=float(
                     np.linalg.norm(table - a @ b) / np.linalg.norm(table)
                 ),
                 train_seconds=result.train_seconds,
             )
-            ex.set_embedding_table(model, table)
+            harness.set_embedding_table(model, table)
         del model
         keras.backend.clear_session()
 
@@ -463,7 +440,7 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
         want_float = (name, p) in wanted
         want_int8 = (f"{name}_int8", p) in wanted
         if want_float or want_int8:
-            model, result, split = ex.retrain_online(
+            model, result, split = harness.retrain_online(
                 group.model,
                 data,
                 table0,
@@ -480,7 +457,9 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
                 "band_ranks": split.get("band_ranks"),
                 "embedding_params": params,
                 "dev_accuracy": result.best_dev,
-                "test_accuracy_keras": ex.accuracy(model, data.x_test, data.y_test),
+                "test_accuracy_keras": harness.accuracy(
+                    model, data.x_test, data.y_test
+                ),
                 "best_epoch": result.best_epoch,
                 "dev_curve": result.dev_curve,
                 "step0_dev_accuracy": result.step0_dev,
@@ -519,7 +498,7 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
             if (method, p) not in wanted:
                 continue
             width = offline_dim_for_compression(dim, p)
-            model, result = ex.train_from_scratch(
+            model, result = harness.train_from_scratch(
                 group.model,
                 data,
                 offline_svd_table(table0, width, scaling),
@@ -533,19 +512,13 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
                 embedding_params=vocab * width,
                 embedding_bytes=vocab * width * 4,
                 dev_accuracy=result.best_dev,
-                **_keras_test(ex.accuracy(model, data.x_test, data.y_test)),
+                **_keras_test(harness.accuracy(model, data.x_test, data.y_test)),
                 best_epoch=result.best_epoch,
                 dev_curve=result.dev_curve,
                 train_seconds=result.train_seconds,
             )
             del model
             keras.backend.clear_session()
-
-
-def accuracy_keras(model, data) -> float:
-    import experiment as ex
-
-    return ex.accuracy(model, data.x_test, data.y_test)
 
 
 def _keras_test(test_accuracy: float) -> dict:
@@ -564,14 +537,14 @@ def litert(model, data, path: Path, quantization: str | None, enabled=True) -> d
                 "An int8 `.tflite` method needs LiteRT; drop `--no-litert` or the "
                 f"method. Received: quantization={quantization!r}"
             )
-        return _keras_test(accuracy_keras(model, data))
-    from tflite_lowrank.benchmark.api import benchmark_tflite
-    from tflite_lowrank.export.converter import convert_to_tflite
+        return _keras_test(harness.accuracy(model, data.x_test, data.y_test))
+    import tflite_lowrank as tl
 
-    conversion = convert_to_tflite(
+    # The default `fold_projection=True`: the split's projection is folded here.
+    conversion = tl.convert_to_tflite(
         model, path, quantization=quantization, overwrite=True
     )
-    bench = benchmark_tflite(
+    bench = tl.benchmark_tflite(
         path,
         token_ids=data.x_test,
         labels=data.y_test,

@@ -16,8 +16,9 @@ tables report medians. Dev accuracy selects the epoch; test accuracy is reported
 the best post-split dev epoch.
 
 Usage:
-    .venv/bin/python benchmarks/split_defaults.py            # about 15 min on 2 cores
-    .venv/bin/python benchmarks/split_defaults.py --seeds 0 --quick
+    .venv/bin/python -m benchmarks.split_defaults            # about 15 min on 2 cores
+    .venv/bin/python -m benchmarks.split_defaults --seeds 0 --quick
+    .venv/bin/python -m benchmarks.split_defaults --summarize   # the table only
 
 Writes `benchmarks/results/split_defaults.json` and `split_defaults.md`.
 """
@@ -25,32 +26,19 @@ Writes `benchmarks/results/split_defaults.json` and `split_defaults.md`.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from benchmarks import harness
 
-from tflite_lowrank.compression.callback import EmbeddingFactorization  # noqa: E402
-from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate  # noqa: E402
-from tflite_lowrank.data.datasets import load_dataset  # noqa: E402
-from tflite_lowrank.data.tokenizer import Tokenizer  # noqa: E402
-from tflite_lowrank.models.paper import (  # noqa: E402
-    build_dan,
-    compile_for_classification,
-    glove_embeddings,
-)
-
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = harness.RESULTS
 SEQ_LEN = 40
 BATCH_SIZE = 50
 PRETRAIN_EPOCHS = 3
@@ -61,6 +49,8 @@ SMALL_TRAIN = 2000
 
 def _schedule(name: str, steps_per_epoch: int):
     """Post-split learning rate of each candidate (None keeps Adam's 1e-3)."""
+    from tflite_lowrank import CyclicalAnnealedLearningRate
+
     if name in ("calr_half_epoch", "calr_half_epoch_balanced"):
         return "calr"  # the callback's default: step_size = steps_per_epoch / 2
     if name == "calr_epoch":
@@ -89,42 +79,56 @@ CANDIDATES = (
 )
 
 
-class _Recorder(keras.callbacks.Callback):
+def _recorder(x_dev, y_dev, x_test, y_test, at_epoch):
     """Dev accuracy right after the split, and test accuracy after every epoch."""
+    return _recorder_class()(x_dev, y_dev, x_test, y_test, at_epoch)
 
-    def __init__(self, x_dev, y_dev, x_test, y_test, at_epoch):
-        super().__init__()
-        self.dev = (x_dev, y_dev)
-        self.test = (x_test, y_test)
-        self.at_epoch = at_epoch
-        self.test_accuracy = []
-        self.after_split = None
 
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at_epoch:
-            loss, accuracy = self.model.evaluate(*self.dev, verbose=0)
-            self.after_split = {"dev_loss": loss, "dev_accuracy": accuracy}
+@functools.cache
+def _recorder_class():
+    import keras
 
-    def on_epoch_end(self, epoch, logs=None):
-        _, accuracy = self.model.evaluate(*self.test, verbose=0)
-        self.test_accuracy.append(accuracy)
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self, x_dev, y_dev, x_test, y_test, at_epoch):
+            super().__init__()
+            self.dev = (x_dev, y_dev)
+            self.test = (x_test, y_test)
+            self.at_epoch = at_epoch
+            self.test_accuracy = []
+            self.after_split = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == self.at_epoch:
+                loss, accuracy = self.model.evaluate(*self.dev, verbose=0)
+                self.after_split = {"dev_loss": loss, "dev_accuracy": accuracy}
+
+        def on_epoch_end(self, epoch, logs=None):
+            _, accuracy = self.model.evaluate(*self.test, verbose=0)
+            self.test_accuracy.append(accuracy)
+
+    return Recorder
 
 
 def run(candidate, regime, seed, data):
+    import keras
+
+    import tflite_lowrank as tl
+    from tflite_lowrank.models import compile_for_classification, glove_embeddings
+
     x_train, y_train, x_dev, y_dev, x_test, y_test, vocabulary = data
     keras.utils.set_random_seed(seed)
     table = glove_embeddings(vocabulary, seed=seed)
-    model = build_dan(len(vocabulary), 2, seq_len=SEQ_LEN, embeddings=table)
+    model = tl.build_dan(len(vocabulary), 2, seq_len=SEQ_LEN, embeddings=table)
     compile_for_classification(model, learning_rate=1e-3)
     steps = -(-len(x_train) // BATCH_SIZE)
-    recorder = _Recorder(x_dev, y_dev, x_test, y_test, PRETRAIN_EPOCHS)
+    recorder = _recorder(x_dev, y_dev, x_test, y_test, PRETRAIN_EPOCHS)
     callbacks = []
     split = None
     epochs = PRETRAIN_EPOCHS + RETRAIN_EPOCHS
     if candidate == "no_retrain":
         epochs = PRETRAIN_EPOCHS + 1  # only to record the accuracy after the split
     if candidate != "no_split":
-        split = EmbeddingFactorization(
+        split = tl.EmbeddingFactorization(
             "embedding",
             compression=COMPRESSION,
             at_epoch=PRETRAIN_EPOCHS,
@@ -133,8 +137,8 @@ def run(candidate, regime, seed, data):
             ),
             verbose=0,
             bands=1,
+            balanced=candidate.endswith("_balanced"),
         )
-        split._balanced = candidate.endswith("_balanced")
         callbacks.append(split)
     callbacks.append(recorder)
     start = time.perf_counter()
@@ -180,13 +184,15 @@ def run(candidate, regime, seed, data):
 
 
 def load(regime):
-    data = load_dataset("rotten_tomatoes", seed=0)
+    import tflite_lowrank as tl
+
+    data = tl.load_dataset("rotten_tomatoes", seed=0)
     train_texts = list(data.train.texts)
     train_labels = data.train.labels
     if regime == "small":
         train_texts = train_texts[:SMALL_TRAIN]
         train_labels = train_labels[:SMALL_TRAIN]
-    tokenizer = Tokenizer.from_texts(train_texts, seq_len=SEQ_LEN)
+    tokenizer = tl.Tokenizer.from_texts(train_texts, seq_len=SEQ_LEN)
     return (
         tokenizer.encode(train_texts),
         np.asarray(train_labels),
@@ -268,7 +274,7 @@ def main(argv=None) -> int:
         "--summarize", action="store_true", help="Rewrite the table from the JSON."
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    harness.setup_logging(logging.WARNING)
     output = Path(args.output)
     if args.summarize:
         rows = json.loads(output.with_suffix(".json").read_text())["rows"]
@@ -282,9 +288,11 @@ def main(argv=None) -> int:
         for seed in args.seeds
         for candidate in args.candidates
     ]
+    import keras
+
     rows = []
     data_cache = {}
-    for regime, candidate, seed in tqdm(cases, desc="split defaults", file=sys.stderr):
+    for regime, candidate, seed in harness.progress(cases, desc="split defaults"):
         if regime not in data_cache:
             data_cache[regime] = load(regime)
         rows.append(run(candidate, regime, seed, data_cache[regime]))
@@ -292,7 +300,7 @@ def main(argv=None) -> int:
     output.with_suffix(".json").write_text(
         json.dumps(
             {
-                "command": "python benchmarks/split_defaults.py "
+                "command": "python -m benchmarks.split_defaults "
                 + " ".join(argv if argv is not None else sys.argv[1:]),
                 "keras": keras.__version__,
                 "rows": rows,

@@ -25,9 +25,9 @@ the default split takes the recurrent recipe (`weighting="auto"`: weighted by th
 LSTM's input kernel, fixed basis).
 
 Usage:
-    .venv/bin/python benchmarks/split_overhead.py            # about 3 min on 2 cores
-    .venv/bin/python benchmarks/split_overhead.py --sizes 20000
-    .venv/bin/python benchmarks/split_overhead.py --methods auto --bands auto \
+    .venv/bin/python -m benchmarks.split_overhead            # about 3 min on 2 cores
+    .venv/bin/python -m benchmarks.split_overhead --sizes 20000
+    .venv/bin/python -m benchmarks.split_overhead --methods auto --bands auto \
         --readers lstm --no-full-svd --output benchmarks/results/split_overhead_lstm
 
 Writes `benchmarks/results/split_overhead.json` and `split_overhead.md`.
@@ -45,7 +45,9 @@ import threading
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks import harness
+
+RESULTS = harness.RESULTS
 DIM = 300
 COMPRESSION = 0.9
 
@@ -96,13 +98,11 @@ def _case_split(
 ) -> dict:
     import tracemalloc
 
-    import psutil
-
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
     import numpy as np
+    import psutil
 
-    from tflite_lowrank.compression.callback import EmbeddingFactorization
+    import tflite_lowrank as tl
 
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).integers(0, rows, (8, 4)).astype("int32")
@@ -129,20 +129,18 @@ def _case_split(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    split = EmbeddingFactorization(
+    split = tl.EmbeddingFactorization(
         "embedding",
         compression=COMPRESSION,
         at_epoch=1,
         bands=int(bands) if bands.isdigit() else bands,
+        svd_method=method,
     )
-    split._svd_method = method
-    split.set_model(model)
-    split.set_params({"epochs": 2, "steps": 1, "verbose": 0})
     rss_before = process.memory_info().rss
     tracemalloc.start()
     cpu = time.process_time()
     with _PeakRss() as peak:
-        split._split(1)
+        split.split_now(model)
     cpu = time.process_time() - cpu
     _, numpy_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -175,16 +173,15 @@ def _case_split(
 def _case_svd(rows: int, method: str) -> dict:
     import numpy as np
 
-    from tflite_lowrank.compression.svd import rank_for_compression, truncated_svd
+    import tflite_lowrank as tl
 
     table = _synthetic_table(rows, DIM)
-    rank = rank_for_compression(rows, DIM, COMPRESSION)
+    rank = tl.rank_for_compression(rows, DIM, COMPRESSION)
     start = time.perf_counter()
     cpu = time.process_time()
     if method == "numpy_full_svd":
         np.linalg.svd(table, full_matrices=False)
     elif method == "tf_linalg_svd":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
         tensor = tf.constant(table)
@@ -192,7 +189,7 @@ def _case_svd(rows: int, method: str) -> dict:
         cpu = time.process_time()
         tf.linalg.svd(tensor, full_matrices=False)
     else:
-        truncated_svd(table, rank, method)
+        tl.truncated_svd(table, rank, method)
     return {
         "kind": "svd",
         "rows": rows,
@@ -207,10 +204,11 @@ def _case_svd(rows: int, method: str) -> dict:
 def _run_case(case: dict) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     completed = subprocess.run(
-        [sys.executable, __file__, "--case", json.dumps(case)],
+        [sys.executable, "-m", "benchmarks.split_overhead", "--case", json.dumps(case)],
         capture_output=True,
         text=True,
         env=env,
+        cwd=harness.HERE.parent,  # the repository root, where `benchmarks` imports
         check=False,
     )
     if completed.returncode != 0:
@@ -317,8 +315,6 @@ def main(argv=None) -> int:
         print(json.dumps(row))
         return 0
 
-    from tqdm import tqdm
-
     cases = []
     for rows in args.sizes:
         for method in args.methods:
@@ -342,14 +338,14 @@ def main(argv=None) -> int:
         if not args.no_full_svd and rows == max(args.sizes):
             cases += [{"kind": "svd", "rows": rows, "method": m} for m in FULL_SVDS]
     results = []
-    for case in tqdm(cases, desc="split overhead", file=sys.stderr):
+    for case in harness.progress(cases, desc="split overhead"):
         results.append(_run_case(case))
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(
         json.dumps(
             {
-                "command": "python benchmarks/split_overhead.py "
+                "command": "python -m benchmarks.split_overhead "
                 + " ".join(argv if argv is not None else sys.argv[1:]),
                 "cpu_count": os.cpu_count(),
                 "rows": results,

@@ -59,20 +59,20 @@ Protocol as `recipe_study.py`: GloVe 50-d DAN, batch 50, one pretraining per
 (dataset, seed) shared by the baseline and every variant, dev selection over the
 retrained epochs (step 0 included for the split-epoch probe, where it is the model
 right after the later split), test scored once in Keras at the selected epoch. The
-baseline is `experiment.retrain_uncompressed` (the grid's CALR), as in `frontier.py`.
+baseline is `harness.retrain_uncompressed` (the grid's CALR), as in `frontier.py`.
 
 Rows go to `results/split_probes.jsonl` (resumable: finished runs are skipped; the
 baseline, which has no budget, is shared by every `p`); `--report` writes
 `results/split_probes.md`, one table per budget.
 
 ```bash
-.venv/bin/python benchmarks/split_probes.py --datasets rotten_tomatoes r8 --seeds 0 1 2
-.venv/bin/python benchmarks/split_probes.py --compressions 0.5 0.8
-.venv/bin/python benchmarks/split_probes.py --methods weighting:consumer \
+.venv/bin/python -m benchmarks.split_probes --datasets rotten_tomatoes r8 --seeds 0 1 2
+.venv/bin/python -m benchmarks.split_probes --compressions 0.5 0.8
+.venv/bin/python -m benchmarks.split_probes --methods weighting:consumer \
     --compressions 0.8 0.9
-.venv/bin/python benchmarks/split_probes.py --model lstm --datasets rotten_tomatoes r8 \
+.venv/bin/python -m benchmarks.split_probes --model lstm --datasets rotten_tomatoes r8 \
     --methods baseline form:paper weighting:consumer
-.venv/bin/python benchmarks/split_probes.py --report
+.venv/bin/python -m benchmarks.split_probes --report
 ```
 """
 
@@ -80,32 +80,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import statistics
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import reproduce  # noqa: E402
-import store  # noqa: E402
+from benchmarks import harness, stats, store
 
 logger = logging.getLogger("split_probes")
 
-OUTPUT = HERE / "results" / "split_probes.jsonl"
+OUTPUT = harness.RESULTS / "split_probes.jsonl"
 STUDY = "split_probes"
-DATASETS = ("rotten_tomatoes", "r8", "bbc", "20newsgroups")
-SHORT = {"rotten_tomatoes": "RT", "r8": "R8", "bbc": "BBC", "20newsgroups": "20NG"}
+DATASETS = harness.DATASETS
+SHORT = harness.SHORT_NAMES
 P = 0.9
 """The default budget (the issue's 2.5% target)."""
-DIM = 50
+DIM = harness.DIM
 FORMS = {"paper": 0.0, "balanced": 0.5, "table_scale": 1.0}
 """Form name -> the power t of the singular values moved from `B` into `A`."""
 LATER_SPLITS = (1,)
@@ -124,7 +115,7 @@ METHODS = (
     "form:paper+calr_3e-3",
     "fixed:consumer",
 )
-OUTPUTS = {"dan": OUTPUT, "lstm": HERE / "results" / "split_probes_lstm.jsonl"}
+OUTPUTS = {"dan": OUTPUT, "lstm": harness.RESULTS / "split_probes_lstm.jsonl"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -202,22 +193,20 @@ def run_split(
     model_name: str = "dan",
 ) -> dict:
     """One compressed run from the shared pretrained state; returns its fields."""
-    import experiment as ex
-
-    from tflite_lowrank import EmbeddingFactorization
+    import tflite_lowrank as tl
 
     method, _, schedule = method.partition("+")
     probe, variant = method.split(":")
     # `+baseline_calr`: the full-table baseline's own retraining CALR.
     learning_rate = {
-        "baseline_calr": lambda: ex.calr(data, recipe, "retrain"),
+        "baseline_calr": lambda: harness.calr(data, recipe, "retrain"),
         "calr_1e-2": lambda: "calr_peak_1e-2",
         "calr_3e-3": lambda: _calr(data, recipe, 3e-3),
         "": lambda: "calr",
     }[schedule]()
     offset = int(variant) if probe == "split_epoch" else 0
     power = FORMS[variant] if probe == "form" else 0.0
-    model, _ = ex._retraining_start(
+    model, _ = harness.retraining_start(
         model_name, data, table, recipe, pretrained, seed, learning_rate=None
     )
     at_epoch = recipe.pretrain_epochs + offset
@@ -225,20 +214,20 @@ def run_split(
     # every other method trains both factors (the paper's retraining).
     fixed = probe in ("basis", "fixed") or method == "calibrated:fixed"
     calibrated = probe == "calibrated"
-    split = EmbeddingFactorization(
+    split = tl.EmbeddingFactorization(
         "embedding",
         compression=p,
         at_epoch=at_epoch,
         verbose=0,
         train_basis=not fixed,
         learning_rate=learning_rate,
-        calibration_data=ex.calibration_sample(data, seed) if calibrated else None,
+        calibration_data=harness.calibration_sample(data, seed) if calibrated else None,
         weighting=_weighting(probe, variant),
     )
-    selection = ex.DevSelection(
+    selection = harness.DevSelection(
         data, select_from=at_epoch, step0_at=at_epoch, start=pretrained.selection
     )
-    ex.fit(
+    harness.fit(
         model,
         data,
         recipe,
@@ -250,7 +239,7 @@ def run_split(
     # Step 0 joins the selection only when strictly better than every later epoch.
     step0_wins = result.step0_dev is not None and result.step0_dev > result.best_dev
     selection.restore_best()
-    test = ex.accuracy(model, data.x_test, data.y_test)
+    test = harness.accuracy(model, data.x_test, data.y_test)
     return {
         "dev_accuracy": result.step0_dev if step0_wins else result.best_dev,
         "test_accuracy": result.step0_test if step0_wins else test,
@@ -302,28 +291,29 @@ def run(args: argparse.Namespace) -> int:
     logger.info("%d runs to do (%s).", total, args.output)
     if not plan:
         return 0
-    reproduce.limit_threads(args.threads)
-    import experiment as ex
+    harness.limit_threads(args.threads)
     import keras
-    import recipe_study
-    from tqdm import tqdm
 
-    recipe = ex.Recipe()
-    with tqdm(total=total, unit="run", disable=args.no_progress) as bar:
+    recipe = harness.Recipe()
+    with harness.progress(
+        total=total, unit="run", desc="split_probes", disable=args.no_progress
+    ) as bar:
         for dataset, seed, methods in plan:
-            data = recipe_study.prepare_data(dataset, quick=False)
-            table = ex.initial_table(data, DIM, seed)
-            pretrained = ex.pretrain(args.model, data, table, recipe, seed)
+            data, _, table, pretrained = harness.pretrained_start(
+                dataset, args.model, seed, recipe, dim=DIM
+            )
             for method, p in methods:
                 bar.set_postfix_str(f"{SHORT[dataset]} s{seed} {method} p={p}")
                 start = time.perf_counter()
                 if method == "baseline":
-                    model, result = ex.retrain_uncompressed(
+                    model, result = harness.retrain_uncompressed(
                         args.model, data, table, recipe, pretrained, seed=seed
                     )
                     fields = {
                         "dev_accuracy": result.best_dev,
-                        "test_accuracy": ex.accuracy(model, data.x_test, data.y_test),
+                        "test_accuracy": harness.accuracy(
+                            model, data.x_test, data.y_test
+                        ),
                         "best_epoch": result.best_epoch,
                         "dev_curve": result.dev_curve,
                     }
@@ -361,19 +351,22 @@ def run(args: argparse.Namespace) -> int:
 def _mean_se(values: Sequence[float]) -> str:
     if not values:
         return "-"
-    mean = statistics.fmean(values)
-    if len(values) < 2:
+    mean = stats.mean(values)
+    if len(values) < 2:  # No spread to show for one seed.
         return f"{mean:+.2f}"
-    se = statistics.stdev(values) / len(values) ** 0.5
-    return f"{mean:+.2f} ± {se:.2f}"
+    return f"{mean:+.2f} ± {stats.se(values):.2f}"
 
 
 def _deltas(runs: dict, base: dict, seeds, field: str) -> list[float]:
-    return [100 * (runs[s][field] - base[s][field]) for s in seeds]
+    return stats.paired_deltas(
+        {s: runs[s][field] for s in seeds},
+        {s: base[s][field] for s in seeds},
+        scale=100,
+    )
 
 
 def _absolute(base: dict, seeds, field: str) -> str:
-    return f"{100 * statistics.fmean(base[s][field] for s in seeds):.2f} (abs.)"
+    return f"{100 * stats.mean(base[s][field] for s in seeds):.2f} (abs.)"
 
 
 def _mean_delta(cells, datasets, method, field: str) -> float | None:
@@ -385,8 +378,8 @@ def _mean_delta(cells, datasets, method, field: str) -> float | None:
         seeds = sorted(set(runs) & set(base))
         if not seeds:
             return None
-        per.append(statistics.fmean(_deltas(runs, base, seeds, field)))
-    return statistics.fmean(per) if per else None
+        per.append(stats.mean(_deltas(runs, base, seeds, field)))
+    return stats.mean(per) if per else None
 
 
 def _seed_count(cells, datasets, method) -> int:
@@ -453,7 +446,7 @@ def _budget_section(rows: list[dict], p: float, *, several: bool) -> list[str]:
                 continue
             step0 = [runs[s].get("step0_dev_accuracy") for s in seeds]
             step0 = [v for v in step0 if v is not None]
-            step0_text = f"{100 * statistics.fmean(step0):.1f}" if step0 else "-"
+            step0_text = f"{100 * stats.mean(step0):.1f}" if step0 else "-"
             if method == "baseline":
                 dev_text = _absolute(base, seeds, "dev_accuracy")
             else:
@@ -499,7 +492,7 @@ def _budget_section(rows: list[dict], p: float, *, several: bool) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    harness.setup_logging()
     args = parse_args(argv)
     if not args.report:
         code = run(args)

@@ -1,15 +1,10 @@
 """Tests for `benchmarks/calibration_study.py`: pairing, ranking and the report."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import calibration_study as study  # noqa: E402
+from benchmarks import calibration_study as study
 
 
 def _rows(dataset, seed, devs, step0=(0.70, 0.74)):
@@ -64,7 +59,7 @@ def test_report_ranks_by_mean_dev_and_shows_step0(tmp_path):
 
 
 def test_calibrated_rule_is_the_callbacks():
-    from tflite_lowrank.compression.optimizer import _calr_settings
+    from tflite_lowrank.training.optimizer import _calr_settings
 
     peak = _calr_settings("calr", 0.1, calibrated=True)[0]
     assert study.CALIBRATED_RULE.startswith(f"calr_{peak:g}_d0.8_h0.5")

@@ -1,14 +1,8 @@
 """Tests for `benchmarks/calr_budget.py`: the budget rule, pairing and the report."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import calr_budget  # noqa: E402
+from benchmarks import calr_budget
 
 
 def _row(dataset, p, method, seed, dev):
@@ -32,9 +26,8 @@ def _row(dataset, p, method, seed, dev):
     + [(0.8, "calr_0.002_d0.8_h0.5_f0.25"), (0.5, "calr_0.002_d0.8_h0.5_f0.25")],
 )
 def test_rule_is_the_callbacks_threshold(p, expected):
-    import recipe_study
-
-    from tflite_lowrank.compression.optimizer import _calr_settings
+    from benchmarks import recipe_study
+    from tflite_lowrank.training.optimizer import _calr_settings
 
     assert calr_budget.rule(p) == expected
     # The study's schedule is exactly what the callback installs at that budget.

@@ -1,16 +1,10 @@
 """Tests for `benchmarks/demo_seeds.py`: resuming, the summary and the report."""
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import demo_seeds  # noqa: E402
-import store  # noqa: E402
+from benchmarks import demo_seeds, store
 
 
 def _row(config: str, seed: int, delta: float) -> dict:

@@ -1,14 +1,8 @@
 """Tests for `benchmarks/frontier.py`: method names, the dev picks and the report."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import frontier  # noqa: E402
+from benchmarks import frontier
 
 
 def _row(method, seed, test, dev, ratio, base_test):

@@ -2,16 +2,10 @@
 
 import importlib.metadata as metadata
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import recipe_study  # noqa: E402
-import store  # noqa: E402
+from benchmarks import recipe_study, store
 
 
 def _data_installed():
@@ -40,11 +34,10 @@ class _Data:
     ],
 )
 def test_schedules_match_the_learning_rate_study(ours, theirs):
-    import experiment as ex
-    import lr_study
+    from benchmarks import harness, lr_study
 
     rate = recipe_study.SCHEDULES[ours].learning_rate(205)
-    reference = lr_study.make_schedule(theirs, _Data(), ex.Recipe())
+    reference = lr_study.make_schedule(theirs, _Data(), harness.Recipe())
     if isinstance(reference, float):
         assert rate == reference
     else:
@@ -66,7 +59,7 @@ def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
     import keras
 
     import tflite_lowrank as tl
-    from tflite_lowrank.compression import keras_adapter
+    from tflite_lowrank._keras import adapter
 
     x = rng.integers(0, 30, size=(40 * 8, 5)).astype("int32")
     y = (x[:, 0] % 2).astype("int32")
@@ -83,9 +76,9 @@ def test_study_schedules_are_the_callbacks_named_calr(name, learning_rate, rng):
         "embedding", rank=2, at_epoch=1, bands=1, learning_rate=learning_rate, verbose=0
     )
     model.fit(x, y, batch_size=8, epochs=2, callbacks=[split], verbose=0)
-    installed = keras_adapter.learning_rate_object(model.optimizer)
+    installed = adapter.learning_rate_object(model.optimizer)
     if name == "SELECTED_LIGHT":  # calr_budget.py's pick for light splits
-        import calr_budget
+        from benchmarks import calr_budget
 
         chosen = calr_budget.SELECTED_LIGHT
     elif name in recipe_study.SCHEDULES:

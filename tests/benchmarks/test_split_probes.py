@@ -1,18 +1,11 @@
 """Tests for `benchmarks/split_probes.py`: the form rescaling and the paired report."""
 
-import sys
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import split_probes as probes  # noqa: E402
-
-from tflite_lowrank import EmbeddingFactorization  # noqa: E402
+from benchmarks import split_probes as probes
+from tflite_lowrank import EmbeddingFactorization
 
 
 def _model(rng, vocab=300, dim=8):
