@@ -234,9 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
     """Trains and scores what `missing` names for one group; appends rows as it goes."""
-    data, recipe, table, pretrained = harness.pretrained_start(
+    start = harness.pretrained_start(
         dataset, model_name, seed, harness.recipe_for(args.quick), quick=args.quick
     )
+    data = start.data
     work = Path(tempfile.mkdtemp(prefix=f"frontier_{dataset}_{model_name}_{seed}_"))
     common = {
         "dataset": dataset,
@@ -248,9 +249,7 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
     }
 
     if "baseline_float32" in missing or any(m in missing for m in PEERS):
-        baseline, phase = harness.retrain_uncompressed(
-            model_name, data, table, recipe, pretrained, seed=seed
-        )
+        baseline, phase = harness.retrain_uncompressed(model_name, start, seed=seed)
         files = harness.peer_files(baseline, work)
         base = None
         for method, path in files.items():
@@ -272,10 +271,7 @@ def run_group(dataset: str, model_name: str, seed: int, missing, args) -> None:
             continue
         model, phase, split = harness.retrain_online(
             model_name,
-            data,
-            table,
-            recipe,
-            pretrained,
+            start,
             seed=seed,
             compression=compression,
             bands="auto",

@@ -479,15 +479,7 @@ def pretrained_start(
     return Start(data, recipe, table, pretrain(model_name, data, table, recipe, seed))
 
 
-def retraining_start(
-    model_name: str,
-    data: PreparedData,
-    table: np.ndarray,
-    recipe: Recipe,
-    pretrained: Pretrained,
-    seed: int,
-    learning_rate=None,
-):
+def retraining_start(model_name: str, start: Start, seed: int, learning_rate=None):
     """The pretrained model, compiled with a fresh Adam for retraining, and its rate.
 
     The seed is set first, so the control and ours draw the same batch order.
@@ -495,6 +487,7 @@ def retraining_start(
     """
     import keras
 
+    data, recipe, table, pretrained = start
     keras.utils.set_random_seed(seed + 1000)
     model = build_model(model_name, data, table)
     model.set_weights(pretrained.weights)
@@ -504,14 +497,7 @@ def retraining_start(
 
 
 def retrain_uncompressed(
-    model_name: str,
-    data: PreparedData,
-    table: np.ndarray,
-    recipe: Recipe,
-    pretrained: Pretrained,
-    *,
-    seed: int,
-    learning_rate=None,
+    model_name: str, start: Start, *, seed: int, learning_rate=None
 ) -> tuple[object, PhaseResult]:
     """Continues the pretrained model with a fresh Adam, no split (the control).
 
@@ -519,9 +505,8 @@ def retrain_uncompressed(
     The best dev epoch over both phases is kept. `learning_rate` replaces the
     retraining CALR (for the learning-rate study).
     """
-    model, _ = retraining_start(
-        model_name, data, table, recipe, pretrained, seed, learning_rate
-    )
+    data, recipe, _, pretrained = start
+    model, _ = retraining_start(model_name, start, seed, learning_rate)
     selection = _dev_selection_class()(data, start=pretrained.selection)
     seconds = fit(
         model,
@@ -538,10 +523,7 @@ def retrain_uncompressed(
 
 def retrain_online(
     model_name: str,
-    data: PreparedData,
-    table: np.ndarray,
-    recipe: Recipe,
-    pretrained: Pretrained,
+    start: Start,
     *,
     seed: int,
     compression: float,
@@ -571,9 +553,8 @@ def retrain_online(
     """
     import tflite_lowrank as tl
 
-    model, rate = retraining_start(
-        model_name, data, table, recipe, pretrained, seed, learning_rate
-    )
+    data, recipe, _, pretrained = start
+    model, rate = retraining_start(model_name, start, seed, learning_rate)
     split = tl.EmbeddingFactorization(
         "embedding",
         compression=compression,
@@ -608,8 +589,8 @@ def train_from_scratch(
     model_name: str, data: PreparedData, table: np.ndarray, recipe: Recipe, seed: int
 ) -> tuple[object, PhaseResult]:
     """Pretrain + retrain (fresh Adam) on a table, no split: the offline baseline."""
-    pretrained = pretrain(model_name, data, table, recipe, seed)
-    return retrain_uncompressed(model_name, data, table, recipe, pretrained, seed=seed)
+    start = Start(data, recipe, table, pretrain(model_name, data, table, recipe, seed))
+    return retrain_uncompressed(model_name, start, seed=seed)
 
 
 def phase_fields(phase: PhaseResult) -> dict:

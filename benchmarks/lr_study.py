@@ -188,18 +188,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         disable=args.no_progress,
     ) as bar:
         for (dataset, model_name, seed), keys in todo:
-            data, _, table, pretrained = harness.pretrained_start(
+            start = harness.pretrained_start(
                 dataset, model_name, seed, recipe, quick=args.quick
             )
+            data = start.data
             for key in keys:
                 rate = make_schedule(key["method"], data, recipe)
                 if key["p"] is None:
                     model, result = harness.retrain_uncompressed(
                         model_name,
-                        data,
-                        table,
-                        recipe,
-                        pretrained,
+                        start,
                         seed=seed,
                         learning_rate=rate,
                     )
@@ -207,10 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else:
                     model, result, split = harness.retrain_online(
                         model_name,
-                        data,
-                        table,
-                        recipe,
-                        pretrained,
+                        start,
                         seed=seed,
                         compression=key["p"],
                         learning_rate=rate,

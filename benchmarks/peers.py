@@ -169,12 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
     start = _pretrained(dataset, model_name, seed, args)
-    data, recipe, table, pretrained = start
+    data, recipe, _, pretrained = start
     baseline, baseline_phase = harness.retrain_uncompressed(
-        model_name, data, table, recipe, pretrained, seed=seed
+        model_name, start, seed=seed
     )
-    ours, ours_phase, split = _retrain_ours(
-        start, model_name, seed, compression=COMPRESSION
+    ours, ours_phase, split = harness.retrain_online(
+        model_name, start, seed=seed, compression=COMPRESSION
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_{dataset}_{model_name}_{seed}_"))
     extra: dict[str, dict] = {
@@ -258,10 +258,10 @@ def _add_to_finished_groups(marker: str, run, args) -> None:
 def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.9 retrained with constant Adam 1e-3, against a finished group."""
     start = _pretrained(dataset, model_name, seed, args)
-    ours, phase, split = _retrain_ours(
-        start,
+    ours, phase, split = harness.retrain_online(
         model_name,
-        seed,
+        start,
+        seed=seed,
         compression=COMPRESSION,
         learning_rate=DEV_SCHEDULE_LEARNING_RATE,
     )
@@ -300,21 +300,6 @@ def _pretrained(dataset: str, model_name: str, seed: int, args) -> harness.Start
     )
 
 
-def _retrain_ours(start, model_name, seed, *, compression, learning_rate=None):
-    """Ours from the shared start: `harness.retrain_online`'s result."""
-    data, recipe, table, pretrained = start
-    return harness.retrain_online(
-        model_name,
-        data,
-        table,
-        recipe,
-        pretrained,
-        seed=seed,
-        compression=compression,
-        learning_rate=learning_rate,
-    )
-
-
 def _log_against_base(row: dict) -> None:
     logger.info(
         "%s %s seed %d %s: accuracy %.4f (%+.2f points), embedding %.2f%%",
@@ -331,8 +316,8 @@ def _log_against_base(row: dict) -> None:
 def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> list:
     """Ours at p = 0.875 with a 4-bit factor, scored against a finished group."""
     start = _pretrained(dataset, model_name, seed, args)
-    ours, phase, split = _retrain_ours(
-        start, model_name, seed, compression=RANK_FOR_BITS_COMPRESSION
+    ours, phase, split = harness.retrain_online(
+        model_name, start, seed=seed, compression=RANK_FOR_BITS_COMPRESSION
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_bits_{dataset}_{model_name}_{seed}_"))
     files = harness.our_files(ours, work, "ours_bits", variants=("float32", "int4"))

@@ -332,10 +332,7 @@ def planned_runs(args: argparse.Namespace, schedules: Sequence[str]) -> list:
 
 def retrain_split(
     model_name,
-    data,
-    table,
-    recipe,
-    pretrained,
+    start,
     *,
     seed,
     learning_rate,
@@ -350,49 +347,38 @@ def retrain_split(
     """
     model, result, split = harness.retrain_online(
         model_name,
-        data,
-        table,
-        recipe,
-        pretrained,
+        start,
         seed=seed,
         compression=compression,
         learning_rate=learning_rate,
         bands=FACTORIZATIONS[factorization]["bands"],
         calibration=FACTORIZATIONS[factorization].get("calibration", False),
     )
-    return model, result, split, result.train_seconds - pretrained.seconds
+    return model, result, split, result.train_seconds - start.pretrained.seconds
 
 
-def run_one(key: dict, data, table, recipe, pretrained) -> dict:
+def run_one(key: dict, start: harness.Start) -> dict:
     """Trains one run of a group from its pretrained state and returns its row."""
+    data, recipe, _, pretrained = start
     schedule = SCHEDULES[key["method"]]
     steps = data.steps_per_epoch(recipe.batch_size)
     rate = schedule.learning_rate(steps)
-    start = time.perf_counter()
+    began = time.perf_counter()
     if key["p"] is None:
         model, result = harness.retrain_uncompressed(
-            key["model"],
-            data,
-            table,
-            recipe,
-            pretrained,
-            seed=key["seed"],
-            learning_rate=rate,
+            key["model"], start, seed=key["seed"], learning_rate=rate
         )
         split = {}
     else:
         model, result, split, _ = retrain_split(
             key["model"],
-            data,
-            table,
-            recipe,
-            pretrained,
+            start,
             seed=key["seed"],
             learning_rate=rate,
             factorization=key["factorization"],
             compression=key["p"],
         )
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - began
     test = harness.accuracy(model, data.x_test, data.y_test)
     # Step 0 joins the selection only if strictly better than every retrained epoch.
     step0_wins = result.step0_dev is not None and result.step0_dev > result.best_dev
@@ -472,12 +458,12 @@ def run(args: argparse.Namespace) -> int:
         total=total, unit="run", desc="recipe_study", disable=args.no_progress
     ) as bar:
         for (dataset, model_name, seed), keys in todo:
-            data, _, table, pretrained = harness.pretrained_start(
+            start = harness.pretrained_start(
                 dataset, model_name, seed, recipe, quick=args.quick, dim=DIM
             )
             for key in keys:
                 bar.set_postfix_str(f"{dataset} {model_name} s{seed} {key['method']}")
-                row = run_one(key, data, table, recipe, pretrained)
+                row = run_one(key, start)
                 row["quick"] = bool(args.quick)
                 store.append_row(args.output, row)
                 bar.update(1)

@@ -345,8 +345,13 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
     needs_pretrain = bool(methods & (set(_BASE_METHODS) | {"svd_no_retrain"})) or any(
         m in methods for m in ONLINE_METHODS
     )
-    pretrained = (
-        harness.pretrain(group.model, data, table0, recipe, group.seed)
+    start = (
+        harness.Start(
+            data,
+            recipe,
+            table0,
+            harness.pretrain(group.model, data, table0, recipe, group.seed),
+        )
         if needs_pretrain
         else None
     )
@@ -354,7 +359,7 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
     # --- The uncompressed model and everything derived from its trained table.
     if methods & (set(_BASE_METHODS) | {"svd_no_retrain"}):
         model, result = harness.retrain_uncompressed(
-            group.model, data, table0, recipe, pretrained, seed=group.seed
+            group.model, start, seed=group.seed
         )
         base = {
             "dev_accuracy": result.best_dev,
@@ -442,10 +447,7 @@ def run_group(group: Group, keys: list[dict], args: argparse.Namespace):
         if want_float or want_int8:
             model, result, split = harness.retrain_online(
                 group.model,
-                data,
-                table0,
-                recipe,
-                pretrained,
+                start,
                 seed=group.seed,
                 compression=p,
                 **settings,

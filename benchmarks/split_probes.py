@@ -182,10 +182,7 @@ def _rescale_callback(at_epoch: int, power: float):
 
 
 def run_split(
-    data,
-    table,
-    recipe,
-    pretrained,
+    start,
     *,
     seed: int,
     method: str,
@@ -195,6 +192,7 @@ def run_split(
     """One compressed run from the shared pretrained state; returns its fields."""
     import tflite_lowrank as tl
 
+    data, recipe, _, pretrained = start
     method, _, schedule = method.partition("+")
     probe, variant = method.split(":")
     # `+baseline_calr`: the full-table baseline's own retraining CALR.
@@ -206,9 +204,7 @@ def run_split(
     }[schedule]()
     offset = int(variant) if probe == "split_epoch" else 0
     power = FORMS[variant] if probe == "form" else 0.0
-    model, _ = harness.retraining_start(
-        model_name, data, table, recipe, pretrained, seed, learning_rate=None
-    )
+    model, _ = harness.retraining_start(model_name, start, seed)
     at_epoch = recipe.pretrain_epochs + offset
     # `basis:fixed`, `calibrated:fixed` and `fixed:consumer` keep the bases fixed;
     # every other method trains both factors (the paper's retraining).
@@ -299,15 +295,14 @@ def run(args: argparse.Namespace) -> int:
         total=total, unit="run", desc="split_probes", disable=args.no_progress
     ) as bar:
         for dataset, seed, methods in plan:
-            data, _, table, pretrained = harness.pretrained_start(
-                dataset, args.model, seed, recipe, dim=DIM
-            )
+            start = harness.pretrained_start(dataset, args.model, seed, recipe, dim=DIM)
+            data = start.data
             for method, p in methods:
                 bar.set_postfix_str(f"{SHORT[dataset]} s{seed} {method} p={p}")
-                start = time.perf_counter()
+                began = time.perf_counter()
                 if method == "baseline":
                     model, result = harness.retrain_uncompressed(
-                        args.model, data, table, recipe, pretrained, seed=seed
+                        args.model, start, seed=seed
                     )
                     fields = {
                         "dev_accuracy": result.best_dev,
@@ -319,10 +314,7 @@ def run(args: argparse.Namespace) -> int:
                     }
                 else:
                     fields = run_split(
-                        data,
-                        table,
-                        recipe,
-                        pretrained,
+                        start,
                         seed=seed,
                         method=method,
                         p=p,
@@ -339,8 +331,8 @@ def run(args: argparse.Namespace) -> int:
                         "seed": seed,
                         "method": method,
                         **fields,
-                        "run_seconds": time.perf_counter() - start,
-                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "run_seconds": time.perf_counter() - began,
+                        "finished_at": harness.timestamp(),
                     },
                 )
                 keras.backend.clear_session()
