@@ -193,8 +193,7 @@ def run_split(
     import tflite_lowrank as tl
 
     data, recipe, _, pretrained = start
-    method, _, schedule = method.partition("+")
-    probe, variant = method.split(":")
+    probe, variant, schedule = parse_method(method)
     # `+baseline_calr`: the full-table baseline's own retraining CALR.
     learning_rate = {
         "baseline_calr": lambda: harness.calr(data, recipe, "retrain"),
@@ -208,7 +207,7 @@ def run_split(
     at_epoch = recipe.pretrain_epochs + offset
     # `basis:fixed`, `calibrated:fixed` and `fixed:consumer` keep the bases fixed;
     # every other method trains both factors (the paper's retraining).
-    fixed = probe in ("basis", "fixed") or method == "calibrated:fixed"
+    fixed = probe in ("basis", "fixed") or (probe, variant) == ("calibrated", "fixed")
     calibrated = probe == "calibrated"
     split = tl.EmbeddingFactorization(
         "embedding",
@@ -245,6 +244,21 @@ def run_split(
         "at_epoch": at_epoch,
         "band_ranks": list(split.result.band_ranks or ()),
     }
+
+
+def parse_method(method: str) -> tuple[str, str, str]:
+    """`(probe, variant, schedule)` of a method name; schedule "" by default.
+
+    >>> parse_method("weighting:consumer+calr_1e-2")
+    ('weighting', 'consumer', 'calr_1e-2')
+    >>> parse_method("split_epoch:+1")
+    ('split_epoch', '+1', '')
+    """
+    probe, _, variant = method.partition(":")
+    schedule = ""
+    if probe != "split_epoch":  # There "+" is the offset's sign, not a schedule.
+        variant, _, schedule = variant.partition("+")
+    return probe, variant, schedule
 
 
 def _weighting(probe: str, variant: str) -> str:

@@ -144,3 +144,18 @@ def test_selection_lists_every_method_on_dev_and_test_only_for_two(tmp_path):
         "| `form:balanced` | 1 | +1.00 | - |",
         "| `form:paper` | 1 | -1.00 | -1.00 |",
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "parsed"),
+    [
+        ("form:balanced", ("form", "balanced", "")),
+        ("basis:fixed+baseline_calr", ("basis", "fixed", "baseline_calr")),
+        ("form:paper+calr_3e-3", ("form", "paper", "calr_3e-3")),
+        # The "+" of the split epoch is the offset's sign, not a schedule.
+        ("split_epoch:+1", ("split_epoch", "+1", "")),
+    ],
+)
+def test_method_names_parse_into_probe_variant_and_schedule(method, parsed):
+    assert probes.parse_method(method) == parsed
+    assert method in probes.METHODS
