@@ -27,7 +27,7 @@ def test_version_matches_distribution_metadata():
 
 def test_env_command_prints_versions():
     completed = subprocess.run(
-        [sys.executable, "-m", "tflite_lowrank", "env"],
+        [sys.executable, "-m", "tflite_lowrank_cli", "env"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -40,7 +40,7 @@ def test_env_command_prints_versions():
 
 def test_unknown_command_is_a_usage_error():
     completed = subprocess.run(
-        [sys.executable, "-m", "tflite_lowrank", "no-such-command"],
+        [sys.executable, "-m", "tflite_lowrank_cli", "no-such-command"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -58,7 +58,7 @@ def test_saved_model_loads_without_custom_objects_after_importing_the_package(tm
 import numpy as np
 import tflite_lowrank
 import keras
-from tflite_lowrank.compression.layers import LowRankEmbedding
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
 model = keras.Sequential([keras.Input((3,), dtype="int32"), LowRankEmbedding(20, 8, 2)])
 model.save({str(path)!r})
 """
@@ -84,37 +84,64 @@ print(type(model.layers[0]).__name__)
     assert completed.stdout.strip().endswith("LowRankEmbedding")
 
 
+SUB_PACKAGES = (
+    "factorization",
+    "layers",
+    "training",
+    "export",
+    "litert",
+    "benchmark",
+    "data",
+    "models",
+    "apps",
+    "apps.demo",
+    "apps.android",
+    "utils",
+)
+
+
+@pytest.mark.parametrize("name", SUB_PACKAGES)
+def test_sub_package_face_names_resolve_to_their_modules_objects(name):
+    # Each sub-package's `__init__` is its face: a curated `__all__` of names that
+    # exist, each the defining module's own object (no copies, no aliases).
+    package = importlib.import_module(f"tflite_lowrank.{name}")
+    assert package.__doc__
+    assert package.__all__, name
+    assert len(package.__all__) == len(set(package.__all__)), name
+    for attribute in package.__all__:
+        value = getattr(package, attribute)
+        module = getattr(value, "__module__", None)
+        if module and module.startswith("tflite_lowrank."):
+            assert getattr(importlib.import_module(module), attribute) is value
+
+
+def test_top_level_names_are_the_sub_packages_objects():
+    for name in tl.__all__:
+        value = getattr(tl, name)
+        module = getattr(value, "__module__", None)
+        if module and module.startswith("tflite_lowrank."):
+            assert getattr(importlib.import_module(module), name) is value, name
+
+
 @pytest.mark.parametrize(
-    ("old", "new"),
+    "old",
     [
-        ("callbacks", "compression.callback"),
-        ("layers", "compression.layers"),
-        ("schedules", "compression.schedules"),
-        ("factorize", "compression.svd"),
-        ("convert", "export.converter"),
-        ("fold", "export.fold"),
-        ("benchmark", "benchmark.api"),
-        ("datasets", "data.datasets"),
-        ("text", "data.tokenizer"),
-        ("models", "models.paper"),
-        ("demo", "apps.demo.run"),
-        ("android", "apps.android.export"),
+        "callbacks",
+        "schedules",
+        "factorize",
+        "convert",
+        "fold",
+        "datasets",
+        "text",
+        "demo",
+        "android",
+        "cli",
+        "compression",
+        "__main__",
     ],
 )
-def test_old_module_paths_reexport_the_same_objects(old, new):
-    # Users import from the paths the package had before its sub-packages; every
-    # public name there must be the implementation's own object.
-    old_module = importlib.import_module(f"tflite_lowrank.{old}")
-    new_module = importlib.import_module(f"tflite_lowrank.{new}")
-    assert old_module.__all__
-    for name in old_module.__all__:
-        value = getattr(old_module, name)
-        if hasattr(new_module, name):
-            assert getattr(new_module, name) is value, name
-
-
-def test_cli_module_path_still_gives_main():
-    from tflite_lowrank.cli import main
-    from tflite_lowrank_cli.main import main as cli_main
-
-    assert main is cli_main
+def test_the_unreleased_shim_paths_are_gone(old):
+    # 0.1.0 was never released: the re-export modules of earlier layouts went with
+    # the restructure, so each name has one import path.
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(f"tflite_lowrank.{old}")

@@ -96,7 +96,7 @@ def test_readme_text_vectorization_pipeline_runs_as_written(tmp_path):
     # `tflite-lowrank` is this interpreter's entry point, as the console script is.
     prelude = (
         "set -euo pipefail\n"
-        f'tflite-lowrank() {{ "{sys.executable}" -m tflite_lowrank "$@"; }}\n'
+        f'tflite-lowrank() {{ "{sys.executable}" -m tflite_lowrank_cli "$@"; }}\n'
     )
     measured = subprocess.run(
         ["bash", "-c", prelude + bash],

@@ -23,10 +23,13 @@ Importing the package imports Keras and registers the package's Keras objects
 so a `.keras` file holding them loads with `keras.saving.load_model` once
 `tflite_lowrank` is imported (Keras imports only its own packages while loading); a
 model whose factorized embedding sits inside a custom layer loads with
-`tl.load_model`. It has no other side effect. The package is laid out by stage:
-`compression` (the method), `export` (Keras to `.tflite`), `litert` (reading and
-running `.tflite` files), `benchmark`, `data`, `models` and `apps` (the command line,
-the demo and the Android export).
+`tl.load_model`. It has no other side effect. The package is laid out by concept,
+each sub-package with a curated `__all__`: `factorization` (the NumPy maths of the
+split), `layers` (the factorized embeddings), `training` (the callback and CALR),
+`export` (Keras to `.tflite`), `litert` (reading and running `.tflite` files),
+`benchmark`, `data`, `models` and `apps` (the demo and the Android export); every
+Keras internal is in the private `_keras`. The command line is the separate
+`tflite_lowrank_cli` package.
 """
 
 from tflite_lowrank.benchmark import (
@@ -35,30 +38,38 @@ from tflite_lowrank.benchmark import (
     benchmark_tflite,
     compare_models,
 )
-from tflite_lowrank.compression.band_ranks import allocate_band_ranks, frequency_order
-from tflite_lowrank.compression.banded import BandedLowRankEmbedding
-from tflite_lowrank.compression.callback import EmbeddingFactorization
-from tflite_lowrank.compression.layers import LowRankEmbedding
-from tflite_lowrank.compression.loading import load_model
-from tflite_lowrank.compression.reversible import (
-    ReversibleBandedLowRankEmbedding,
-    ReversibleLowRankEmbedding,
+from tflite_lowrank.data import (
+    DATASETS,
+    TextDataset,
+    Tokenizer,
+    load_dataset,
+    load_glove,
 )
-from tflite_lowrank.compression.schedules import CyclicalAnnealedLearningRate
-from tflite_lowrank.compression.svd import (
-    rank_for_compression,
-    rank_for_energy,
-    truncated_svd,
-)
-from tflite_lowrank.data.datasets import DATASETS, TextDataset, load_dataset
-from tflite_lowrank.data.glove import load_glove
-from tflite_lowrank.data.tokenizer import Tokenizer
-from tflite_lowrank.export.converter import (
+from tflite_lowrank.export import (
     QUANTIZATION_MODES,
     ConversionResult,
     convert_to_tflite,
 )
+from tflite_lowrank.factorization import (
+    allocate_band_ranks,
+    frequency_order,
+    rank_for_compression,
+    rank_for_energy,
+    truncated_svd,
+)
+from tflite_lowrank.layers import (
+    BandedLowRankEmbedding,
+    LowRankEmbedding,
+    ReversibleBandedLowRankEmbedding,
+    ReversibleLowRankEmbedding,
+    load_model,
+)
 from tflite_lowrank.models import build_dan, build_lstm
+from tflite_lowrank.training import (
+    CyclicalAnnealedLearningRate,
+    EmbeddingFactorization,
+    FactorizationResult,
+)
 from tflite_lowrank.version import __version__
 
 __all__ = [
@@ -71,6 +82,7 @@ __all__ = [
     "allocate_band_ranks",
     "frequency_order",
     "EmbeddingFactorization",
+    "FactorizationResult",
     "CyclicalAnnealedLearningRate",
     "DATASETS",
     "TextDataset",

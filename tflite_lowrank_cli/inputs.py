@@ -87,10 +87,11 @@ def _tflite_input(path: str, name: str) -> tuple[list[tuple[str, int]], int | No
     The rows are None unless the file gathers from exactly one table (a banded file
     has one table per band, none of them the whole vocabulary).
     """
+    from tflite_lowrank.litert import contract as _contract
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     _, info = _flatbuffer.read_and_inspect(path, name=name)
-    problems = _flatbuffer.contract_problems(info, multi_input=True)
+    problems = _contract.contract_problems(info, multi_input=True)
     if problems:
         raise ValueError(
             "The file does not follow the I/O contract (see docs/contracts.md): "

@@ -3,10 +3,10 @@
 `android_demo/core/src/test/resources/assets_fixture/` is a real export: two tiny DAN
 models (vocabulary ~40, seq_len 8, 2 labels; the compressed one factorized to rank 2
 during `fit`), converted with `convert_to_tflite` and written by
-`tflite_lowrank.apps.android.export.export_android_assets`, so the Kotlin checks run on exactly what
-the Python exporter writes. The files are a few KB. The test sentences include odd
-inputs (accents, emoji, clitics in capitals, only punctuation, empty, longer than
-seq_len) so that the golden token ids exercise the tokenizer rules.
+`tflite_lowrank.apps.android.export_android_assets`, so the Kotlin checks run on
+exactly what the Python exporter writes. The files are a few KB. The test sentences
+include odd inputs (accents, emoji, clitics in capitals, only punctuation, empty,
+longer than seq_len) so that the golden token ids exercise the tokenizer rules.
 
 Usage (from the repository root):
 
@@ -30,10 +30,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tflite_lowrank.apps.android.export import export_android_assets  # noqa: E402
-from tflite_lowrank.compression.callback import EmbeddingFactorization  # noqa: E402
+from tflite_lowrank.data import Tokenizer, save_labels  # noqa: E402
 from tflite_lowrank.export.converter import convert_to_tflite  # noqa: E402
 from tflite_lowrank.models.paper import build_dan, compile_for_classification  # noqa: E402
-from tflite_lowrank.text import Tokenizer, save_labels  # noqa: E402
+from tflite_lowrank.training.callback import EmbeddingFactorization  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "core/src/test/resources/assets_fixture"
 LABELS = ("negative", "positive")

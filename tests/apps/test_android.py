@@ -47,8 +47,8 @@ _TEST = (
 def _fit(tokenizer, *, factorize):
     import keras
 
-    from tflite_lowrank.compression.callback import EmbeddingFactorization
     from tflite_lowrank.models.paper import build_dan, compile_for_classification
+    from tflite_lowrank.training.callback import EmbeddingFactorization
 
     keras.utils.set_random_seed(0)
     model = build_dan(
@@ -290,8 +290,8 @@ def wide_factorized_model():
     """Factors large enough (2,000 x 4) for the converter to quantize them."""
     import keras
 
-    from tflite_lowrank.compression.callback import EmbeddingFactorization
     from tflite_lowrank.models.paper import build_dan, compile_for_classification
+    from tflite_lowrank.training.callback import EmbeddingFactorization
 
     keras.utils.set_random_seed(1)
     model = build_dan(2000, 2, seq_len=SEQ_LEN, embedding_dim=16, hidden=(4,))
@@ -547,10 +547,3 @@ def test_committed_kotlin_fixture_is_a_valid_export():
     """The Kotlin core tests run on this fixture; it must pass the Python checks too."""
     manifest = android.check_android_assets(FIXTURE)
     assert manifest["models"]["compressed"]["rank"] == 2
-
-
-def test_public_module_keeps_the_old_constant_names():
-    import tflite_lowrank.android as public
-
-    assert public.MODEL_FILES is public.ASSET_MODEL_FILES is android.ASSET_MODEL_FILES
-    assert public.FORMAT_VERSION == public.MANIFEST_FORMAT_VERSION == 1

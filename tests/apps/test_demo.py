@@ -1,5 +1,5 @@
-"""Tests of `tflite_lowrank.apps.demo.run` through the real `python -m tflite_lowrank
-demo`.
+"""Tests of `tflite_lowrank.apps.demo.run` through the real
+`python -m tflite_lowrank_cli demo`.
 
 The default tier runs the reduced demo once (`--quick`: 500 training texts, one epoch
 before and one after the split, real Rotten Tomatoes and GloVe) and checks the run
@@ -42,7 +42,7 @@ _MODEL_KEYS = {
 def _cli(*args, cwd=None, timeout=60):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(
-        [sys.executable, "-m", "tflite_lowrank", *args],
+        [sys.executable, "-m", "tflite_lowrank_cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -203,12 +203,13 @@ def test_demo_quick_compressed_files_are_smaller(quick_results):
 
 
 def test_demo_quick_files_follow_the_contracts(quick_run, quick_results):
+    from tflite_lowrank.litert import contract as _contract
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     output_dir, _, _ = quick_run
     for file_name in demo.TFLITE_FILES.values():
         info = _flatbuffer.inspect_model((output_dir / file_name).read_bytes())
-        assert _flatbuffer.contract_problems(info) == [], file_name
+        assert _contract.contract_problems(info) == [], file_name
         ((input_spec,), (output_spec,)) = info.inputs, info.outputs
         assert (input_spec.name, input_spec.dtype) == ("token_ids", "int32")
         assert list(input_spec.shape) == [1, 40]
@@ -433,10 +434,3 @@ def test_demo_full_default_run_keeps_accuracy_and_shrinks_the_model(tmp_path):
     rerun = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
     assert rerun["settings"]["max_train_samples"] == 500
     assert (output_dir / "notes.txt").read_text() == "mine"
-
-
-def test_public_module_keeps_the_old_constant_names():
-    import tflite_lowrank.demo as public
-
-    assert public.MODEL_FILES is public.TFLITE_FILES is demo.TFLITE_FILES
-    assert public.FORMAT_VERSION == public.RESULTS_FORMAT_VERSION == 1

@@ -20,8 +20,8 @@ from tflite_lowrank.benchmark.api import (
     benchmark_tflite,
     compare_models,
 )
-from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.export.converter import convert_to_tflite
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
 
 VOCAB, DIM, SEQ_LEN, RANK = 50, 8, 5, 2
 FAST = {"warmup_runs": 2, "num_runs": 20, "progress": False}

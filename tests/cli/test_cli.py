@@ -1,6 +1,6 @@
 """The `tflite-lowrank` command line, run through its real entry point in a subprocess.
 
-`python -m tflite_lowrank convert | benchmark | compare` on tiny models: results on
+`python -m tflite_lowrank_cli convert | benchmark | compare` on tiny models: results on
 stdout, diagnostics on stderr, exit codes 0 ok / 1 check failed / 2 usage or input
 error with a message naming the argument.
 """
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.export.converter import convert_to_tflite
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
 from tflite_lowrank.models.paper import build_dan
 
 VOCAB, SEQ_LEN = 50, 5
@@ -24,7 +24,7 @@ WORDS = [f"w{index}" for index in range(VOCAB - 2)]
 
 def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tflite_lowrank", *map(str, args)],
+        [sys.executable, "-m", "tflite_lowrank_cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -576,7 +576,7 @@ def test_cli_convert_imports_the_users_layers(tmp_path, monkeypatch):
 
     def convert(*extra):
         return subprocess.run(
-            [sys.executable, "-m", "tflite_lowrank", "convert", "user.keras"]
+            [sys.executable, "-m", "tflite_lowrank_cli", "convert", "user.keras"]
             + ["user.tflite", *extra],
             capture_output=True,
             text=True,

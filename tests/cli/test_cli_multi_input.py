@@ -28,7 +28,7 @@ LENGTHS = {"question": 5, "answer": 3}
 
 def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tflite_lowrank", *map(str, args)],
+        [sys.executable, "-m", "tflite_lowrank_cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

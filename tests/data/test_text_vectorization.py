@@ -160,11 +160,3 @@ def test_vocab_txt_empty_lines_other_than_keras_padding_are_refused(tmp_path, co
     (tmp_path / "vocab.txt").write_bytes(content)
     with pytest.raises(ValueError, match="Received"):
         Tokenizer.load(tmp_path, seq_len=4)
-
-
-def test_public_text_module_exports_the_text_vectorization_names():
-    from tflite_lowrank import text
-
-    assert text.text_vectorization_tokens is text_vectorization_tokens
-    assert text.TEXT_VECTORIZATION_VERSION == "keras-text-vectorization-v1"
-    assert text.MODES == ("clean", "text_vectorization")

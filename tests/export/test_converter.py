@@ -16,14 +16,14 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from tflite_lowrank.benchmark.api import OutputMismatchError
-from tflite_lowrank.compression.layers import LowRankEmbedding
-from tflite_lowrank.compression.swap import _factorize_in_place
 from tflite_lowrank.export import converter as convert
 from tflite_lowrank.export.converter import (
     QUANTIZATION_MODES,
     ConversionResult,
     convert_to_tflite,
 )
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
+from tflite_lowrank.layers.swap import _factorize_in_place
 from tflite_lowrank.litert.interpreter import Runner
 
 VOCAB, DIM, SEQ_LEN, NUM_LABELS, RANK = 1000, 8, 6, 3, 2

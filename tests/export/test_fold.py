@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.export.fold import FoldResult, fold_projection
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
 from tflite_lowrank.models.paper import _MaskedMean
 
 VOCAB, DIM, RANK, SEQ = 50, 8, 3, 5

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tflite_lowrank as tl
-from tflite_lowrank.fold import fold_projection
+from tflite_lowrank.export import fold_projection
 
 VOCAB, DIM, SEQ = 300, 16, 6
 

@@ -5,9 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.export import int4 as _int4
 from tflite_lowrank.export.fold import fold_projection
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
+from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert import interpreter as _interpreter
 from tflite_lowrank.models.paper import _MaskedMean
@@ -81,8 +82,8 @@ def test_quantize_gather_tables_int4_runs_in_litert_and_agrees(kind, rng, tmp_pa
     assert info.embedding_tables[0].num_bytes == VOCAB * RANK // 2
     # Saved: the float32 table minus the packed one, less a little metadata.
     assert len(content) - len(quantized) >= VOCAB * RANK * 4 - VOCAB * RANK // 2 - 512
-    assert not _flatbuffer.builtin_problems(info)
-    assert not _flatbuffer.contract_problems(info)
+    assert not _contract.builtin_problems(info)
+    assert not _contract.contract_problems(info)
     expected = _interpreter.Runner(
         _interpreter.make_interpreter(model_content=content)
     ).predict(ids)

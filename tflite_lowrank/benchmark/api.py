@@ -35,7 +35,9 @@ from tflite_lowrank.benchmark.results import (
     ComparisonRow,
 )
 from tflite_lowrank.errors import OutputMismatchError
+from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
+from tflite_lowrank.litert import rows as _rows
 from tflite_lowrank.litert.rows import check_input_rows as _check_input_rows
 from tflite_lowrank.utils.checks import check_int as _check_int
 from tflite_lowrank.utils.checks import check_path as _check_path
@@ -258,7 +260,7 @@ def _check_benchmark_args(
         _check_int(arg_name, value, minimum=minimum)
     _check_path(name, path)
     content, info = _flatbuffer.read_and_inspect(path, name=name)
-    problems = _flatbuffer.contract_problems(info, multi_input=True)
+    problems = _contract.contract_problems(info, multi_input=True)
     if problems:
         raise ValueError(
             "The file does not follow the I/O contract (one `serving_default` "
@@ -293,7 +295,7 @@ def _check_benchmark_args(
         if len(inputs) == 1:
             token_ids = token_ids[inputs[0][0]]
     else:
-        token_ids = _flatbuffer.check_token_ids(
+        token_ids = _rows.check_token_ids(
             token_ids,
             name="token_ids",
             seq_len=seq_len,

@@ -3,17 +3,12 @@
 The rules (version `tflite_lowrank-clean-v1`) and the `vocab.txt` / `labels.txt`
 formats (read and written by `data.vocab_files`) are fixed in `docs/contracts.md`; the
 Kotlin app implements the same rules and is tested against
-`tests/data/tokenizer_cases.json` (regenerate it with `python
-tests/make_tokenizer_cases.py`). Change nothing here without both sides.
+`tests/data/tokenizer_cases.json` (`python tests/make_tokenizer_cases.py`).
 
 Example:
 
 ```python
-from tflite_lowrank.data.tokenizer import Tokenizer, clean_text
-
-clean_text("DON'T miss it (really).")
-# ['do', "n't", 'miss', 'it', '(', 'really', ')', '.']
-tokenizer = Tokenizer.from_texts(train_texts, seq_len=40, min_count=2)
+tokenizer = tl.Tokenizer.from_texts(train_texts, seq_len=40, min_count=2)
 x_train = tokenizer.encode(train_texts)  # int32 [n, 40], 0 = <pad>, 1 = <unk>
 tokenizer.save("export/")  # export/vocab.txt
 ```

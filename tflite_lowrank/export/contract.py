@@ -18,7 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tflite_lowrank.compression.consumer import IDENTITY_LAYERS
+from tflite_lowrank._keras import graph
 from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.export.keras_model import (
     _call_structure,
@@ -42,7 +42,6 @@ logger = logging.getLogger("tflite_lowrank.export.converter")
 _OUTPUT_TOLERANCES = {"float32": 1e-4, "float16": 5e-2}
 _NUM_CHECK_ROWS = 16
 # Layers that are the identity at inference (the same list the folding pass skips).
-_PASS_THROUGH_LAYERS = IDENTITY_LAYERS
 _LOGIT_ACTIVATIONS = ("linear", "log_softmax")
 
 
@@ -136,37 +135,21 @@ def _keras_outputs(
 
 def _output_kind(model: keras.Model) -> str:
     """Reads `"probabilities"`, `"logits"`, `"sigmoid"` or `"unknown"` off the end."""
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
+    layer, found = graph.output_layer(model)
+    if not found:
         return "unknown"
-    if not outputs or len(outputs) != 1:
-        return "unknown"
-    history = getattr(outputs[0], "_keras_history", None)
-    for _ in range(16):
-        if history is None:
-            return "unknown"
-        layer, node_index, _tensor_index = history
-        class_name = type(layer).__name__
-        if class_name == "Softmax":
-            return "probabilities"
-        if class_name in _PASS_THROUGH_LAYERS:
-            node = layer._inbound_nodes[node_index]
-            if len(node.input_tensors) != 1:
-                return "unknown"
-            history = getattr(node.input_tensors[0], "_keras_history", None)
-            continue
-        if isinstance(layer, keras.Model):
-            return _output_kind(layer)
-        activation = getattr(layer, "activation", None)
-        name = getattr(activation, "__name__", None)
-        if name == "softmax":
-            return "probabilities"
-        if name in _LOGIT_ACTIVATIONS:
-            return "logits"
-        if name == "sigmoid":
-            return "sigmoid"
-        return "unknown"
+    if type(layer).__name__ == "Softmax":
+        return "probabilities"
+    if isinstance(layer, keras.Model):
+        return _output_kind(layer)
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", None)
+    if name == "softmax":
+        return "probabilities"
+    if name in _LOGIT_ACTIVATIONS:
+        return "logits"
+    if name == "sigmoid":
+        return "sigmoid"
     return "unknown"
 
 

@@ -58,8 +58,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from tflite_lowrank.compression.banded import BandedLowRankEmbedding
-from tflite_lowrank.compression.layers import LowRankEmbedding
 from tflite_lowrank.errors import OutputMismatchError as OutputMismatchError
 from tflite_lowrank.export.contract import (
     _compare_with_keras,
@@ -72,6 +70,9 @@ from tflite_lowrank.export.keras_model import load_keras_model as load_keras_mod
 from tflite_lowrank.export.keras_model import model_input_names as model_input_names
 from tflite_lowrank.export.keras_model import model_seq_len as model_seq_len
 from tflite_lowrank.export.tf_converter import _run_converter, _unrolled
+from tflite_lowrank.layers.banded import BandedLowRankEmbedding
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
+from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert.flatbuffer import TensorInfo
 from tflite_lowrank.utils import files as _files
@@ -288,7 +289,7 @@ def convert_to_tflite(
 
     # 4. Checks on the converted model.
     info = _flatbuffer.inspect_model(content)
-    problems = _flatbuffer.builtin_problems(info) + _flatbuffer.contract_problems(
+    problems = _contract.builtin_problems(info) + _contract.contract_problems(
         info, multi_input=inputs is not None
     )
     if inputs is not None and {spec.name for spec in info.inputs} != {

@@ -23,9 +23,8 @@ normalisation or attention first, a subclassed model, a quantized or LoRA-enable
 consumer) is left unfolded, with an INFO log saying why: folding never changes what the
 model computes beyond float32 round-off.
 
-The graph walk that finds the consumer is `tflite_lowrank.compression.consumer`'s
-(the split's data-free weighting reads the same kernel); the Keras internals it and
-the rebuild need are reached through `tflite_lowrank.compression.keras_adapter`.
+The graph walk that finds the consumer is `tflite_lowrank._keras.graph`'s (the
+split's data-free weighting reads the same kernel).
 
 Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for Text
 Classification using Low Rank Matrix Factorization". AAAI 2019 (its FLOP analysis:
@@ -40,17 +39,12 @@ import logging
 import keras
 import numpy as np
 
-from tflite_lowrank.compression import keras_adapter
-from tflite_lowrank.compression.banded import BandedLowRankEmbedding
-from tflite_lowrank.compression.consumer import (
-    NoConsumer,
-    find_consumer,
-)
-from tflite_lowrank.compression.consumer import (
-    input_kernel as _kernel,
-)
-from tflite_lowrank.compression.layers import LowRankEmbedding
-from tflite_lowrank.compression.reversible import (
+from tflite_lowrank._keras import graph
+from tflite_lowrank._keras.graph import NoConsumer, find_consumer
+from tflite_lowrank._keras.graph import input_kernel as _kernel
+from tflite_lowrank.layers.banded import BandedLowRankEmbedding
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
+from tflite_lowrank.layers.reversible import (
     ReversibleBandedLowRankEmbedding,
     ReversibleLowRankEmbedding,
 )
@@ -186,7 +180,7 @@ def fold_projection(
 def _low_rank_layers(model: keras.Model) -> list:
     return [
         layer
-        for layer in keras_adapter.flatten_layers(model)
+        for layer in graph.flatten_layers(model)
         if isinstance(layer, LowRankEmbedding)
         or (isinstance(layer, BandedLowRankEmbedding) and layer.projection)
     ]
@@ -254,7 +248,7 @@ def _as_functional(model: keras.Model) -> keras.Model:
         for layer in model.layers:
             outputs = layer(outputs)
         return keras.Model(inputs, outputs, name=model.name)
-    if not keras_adapter.is_functional_graph(model):
+    if not graph.is_functional_graph(model):
         raise _CannotFold(
             f"{type(model).__name__} is not a functional or sequential model"
         )

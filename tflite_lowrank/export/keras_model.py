@@ -19,9 +19,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from tflite_lowrank.compression.banded import BandedLowRankEmbedding
-from tflite_lowrank.compression.layers import LowRankEmbedding
-from tflite_lowrank.compression.loading import load_model
+from tflite_lowrank._keras import graph
+from tflite_lowrank.layers.banded import BandedLowRankEmbedding
+from tflite_lowrank.layers.loading import load_model
+from tflite_lowrank.layers.low_rank import LowRankEmbedding
 from tflite_lowrank.utils.files import check_input_file
 
 
@@ -144,7 +145,7 @@ def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
 
 
 def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return list(model._flatten_layers(include_self=False, recursive=True))
+    return graph.flatten_layers(model)
 
 
 def _embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -186,24 +187,15 @@ def _token_embeddings(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def _collect_token_embeddings(model, input_ids: set[int], found: list) -> None:
-    embedding_types = (keras.layers.Embedding, LowRankEmbedding, BandedLowRankEmbedding)
-    for layer in getattr(model, "layers", ()):
-        for node in getattr(layer, "_inbound_nodes", ()):
-            arguments = getattr(node, "arguments", None)
-            tensors = getattr(arguments, "keras_tensors", None) or getattr(
-                node, "input_tensors", ()
-            )
-            if not any(id(tensor) in input_ids for tensor in tensors):
-                continue
-            if isinstance(layer, embedding_types):
-                if layer not in found:
-                    found.append(layer)
-            elif isinstance(layer, keras.Model):
-                try:
-                    inner = {id(tensor) for tensor in layer.inputs or ()}
-                except (AttributeError, ValueError):
-                    continue
-                _collect_token_embeddings(layer, inner, found)
+    for layer in graph.layers_called_on(model, input_ids, _is_embedding):
+        if layer not in found:
+            found.append(layer)
+
+
+def _is_embedding(layer) -> bool:
+    return isinstance(
+        layer, keras.layers.Embedding | LowRankEmbedding | BandedLowRankEmbedding
+    )
 
 
 def _recurrent_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -21,6 +21,7 @@ import numpy as np
 from tflite_lowrank.data.text_vectorization import TEXT_VECTORIZATION_VERSION
 from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer
 from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME, load_labels
+from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert import interpreter as _interpreter
 
@@ -34,7 +35,7 @@ _TOKENIZER_MODES = {
 }
 MODEL_KEYS = ("baseline", "compressed")
 ASSET_MODEL_FILES = {key: f"{key}.tflite" for key in MODEL_KEYS}
-"""The two model files of the assets, by key (`tflite_lowrank.android.MODEL_FILES`)."""
+"""The two model files of the assets, by key."""
 TEST_SET_FILENAME = "test_set.tsv"
 GOLDEN_FILENAME = "golden.jsonl"
 MANIFEST_FILENAME = "manifest.json"
@@ -102,7 +103,7 @@ def _check_assets(folder: Path, *, replay: bool) -> float:
             folder / entry["file"], name=f"{key} model"
         )
         info = _flatbuffer.inspect_model(contents[key])
-        problems = _flatbuffer.contract_problems(info)
+        problems = _contract.contract_problems(info)
         if problems:
             raise fail(f"{entry['file']} breaks the model I/O contract: {problems}")
         actual = {
@@ -210,7 +211,7 @@ def _build_manifest(
     metadata: dict[str, dict[str, Any]],
     tokenizer_version: str = TOKENIZER_VERSION,
 ) -> dict[str, Any]:
-    from tflite_lowrank import __version__
+    from tflite_lowrank.version import __version__
 
     baseline_width = _embedding_width(infos["baseline"])
     models = {}

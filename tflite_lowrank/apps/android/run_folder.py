@@ -16,6 +16,7 @@ from typing import Any
 
 from tflite_lowrank.apps.android.assets import MODEL_KEYS, TEST_SET_FILENAME, _read_text
 from tflite_lowrank.data.vocab_files import LABELS_FILENAME
+from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
 _TEST_SPLIT_FILES = ("test.tsv", TEST_SET_FILENAME, "test.jsonl")
@@ -27,9 +28,9 @@ def _check_models_fit(
 ) -> tuple[int, int]:
     shapes = {}
     for key, info in infos.items():
-        problems = _flatbuffer.contract_problems(info) + [
+        problems = _contract.contract_problems(info) + [
             f"operator {op} is not a LiteRT builtin"
-            for op in _flatbuffer.builtin_problems(info)
+            for op in _contract.builtin_problems(info)
         ]
         if problems:
             raise ValueError(

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from tflite_lowrank.apps.demo.results import DEFAULT_EPOCHS, MODELS, RUN_FILES
-from tflite_lowrank.compression.arguments import _WEIGHTINGS
+from tflite_lowrank.training.arguments import _WEIGHTINGS
 from tflite_lowrank.utils.checks import check_int as _check_int
 
 

@@ -60,8 +60,8 @@ def _run(
     with report.stage(title, seconds, "data") as note:
         # TensorFlow and Keras are imported here, in the timed data stage.
         from tflite_lowrank.apps.demo.training import _load_data, _train
-        from tflite_lowrank.compression.calibration import calibration_sample
-        from tflite_lowrank.compression.callback import EmbeddingFactorization
+        from tflite_lowrank.training.calibration import calibration_sample
+        from tflite_lowrank.training.callback import EmbeddingFactorization
 
         data = _load_data(
             staging,

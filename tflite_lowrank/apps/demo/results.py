@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tflite_lowrank import __version__
 from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME
+from tflite_lowrank.version import __version__
 
 RESULTS_FORMAT_VERSION = 1
-"""Version of the `results.json` layout (`tflite_lowrank.demo.FORMAT_VERSION`)."""
+"""Version of the `results.json` layout."""
 
 MODELS = ("dan", "lstm")
 """Model names accepted by `run_demo`."""
@@ -44,7 +44,7 @@ TFLITE_FILES = {
     "compressed_dynamic": "compressed_dynamic.tflite",
 }
 """The four `.tflite` files, by name, in table order; the first is the reference
-(`tflite_lowrank.demo.MODEL_FILES`)."""
+(`tflite_lowrank.apps.demo.TFLITE_FILES`)."""
 
 TEST_FILENAME = "test.tsv"
 RESULTS_JSON = "results.json"

@@ -29,11 +29,11 @@ from tflite_lowrank.apps.demo.results import (
     TEST_FILENAME,
     TrainingSummary,
 )
-from tflite_lowrank.compression.svd import rank_for_compression
 from tflite_lowrank.data.datasets import TextDataset, load_dataset
 from tflite_lowrank.data.glove import GLOVE_DIM, load_glove
 from tflite_lowrank.data.tokenizer import Tokenizer
 from tflite_lowrank.data.vocab_files import save_labels
+from tflite_lowrank.factorization.svd import rank_for_compression
 from tflite_lowrank.models.paper import (
     build_dan,
     build_lstm,

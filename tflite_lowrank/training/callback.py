@@ -1,0 +1,396 @@
+"""`EmbeddingFactorization`: split a trained Embedding into SVD factors during `fit()`.
+
+The callback changes the model in place, once: at the boundary after epoch `at_epoch`
+the built `keras.layers.Embedding` becomes a `LowRankEmbedding` holding
+`embeddings_a = U_k` and `embeddings_b = diag(S_k) V_k^T`, the model gets a fresh
+optimizer of the same class and configuration with the CALR schedule, and `fit()`
+goes on training everything. The swap lives in `tflite_lowrank.layers.swap`, the
+callbacks it works with and its backup marker in `coordination`, resuming from a
+post-split backup in `resume`, the calibration pass in `calibration`, the fresh
+optimizer in `optimizer`, and every Keras internal they need in
+`tflite_lowrank._keras`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from tflite_lowrank.layers.swap import _find_embedding
+from tflite_lowrank.training.arguments import (
+    _LEARNING_RATE_DEFAULT,
+    _TRAIN_BASIS_DEFAULT,
+    _WEIGHTING_DEFAULT,
+    _check_arguments,
+    _check_band_budget,
+    _check_bands,
+    _check_not_split,
+    _check_rank,
+    _check_svd_method,
+    _check_train_basis,
+    _check_weighting,
+    _normalize_bands,
+    _warn_if_never_splits,
+)
+from tflite_lowrank.training.calibration import (
+    check_calibration,
+)
+from tflite_lowrank.training.consumer import (
+    check_consumer,
+    consumer_weighting,
+)
+from tflite_lowrank.training.coordination import (
+    _backup_dirs,
+    _check_coordinate_with,
+    _checkpoint_bests,
+    _marker_payload,
+    _reset_siblings,
+    _SplitMarkers,
+    _warn_not_attached,
+    _warn_reduce_lr_on_plateau,
+)
+from tflite_lowrank.training.guards import (
+    _claim_layer,
+    _release_layer,
+    _warn_if_not_split,
+)
+from tflite_lowrank.training.optimizer import (
+    _describe,
+    _install_fresh_optimizer,
+    _iterations,
+    _steps_per_epoch,
+)
+from tflite_lowrank.training.result import FactorizationResult
+from tflite_lowrank.training.resume import resume_split
+from tflite_lowrank.training.split import resolve_recipe, split_embedding
+from tflite_lowrank.utils.checks import check_bool, check_int
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddingFactorization(keras.callbacks.Callback):
+    """Splits a trained `Embedding` into truncated-SVD factors partway through `fit()`.
+
+    After epoch `at_epoch` (its validation and every callback's `on_epoch_end`
+    included), the table `W` (V x D) of the chosen `keras.layers.Embedding` is
+    replaced, in the same model object, by factors of its truncated SVD: one pair
+    per frequency band by default (`tl.BandedLowRankEmbedding`), or with `bands=1`
+    the paper's `A = U_k` (V x k), `B = diag(S_k) V_k^T` (k x D)
+    (`tl.LowRankEmbedding`). The model then gets a fresh optimizer of the same class
+    and configuration with the CALR schedule, and `fit()` goes on training. Saved
+    files load with `keras.models.load_model` once `tflite_lowrank` is imported
+    (`tl.load_model` for an embedding created inside a custom layer).
+
+    The default split is the plain SVD with both factors trained, except a heavy
+    split (at most 15% of the table kept) read by an LSTM, GRU or SimpleRNN, which
+    is weighted by that layer's input kernel with a fixed basis. Every option step
+    by step, the coordination with `EarlyStopping`, `ReduceLROnPlateau`,
+    `ModelCheckpoint` and `BackupAndRestore`, and the studies behind each default:
+    `docs/user-guide.md`, "What the callback does, step by step".
+
+    Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for
+    Text Classification using Low Rank Matrix Factorization". AAAI 2019.
+
+    Args:
+        layer_name: String or `None`. Name of the `keras.layers.Embedding` to split
+            (nested models are searched too). `None` means the model's only
+            `Embedding`. Defaults to `None`.
+        rank: Integer or `None`. Rank k of the factors, `k < min(V, D)` and
+            `k * (V + D) < V * D`.
+        compression: Float in (0, 1) or `None`. Fraction of the table's parameters
+            to remove: the rank is `tl.rank_for_compression(V, D, compression)`.
+        energy: Float in (0, 1] or `None`. Fraction of the squared spectrum to keep
+            (`tl.rank_for_energy`). Exactly one of `rank`, `compression` and
+            `energy` must be given.
+        at_epoch: Integer >= 1. Number of epochs trained on the full table.
+        bands: `"auto"`, an integer >= 1, or a sequence of increasing ids. Frequency
+            bands of the id range (ids sorted by frequency), each with its own
+            factors within the same parameter budget. `"auto"` is 6 bands, fewer
+            for small tables, 1 with `energy`. Defaults to `"auto"`.
+        token_counts: 1-D array of V counts or `None`. How often each id occurs,
+            to weight the bands; `None` assumes frequency-sorted ids. Defaults to
+            `None`.
+        learning_rate: `"calr"`, `"calr_peak_1e-2"`, `"calr_peak_2e-3"`,
+            `"calr_paper"`, `None`, a float or a `LearningRateSchedule`. The fresh
+            optimizer's rate: a CALR preset, `None` to keep the current one, or
+            the given value. Defaults to `"calr"` (its peak set by the budget).
+        verbose: Integer. `0` is silent, `1` logs the split at INFO. Defaults to
+            `1`.
+        coordinate_with: Sequence of `keras.callbacks.Callback`. Callbacks also
+            given to `fit()` that must learn of the split (`EarlyStopping`,
+            `ReduceLROnPlateau`, `ModelCheckpoint`, `BackupAndRestore`). Defaults
+            to `()`.
+        calibration_data: `None`, a `tf.data.Dataset` or iterable of `(x, y)`
+            batches, or an `(x, y)` tuple of arrays: a sample of the training
+            split that weights the SVD by the loss gradient. Defaults to `None`.
+        calibration_steps: Integer >= 1. Most batches of `calibration_data` to
+            use. Defaults to `100`.
+        train_basis: `None`, `True`, `False` or `"auto"`. Whether the basis
+            factor `B` keeps training after the split (`False`: codes at the
+            table's scale, a fixed orthonormal basis). `None` follows
+            `weighting`'s recipe. Defaults to `None`.
+        weighting: `"auto"`, `"none"` or `"consumer"`. How a split without
+            `calibration_data` weights its SVD: `"none"` plain, `"consumer"` by
+            the input kernel of the layer reading the vectors, `"auto"` the
+            recurrent recipe above or `"none"`. Defaults to `"auto"`.
+        svd_method: One of `tl.factorization.SVD_METHODS`. How the truncated SVD
+            is computed (`tl.truncated_svd`'s `method`). Defaults to `"auto"`.
+        balanced: Boolean. If `True`, the singular values are split evenly
+            between the factors (`sqrt(S)` in each) instead of all in `B`.
+            Defaults to `False`.
+
+    Raises:
+        ValueError: in the constructor, for a bad value of any argument; when
+            `fit()` starts (before any training), for a layer that cannot be
+            split (the message says why and lists the model's embeddings), a rank
+            that saves no parameters, or a callback that already split; at the
+            split (before the optimizer is replaced), for a table holding NaN or
+            infinite values.
+        TypeError: for arguments of the wrong type.
+
+    Example:
+
+    ```python
+    import tflite_lowrank as tl
+
+    stopping = keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+    split = tl.EmbeddingFactorization(
+        "embedding", compression=0.9, at_epoch=3, coordinate_with=[stopping]
+    )
+    model.fit(x, y, epochs=8, validation_data=(x_dev, y_dev),
+              callbacks=[stopping, split])
+    print(split.result)  # FactorizationResult(epoch=3, layer_name='embedding', ...)
+    model.save("model.keras")  # holds the factorized layer
+    ```
+    """
+
+    def __init__(
+        self,
+        layer_name: str | None = None,
+        *,
+        rank: int | None = None,
+        compression: float | None = None,
+        energy: float | None = None,
+        at_epoch: int,
+        bands: int | Sequence[int] | str = "auto",
+        token_counts: Sequence[float] | np.ndarray | None = None,
+        learning_rate: str
+        | float
+        | keras.optimizers.schedules.LearningRateSchedule
+        | None = _LEARNING_RATE_DEFAULT,
+        verbose: int = 1,
+        coordinate_with: Sequence[keras.callbacks.Callback] = (),
+        calibration_data=None,
+        calibration_steps: int = 100,
+        train_basis: bool | str | None = _TRAIN_BASIS_DEFAULT,
+        weighting: str = _WEIGHTING_DEFAULT,
+        svd_method: str = "auto",
+        balanced: bool = False,
+    ):
+        super().__init__()
+        _check_arguments(
+            layer_name,
+            rank=rank,
+            compression=compression,
+            energy=energy,
+            at_epoch=at_epoch,
+            learning_rate=learning_rate,
+            verbose=verbose,
+        )
+        _check_bands(bands, token_counts, energy=energy)
+        check_calibration(calibration_data, calibration_steps)
+        _check_train_basis(train_basis)
+        _check_weighting(weighting, calibration_data)
+        _check_svd_method(svd_method)
+        self.coordinate_with = _check_coordinate_with(coordinate_with)
+        self.layer_name = layer_name
+        self.rank = None if rank is None else int(rank)
+        self.compression = compression
+        self.energy = energy
+        self.at_epoch = int(at_epoch)
+        if bands == "auto" and energy is not None:
+            bands = 1  # `energy` picks one rank for the whole table's spectrum.
+        self.bands = _normalize_bands(bands)
+        self.token_counts = token_counts
+        self.learning_rate = learning_rate
+        self.verbose = verbose
+        self.calibration_data = calibration_data
+        self.calibration_steps = int(calibration_steps)
+        self.train_basis = train_basis
+        self.weighting = weighting
+        self.svd_method = svd_method
+        check_bool("balanced", balanced)
+        self.balanced = balanced
+        self.result: FactorizationResult | None = None
+        self._layer = None
+        self._checkpoint_best: dict[int, object] = {}
+        self._markers = _SplitMarkers((), {})
+        self._epoch_start_iterations: int | None = None
+        self._steps_in_last_epoch: int | None = None
+
+    # ------------------------------------------------------------------ hooks
+
+    def set_model(self, model):
+        _check_not_split(self.result, self.at_epoch)
+        super().set_model(model)
+        self._layer = _find_embedding(model, self.layer_name)
+        _check_rank(self._layer, rank=self.rank, compression=self.compression)
+        _check_band_budget(
+            self._layer,
+            rank=self.rank,
+            compression=self.compression,
+            bands=self.bands,
+            token_counts=self.token_counts,
+        )
+        if self.weighting == "consumer" and self.result is None:
+            check_consumer(model, self._layer)
+        self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
+        _claim_layer(self, self._layer)  # Refuses a second callback on this layer.
+
+    def set_params(self, params):
+        super().set_params(params)
+        if self.model is not None and self.result is None:
+            self._resume_from_backup()
+
+    def on_train_begin(self, logs=None):
+        _release_layer(self, self._layer)
+        epochs = (self.params or {}).get("epochs")
+        if self.result is None and epochs is not None:
+            _warn_if_never_splits(self.at_epoch, epochs)
+        _warn_reduce_lr_on_plateau(self.learning_rate, self.coordinate_with)
+        _warn_not_attached(self.coordinate_with, self.model)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._markers.write_ready()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._markers.write_ready()
+        if self.result is not None:
+            return
+        if epoch >= self.at_epoch:
+            self._split(epoch)
+        elif epoch == self.at_epoch - 1 and not (self.params or {}).get("steps"):
+            self._epoch_start_iterations = _iterations(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._markers.write_ready()
+        if self.result is None and self._epoch_start_iterations is not None:
+            self._steps_in_last_epoch = (
+                _iterations(self.model) - self._epoch_start_iterations
+            )
+
+    def on_train_end(self, logs=None):
+        self._markers.write_ready()  # Unless `BackupAndRestore` deleted the folder.
+        if self.result is None:
+            name = self._layer.name if self._layer is not None else self.layer_name
+            _warn_if_not_split(self.at_epoch, self.params, name)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _recipe(self, kept: float) -> tuple[str, bool]:
+        return resolve_recipe(self.model, self._layer, self, kept)
+
+    def split_now(
+        self, model: keras.Model | None = None, *, steps_per_epoch: int | None = None
+    ) -> FactorizationResult:
+        """Splits the layer now, outside `fit()`, and returns `result`.
+
+        For a model trained elsewhere, or to time the split alone; the model then
+        holds the factors and the fresh optimizer, as after a split in `fit()`.
+
+        Args:
+            model: `keras.Model` or `None`. The model holding the layer; `None`
+                uses the model this callback was given (`set_model`).
+            steps_per_epoch: Integer >= 1 or `None`. Steps per epoch of the epochs
+                to come, for the CALR schedule (not needed if `fit()` gave it or
+                `learning_rate` is a float, a schedule or `None`).
+
+        Returns:
+            The `FactorizationResult` of the split.
+
+        Raises:
+            ValueError: if there is no model, the callback already split, or the
+                layer cannot be split (as when `fit()` starts).
+        """
+        if model is not None:
+            self.set_model(model)
+            _release_layer(self, self._layer)
+        if self.model is None:
+            raise ValueError(
+                "`split_now` needs the model holding the layer. Received: model=None "
+                "and no model set by `fit()`"
+            )
+        _check_not_split(self.result, self.at_epoch)
+        if steps_per_epoch is not None:
+            check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+            self.set_params({**(self.params or {}), "steps": int(steps_per_epoch)})
+        self._split(self.at_epoch)
+        return self.result
+
+    def _prepare_split(
+        self, kept: float, covariance
+    ) -> tuple[np.ndarray | None, str | None, bool]:
+        """Weights the split and installs the optimizer for a split keeping `kept`.
+
+        Returns the covariance weighting the SVD (`covariance`, the calibration
+        pass's, or the consumer's kernel's), the consumer's name and `fixed_basis`.
+        """
+        weighting, fixed_basis = self._recipe(kept)
+        consumer = None
+        if weighting == "consumer":  # Never with `calibration_data`.
+            covariance, consumer = consumer_weighting(self.model, self._layer)
+        self._install_fresh_optimizer(kept, covariance is not None, fixed_basis)
+        return covariance, consumer, fixed_basis
+
+    def _install_fresh_optimizer(self, kept: float, calibrated: bool, fixed_basis):
+        """Installs the fresh optimizer and its schedule."""
+        _install_fresh_optimizer(
+            self.model,
+            self.learning_rate,
+            lambda: _steps_per_epoch(self.params, self._steps_in_last_epoch),
+            kept,
+            calibrated,
+            fixed_basis,
+        )
+
+    def _split(self, epoch: int) -> None:
+        model = self.model
+        self.result = split_embedding(
+            model, self._layer, self, epoch, prepare=self._prepare_split
+        )
+        reset = _reset_siblings(self.coordinate_with, self._checkpoint_best)
+        self._markers = _SplitMarkers(
+            _backup_dirs(self.coordinate_with),
+            _marker_payload(self._layer, epoch),
+        )
+        if self.verbose:
+            logger.info(
+                "%s Learning rate: %s. Restarted callbacks: %s.",
+                self.result.describe(),
+                _describe(model.optimizer),
+                ", ".join(reset) or "none",
+            )
+
+    def _resume_from_backup(self) -> None:
+        """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
+
+        Runs from `set_params`, before any callback's `on_train_begin`, so that
+        `BackupAndRestore` then loads the factorized weights, the fresh optimizer's
+        state and its iteration count (the schedule position) into matching
+        variables (`resume.resume_split`).
+        """
+        self.result = resume_split(
+            self.model,
+            self._layer,
+            self.coordinate_with,
+            lambda kept, fixed_basis: self._install_fresh_optimizer(
+                kept,
+                self.calibration_data is not None
+                or self._recipe(kept)[0] == "consumer",
+                fixed_basis,
+            ),
+            verbose=self.verbose,
+        )
