@@ -496,6 +496,26 @@ def retraining_start(model_name: str, start: Start, seed: int, learning_rate=Non
     return model, rate
 
 
+def retrain(model, start: Start, selection, *, callbacks: Sequence = ()) -> PhaseResult:
+    """Retrains from the end of pretraining to the recipe's last epoch.
+
+    `selection` (a `DevSelection`, after `callbacks`) keeps the best dev epoch, whose
+    weights the model has on return. The result's seconds include pretraining.
+    """
+    data, recipe, _, pretrained = start
+    seconds = fit(
+        model,
+        data,
+        recipe,
+        epochs=recipe.pretrain_epochs + recipe.retrain_epochs,
+        initial_epoch=recipe.pretrain_epochs,
+        callbacks=[*callbacks, selection],
+    )
+    selection.restore_best()
+    selection.result.train_seconds = pretrained.seconds + seconds
+    return selection.result
+
+
 def retrain_uncompressed(
     model_name: str, start: Start, *, seed: int, learning_rate=None
 ) -> tuple[object, PhaseResult]:
@@ -505,20 +525,9 @@ def retrain_uncompressed(
     The best dev epoch over both phases is kept. `learning_rate` replaces the
     retraining CALR (for the learning-rate study).
     """
-    data, recipe, _, pretrained = start
     model, _ = retraining_start(model_name, start, seed, learning_rate)
-    selection = _dev_selection_class()(data, start=pretrained.selection)
-    seconds = fit(
-        model,
-        data,
-        recipe,
-        epochs=recipe.pretrain_epochs + recipe.retrain_epochs,
-        initial_epoch=recipe.pretrain_epochs,
-        callbacks=[selection],
-    )
-    selection.restore_best()
-    selection.result.train_seconds = pretrained.seconds + seconds
-    return model, selection.result
+    selection = _dev_selection_class()(start.data, start=start.pretrained.selection)
+    return model, retrain(model, start, selection)
 
 
 def retrain_online(
@@ -572,17 +581,8 @@ def retrain_online(
         step0_at=recipe.pretrain_epochs,
         start=pretrained.selection,
     )
-    seconds = fit(
-        model,
-        data,
-        recipe,
-        epochs=recipe.pretrain_epochs + recipe.retrain_epochs,
-        initial_epoch=recipe.pretrain_epochs,
-        callbacks=[split, selection],
-    )
-    selection.restore_best()
-    selection.result.train_seconds = pretrained.seconds + seconds
-    return model, selection.result, split.result.to_dict()
+    result = retrain(model, start, selection, callbacks=[split])
+    return model, result, split.result.to_dict()
 
 
 def train_from_scratch(

@@ -200,17 +200,13 @@ def run_group(dataset: str, model_name: str, seed: int, args) -> list[dict]:
 
     rows = []
     for method, path in files.items():
-        row = {
-            **{f"train_{k}": v for k, v in extra.get(method, {}).items()},
-            **harness.measure(path, data),
-            "dataset": dataset,
-            "model": model_name,
-            "seed": seed,
-            "method": method,
-            "dim": DIM,
-            "vocab_size": data.vocab_size,
-            "compression": COMPRESSION if method.startswith("ours") else None,
-        }
+        row = _measured(
+            path,
+            data,
+            (dataset, model_name, seed, method),
+            extra.get(method),
+            compression=COMPRESSION if method.startswith("ours") else None,
+        )
         rows.append(row)
         logger.info(
             "%s %s seed %d %s: accuracy %.4f, %d bytes, embedding %d bytes",
@@ -270,23 +266,15 @@ def run_dev_schedule(dataset: str, model_name: str, seed: int, args, base) -> li
     float_name = DEV_SCHEDULE_METHODS[0]
     rows = []
     for method, path in zip(DEV_SCHEDULE_METHODS, files.values(), strict=True):
-        extra = (
-            {**harness.phase_fields(phase), "split": split}
-            if method == float_name
-            else {}
+        train = {**harness.phase_fields(phase), "split": split}
+        row = _measured(
+            path,
+            start.data,
+            (dataset, model_name, seed, method),
+            train if method == float_name else None,
+            compression=COMPRESSION,
+            retrain_learning_rate=DEV_SCHEDULE_LEARNING_RATE,
         )
-        row = {
-            **{f"train_{k}": v for k, v in extra.items()},
-            **harness.measure(path, start.data),
-            "dataset": dataset,
-            "model": model_name,
-            "seed": seed,
-            "method": method,
-            "dim": DIM,
-            "vocab_size": start.data.vocab_size,
-            "compression": COMPRESSION,
-            "retrain_learning_rate": DEV_SCHEDULE_LEARNING_RATE,
-        }
         rows.append(harness.relative_to(row, base))
         _log_against_base(row)
         path.unlink(missing_ok=True)
@@ -298,6 +286,23 @@ def _pretrained(dataset: str, model_name: str, seed: int, args) -> harness.Start
     return harness.pretrained_start(
         dataset, model_name, seed, harness.recipe_for(args.quick), quick=args.quick
     )
+
+
+def _measured(path: Path, data, key: tuple, train: dict | None, **fields) -> dict:
+    """A row: `train_*` fields of the training, the file's measures in LiteRT, the
+    key `(dataset, model, seed, method)` and `fields`."""
+    dataset, model, seed, method = key
+    return {
+        **{f"train_{k}": v for k, v in (train or {}).items()},
+        **harness.measure(path, data),
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "method": method,
+        "dim": DIM,
+        "vocab_size": data.vocab_size,
+        **fields,
+    }
 
 
 def _log_against_base(row: dict) -> None:
@@ -321,18 +326,13 @@ def run_rank_for_bits(dataset: str, model_name: str, seed: int, args, base) -> l
     )
     work = Path(tempfile.mkdtemp(prefix=f"peers_bits_{dataset}_{model_name}_{seed}_"))
     files = harness.our_files(ours, work, "ours_bits", variants=("float32", "int4"))
-    train = {**harness.phase_fields(phase), "split": split}
-    row = {
-        **{f"train_{k}": v for k, v in train.items()},
-        **harness.measure(files["int4"], start.data),
-        "dataset": dataset,
-        "model": model_name,
-        "seed": seed,
-        "method": RANK_FOR_BITS_METHOD,
-        "dim": DIM,
-        "vocab_size": start.data.vocab_size,
-        "compression": RANK_FOR_BITS_COMPRESSION,
-    }
+    row = _measured(
+        files["int4"],
+        start.data,
+        (dataset, model_name, seed, RANK_FOR_BITS_METHOD),
+        {**harness.phase_fields(phase), "split": split},
+        compression=RANK_FOR_BITS_COMPRESSION,
+    )
     harness.relative_to(row, base)
     _log_against_base(row)
     for file in files.values():

@@ -91,17 +91,7 @@ so that the rows keep their meaning if the defaults change again."""
 ONLINE_METHODS = (*ONLINE, *(f"{name}_int8" for name in ONLINE))
 # Methods computed from the trained uncompressed model, and those with one run per p.
 _BASE_METHODS = ("uncompressed", "uncompressed_int8", "quant8", "quant4", "quant2")
-_PER_P_METHODS = (
-    "svd_no_retrain",
-    "online_svd",
-    "online_svd_int8",
-    "online_default",
-    "online_default_int8",
-    "online_recurrent",
-    "online_recurrent_int8",
-    "offline_svd_us",
-    "offline_svd_u",
-)
+_PER_P_METHODS = tuple(m for m in METHODS if m not in _BASE_METHODS)
 _QUANT_BITS = {"quant8": 8, "quant4": 4, "quant2": 2}
 QUICK = {
     "datasets": ("rotten_tomatoes",),

@@ -222,18 +222,10 @@ def run_split(
     selection = harness.DevSelection(
         data, select_from=at_epoch, step0_at=at_epoch, start=pretrained.selection
     )
-    harness.fit(
-        model,
-        data,
-        recipe,
-        epochs=recipe.pretrain_epochs + recipe.retrain_epochs,
-        initial_epoch=recipe.pretrain_epochs,
-        callbacks=[split, _rescale_callback(at_epoch, power), selection],
-    )
-    result = selection.result
+    rescale = _rescale_callback(at_epoch, power)
+    result = harness.retrain(model, start, selection, callbacks=[split, rescale])
     # Step 0 joins the selection only when strictly better than every later epoch.
     step0_wins = result.step0_dev is not None and result.step0_dev > result.best_dev
-    selection.restore_best()
     test = harness.accuracy(model, data.x_test, data.y_test)
     return {
         "dev_accuracy": result.step0_dev if step0_wins else result.best_dev,
