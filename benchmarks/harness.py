@@ -630,7 +630,7 @@ def convert(model, path: Path, quantization: str | None = None):
 def int4_file(float_path: Path, path: Path, *, axis: int = 1) -> Path:
     """Writes `float_path` with 4-bit tables (per column, `axis=0`: per row) and
     int8 `FULLY_CONNECTED` weights to `path`."""
-    from tflite_lowrank.export.int4 import quantize_int4
+    from tflite_lowrank.export import quantize_int4
 
     path.write_bytes(quantize_int4(float_path.read_bytes(), axis=axis)[0])
     return path
@@ -668,7 +668,7 @@ def our_files(
     `float32`; `int8`: dynamic-range int8 factors; `int4`: 4-bit factors (per-column
     scales), int8 elsewhere (made from the float32 file).
     """
-    from tflite_lowrank.export.fold import fold_projection
+    from tflite_lowrank.export import fold_projection
 
     folded = fold_projection(model)
     files = {"float32": work / f"{stem}_float32.tflite"}
@@ -684,7 +684,7 @@ def our_files(
 def measure(path: Path, data: PreparedData) -> dict:
     """Test accuracy, bytes (file, gzip'ed, stored tables) and latency in LiteRT."""
     import tflite_lowrank as tl
-    from tflite_lowrank.litert.flatbuffer import inspect_model
+    from tflite_lowrank.litert import inspect_model
 
     content = path.read_bytes()
     tables = inspect_model(content).embedding_tables

@@ -139,8 +139,7 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     import psutil
 
     import tflite_lowrank as tl
-    from tflite_lowrank.export.fold import fold_projection
-    from tflite_lowrank.export.int4 import quantize_gather_tables_int4
+    from tflite_lowrank.export import fold_projection, quantize_gather_tables_int4
     from tflite_lowrank.models import compile_for_classification
 
     dim = CASES[case]

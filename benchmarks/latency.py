@@ -144,8 +144,7 @@ def macs_per_token(model_name: str, rank: int) -> dict:
 
 
 def export(model_name: str, work: Path) -> tuple[dict[str, Path], dict]:
-    from tflite_lowrank.export.fold import fold_projection
-    from tflite_lowrank.export.int4 import quantize_gather_tables_int4
+    from tflite_lowrank.export import fold_projection, quantize_gather_tables_int4
 
     baseline, lowrank, banded, rank = build_models(model_name)
     folded = fold_projection(lowrank)
