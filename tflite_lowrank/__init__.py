@@ -66,9 +66,11 @@ from tflite_lowrank.layers import (
 )
 from tflite_lowrank.models import build_dan, build_lstm
 from tflite_lowrank.training import (
+    SPLIT_RECIPES,
     CyclicalAnnealedLearningRate,
     EmbeddingFactorization,
     FactorizationResult,
+    SplitRecipe,
 )
 from tflite_lowrank.version import __version__
 
@@ -83,6 +85,8 @@ __all__ = [
     "frequency_order",
     "EmbeddingFactorization",
     "FactorizationResult",
+    "SplitRecipe",
+    "SPLIT_RECIPES",
     "CyclicalAnnealedLearningRate",
     "DATASETS",
     "TextDataset",

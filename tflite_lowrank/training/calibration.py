@@ -6,6 +6,11 @@ the model (inference mode, no weight changes) right before the split and accumul
 respect to the rows of the embedding table (one row per distinct id of the batch).
 `weighting` then turns `C` into factors that keep the directions the loss is
 sensitive to. TensorFlow backend only, like the callback.
+
+`calibration_data` is checked before it is used: arrays in the constructor (one row
+per example in `x`, `y` and `sample_weight`) and when `fit()` starts (token ids within
+the layer's table, `check_calibration_ids`); the batches of a dataset or iterable, as
+they are read at the split.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import logging
 
 import keras
 import numpy as np
+
+from tflite_lowrank._keras import graph
 
 # The fallback warning is the callback's message (`split_covariance` runs in its
 # split), so it goes to the callback's logger, as `resume.py`'s log line does.
@@ -67,6 +74,7 @@ def check_calibration(calibration_data, calibration_steps) -> None:
                 f"a {type(calibration_data).__name__} of length "
                 f"{len(calibration_data)}"
             )
+        _check_rows(calibration_data)
         return
     if isinstance(calibration_data, str | bytes | dict | np.ndarray) or not hasattr(
         calibration_data, "__iter__"
@@ -77,6 +85,114 @@ def check_calibration(calibration_data, calibration_steps) -> None:
             f"arrays. Received: calibration_data of type "
             f"{type(calibration_data).__name__}"
         )
+
+
+def _check_rows(calibration_data) -> None:
+    """Raises unless the arrays of `(x, y[, sample_weight])` have as many rows."""
+    rows = {}
+    for part, value in zip(("x", "y", "sample_weight"), calibration_data):
+        if part == "sample_weight" and value is None:
+            continue
+        for path, leaf in keras.tree.flatten_with_path(value):
+            name = part + "".join(f"[{key!r}]" for key in path)
+            shape = np.shape(leaf)
+            if not shape:
+                raise ValueError(
+                    "`calibration_data` must hold arrays with one row per example. "
+                    f"Received: calibration_data {name}={leaf!r}"
+                )
+            rows[name] = int(shape[0])
+    if len(set(rows.values())) > 1:
+        counts = ", ".join(f"{name} has {count}" for name, count in rows.items())
+        raise ValueError(
+            "`calibration_data` arrays must have one row per example: the same "
+            f"number of rows in x, y and sample_weight. Received: calibration_data "
+            f"where {counts} rows"
+        )
+    if not any(rows.values()):
+        raise ValueError(
+            "`calibration_data` holds no examples. Pass a sample of the training "
+            "split, or `calibration_data=None`. Received: calibration_data with 0 rows"
+        )
+
+
+def check_calibration_ids(calibration_data, model, layer) -> None:
+    """Raises when `fit()` starts if array `calibration_data` has ids outside `layer`.
+
+    Only the arrays of `x` that feed `layer` directly are checked (through the model's
+    graph: a functional or Sequential model's inputs); a dataset's batches are checked
+    at the split, as they are read.
+    """
+    if isinstance(calibration_data, tuple | list):
+        _check_ids(calibration_data[0], model, layer)
+
+
+def _check_ids(x, model, layer, batch: int | None = None) -> None:
+    """Raises if a token-id array of `x` read by `layer` is outside its table."""
+    for name, ids in _token_arrays(x, model, layer):
+        ids = np.asarray(ids)
+        if not np.issubdtype(ids.dtype, np.number) or ids.size == 0:
+            continue
+        bad = (ids < 0) | (ids >= layer.input_dim)
+        if not bad.any():
+            continue
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        position = ", ".join(str(i) for i in where)
+        value = ids[where]
+        value = int(value) if float(value).is_integer() else float(value)
+        in_batch = "" if batch is None else f" (batch {batch})"
+        raise ValueError(
+            f"`calibration_data` holds token id {value}{in_batch}, outside the table "
+            f"of layer '{layer.name}' (ids 0 to {layer.input_dim - 1}, "
+            f"input_dim={layer.input_dim}): {int(bad.sum())} ids are out of range. "
+            "Pass a sample of the training split, tokenized with the model's "
+            f"vocabulary. Received: calibration_data {name}[{position}]={value}"
+        )
+
+
+def _token_arrays(x, model, layer) -> list[tuple[str, object]]:
+    """`(name, array)` for each part of the model input `x` that `layer` is called on.
+
+    Empty for a model without a graph (subclassed) or an `x` that does not match
+    the model's inputs.
+    """
+    try:
+        inputs = model.inputs
+        structure = model.input
+    except (AttributeError, ValueError):
+        return []
+    if not inputs:
+        return []
+    if isinstance(x, dict):
+        if isinstance(structure, dict):
+            named = [(key, structure[key]) for key in structure]
+        else:
+            named = [(tensor.name, tensor) for tensor in inputs]
+        pairs = [(f"x[{key!r}]", x[key], tensor) for key, tensor in named if key in x]
+    elif isinstance(x, list | tuple):
+        if len(x) != len(inputs):
+            return []
+        pairs = [
+            (f"x[{i}]", part, tensor)
+            for i, (part, tensor) in enumerate(zip(x, inputs, strict=True))
+        ]
+    elif len(inputs) == 1:
+        pairs = [("x", x, inputs[0])]
+    else:
+        return []
+    return [
+        (name, part)
+        for name, part, tensor in pairs
+        if graph.layers_called_on(model, {id(tensor)}, lambda found: found is layer)
+    ]
+
+
+def _checked(calibration_data, model, layer):
+    """The batches of an iterable `calibration_data`, each checked by `_check_ids`."""
+    for index, element in enumerate(calibration_data):
+        if isinstance(element, tuple | list) and element:
+            _check_ids(element[0], model, layer, batch=index)
+        yield element
 
 
 def _batches(calibration_data, steps: int):
@@ -156,6 +272,8 @@ def split_covariance(
     """
     if calibration_data is None:
         return None, 0
+    if not isinstance(calibration_data, tuple | list):  # Arrays: checked at `fit()`.
+        calibration_data = _checked(calibration_data, model, layer)
     covariance, batches = gradient_covariance(
         model, layer.embeddings, calibration_data, calibration_steps
     )

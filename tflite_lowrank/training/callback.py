@@ -21,57 +21,52 @@ import numpy as np
 
 from tflite_lowrank.layers.swap import _find_embedding
 from tflite_lowrank.training.arguments import (
-    _LEARNING_RATE_DEFAULT,
-    _TRAIN_BASIS_DEFAULT,
-    _WEIGHTING_DEFAULT,
     _check_arguments,
     _check_band_budget,
     _check_bands,
     _check_not_split,
     _check_rank,
-    _check_svd_method,
-    _check_train_basis,
     _check_weighting,
-    _normalize_bands,
     _warn_if_never_splits,
 )
+from tflite_lowrank.training.budget import check_budget
 from tflite_lowrank.training.calibration import (
     check_calibration,
+    check_calibration_ids,
 )
 from tflite_lowrank.training.consumer import (
     check_consumer,
-    consumer_weighting,
 )
 from tflite_lowrank.training.coordination import (
-    _backup_dirs,
     _check_coordinate_with,
     _checkpoint_bests,
-    _marker_payload,
-    _reset_siblings,
     _SplitMarkers,
     _warn_not_attached,
     _warn_reduce_lr_on_plateau,
 )
 from tflite_lowrank.training.guards import (
+    _check_token_counts,
     _claim_layer,
     _release_layer,
     _warn_if_not_split,
 )
 from tflite_lowrank.training.optimizer import (
-    _describe,
-    _install_fresh_optimizer,
+    _drive_learning_rate,
     _iterations,
-    _steps_per_epoch,
 )
-from tflite_lowrank.training.result import FactorizationResult
-from tflite_lowrank.training.resume import resume_split
-from tflite_lowrank.training.split import resolve_recipe, split_embedding
-from tflite_lowrank.utils.checks import check_bool, check_int
+from tflite_lowrank.training.recipe import (
+    FROM_RECIPE,
+    FactorizationResult,
+    SplitRecipe,
+    resolve_arguments,
+)
+from tflite_lowrank.training.split import _Splitter
+from tflite_lowrank.utils.checks import check_int
 
 logger = logging.getLogger(__name__)
 
 
-class EmbeddingFactorization(keras.callbacks.Callback):
+class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
     """Splits a trained `Embedding` into truncated-SVD factors partway through `fit()`.
 
     After epoch `at_epoch` (its validation and every callback's `on_epoch_end`
@@ -102,10 +97,17 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             `k * (V + D) < V * D`.
         compression: Float in (0, 1) or `None`. Fraction of the table's parameters
             to remove: the rank is `tl.rank_for_compression(V, D, compression)`.
+            With `max_dev_drop`, a sequence of candidate fractions.
         energy: Float in (0, 1] or `None`. Fraction of the squared spectrum to keep
             (`tl.rank_for_energy`). Exactly one of `rank`, `compression` and
             `energy` must be given.
         at_epoch: Integer >= 1. Number of epochs trained on the full table.
+        recipe: `tl.SplitRecipe` or a preset name (`tl.SPLIT_RECIPES`: `"default"`,
+            `"fixed_basis"`, `"hedged"`, `"plain"`, `"paper"`). How the split
+            factorizes and retrains; the arguments `bands`, `learning_rate`,
+            `train_basis`, `weighting`, `svd_method`, `balanced` and
+            `basis_learning_rate` override its fields. `result.recipe` reports
+            the recipe the split ran. Defaults to `"default"`.
         bands: `"auto"`, an integer >= 1, or a sequence of increasing ids. Frequency
             bands of the id range (ids sorted by frequency), each with its own
             factors within the same parameter budget. `"auto"` is 6 bands, fewer
@@ -141,6 +143,15 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         balanced: Boolean. If `True`, the singular values are split evenly
             between the factors (`sqrt(S)` in each) instead of all in `B`.
             Defaults to `False`.
+        basis_learning_rate: Float in (0, 1]. A trained basis' updates are scaled
+            by it (the `"hedged"` recipe: 0.1). Defaults to `1.0`.
+        max_dev_drop: Float or `None`. An accuracy budget instead of a size
+            budget: `compression` is then a sequence of candidates, and right
+            before the split each is evaluated on `validation_data` (forward
+            passes only); the split keeps the highest compression whose accuracy
+            is within `max_dev_drop` points of the full model's. Defaults to
+            `None`.
+        validation_data: `(x, y)` arrays for `max_dev_drop`. Defaults to `None`.
 
     Raises:
         ValueError: in the constructor, for a bad value of any argument; when
@@ -172,58 +183,75 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         layer_name: str | None = None,
         *,
         rank: int | None = None,
-        compression: float | None = None,
+        compression: float | Sequence[float] | None = None,
         energy: float | None = None,
         at_epoch: int,
-        bands: int | Sequence[int] | str = "auto",
+        recipe: SplitRecipe | str = "default",
+        bands: int | Sequence[int] | str = FROM_RECIPE,
         token_counts: Sequence[float] | np.ndarray | None = None,
         learning_rate: str
         | float
         | keras.optimizers.schedules.LearningRateSchedule
-        | None = _LEARNING_RATE_DEFAULT,
+        | None = FROM_RECIPE,
         verbose: int = 1,
         coordinate_with: Sequence[keras.callbacks.Callback] = (),
         calibration_data=None,
         calibration_steps: int = 100,
-        train_basis: bool | str | None = _TRAIN_BASIS_DEFAULT,
-        weighting: str = _WEIGHTING_DEFAULT,
-        svd_method: str = "auto",
-        balanced: bool = False,
+        train_basis: bool | str | None = FROM_RECIPE,
+        weighting: str = FROM_RECIPE,
+        svd_method: str = FROM_RECIPE,
+        balanced: bool = FROM_RECIPE,
+        basis_learning_rate: float = FROM_RECIPE,
+        max_dev_drop: float | None = None,
+        validation_data=None,
     ):
         super().__init__()
+        recipe = resolve_arguments(
+            recipe,
+            energy=energy,
+            bands=bands,
+            learning_rate=learning_rate,
+            train_basis=train_basis,
+            weighting=weighting,
+            svd_method=svd_method,
+            balanced=balanced,
+            basis_learning_rate=basis_learning_rate,
+        )
+        compression = check_budget(
+            compression, max_dev_drop, validation_data, rank=rank, energy=energy
+        )
         _check_arguments(
             layer_name,
             rank=rank,
-            compression=compression,
+            compression=compression[0] if max_dev_drop is not None else compression,
             energy=energy,
             at_epoch=at_epoch,
-            learning_rate=learning_rate,
+            learning_rate=recipe.learning_rate,
             verbose=verbose,
         )
-        _check_bands(bands, token_counts, energy=energy)
+        _check_bands(recipe.bands, token_counts, energy=energy)
         check_calibration(calibration_data, calibration_steps)
-        _check_train_basis(train_basis)
-        _check_weighting(weighting, calibration_data)
-        _check_svd_method(svd_method)
+        _check_token_counts(token_counts)
+        _check_weighting(recipe.weighting, calibration_data)
         self.coordinate_with = _check_coordinate_with(coordinate_with)
         self.layer_name = layer_name
         self.rank = None if rank is None else int(rank)
         self.compression = compression
         self.energy = energy
         self.at_epoch = int(at_epoch)
-        if bands == "auto" and energy is not None:
-            bands = 1  # `energy` picks one rank for the whole table's spectrum.
-        self.bands = _normalize_bands(bands)
+        self.recipe = recipe
+        self.bands = recipe.bands
         self.token_counts = token_counts
-        self.learning_rate = learning_rate
+        self.learning_rate = recipe.learning_rate
         self.verbose = verbose
         self.calibration_data = calibration_data
         self.calibration_steps = int(calibration_steps)
-        self.train_basis = train_basis
-        self.weighting = weighting
-        self.svd_method = svd_method
-        check_bool("balanced", balanced)
-        self.balanced = balanced
+        self.train_basis = recipe.train_basis
+        self.weighting = recipe.weighting
+        self.svd_method = recipe.svd_method
+        self.balanced = recipe.balanced
+        self.max_dev_drop = max_dev_drop
+        self.validation_data = validation_data
         self.result: FactorizationResult | None = None
         self._layer = None
         self._checkpoint_best: dict[int, object] = {}
@@ -237,14 +265,17 @@ class EmbeddingFactorization(keras.callbacks.Callback):
         _check_not_split(self.result, self.at_epoch)
         super().set_model(model)
         self._layer = _find_embedding(model, self.layer_name)
-        _check_rank(self._layer, rank=self.rank, compression=self.compression)
-        _check_band_budget(
-            self._layer,
-            rank=self.rank,
-            compression=self.compression,
-            bands=self.bands,
-            token_counts=self.token_counts,
-        )
+        check_calibration_ids(self.calibration_data, model, self._layer)
+        candidates = self.compression if self.max_dev_drop is not None else None
+        for compression in candidates or (self.compression,):
+            _check_rank(self._layer, rank=self.rank, compression=compression)
+            _check_band_budget(
+                self._layer,
+                rank=self.rank,
+                compression=compression,
+                bands=self.bands,
+                token_counts=self.token_counts,
+            )
         if self.weighting == "consumer" and self.result is None:
             check_consumer(model, self._layer)
         self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
@@ -265,6 +296,13 @@ class EmbeddingFactorization(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._markers.write_ready()
+        _drive_learning_rate(self.model)
+        if self._damping is not None:
+            self._damping.before_batch()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._damping is not None:
+            self._damping.after_batch()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._markers.write_ready()
@@ -289,9 +327,6 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             _warn_if_not_split(self.at_epoch, self.params, name)
 
     # ---------------------------------------------------------------- helpers
-
-    def _recipe(self, kept: float) -> tuple[str, bool]:
-        return resolve_recipe(self.model, self._layer, self, kept)
 
     def split_now(
         self, model: keras.Model | None = None, *, steps_per_epoch: int | None = None
@@ -329,68 +364,3 @@ class EmbeddingFactorization(keras.callbacks.Callback):
             self.set_params({**(self.params or {}), "steps": int(steps_per_epoch)})
         self._split(self.at_epoch)
         return self.result
-
-    def _prepare_split(
-        self, kept: float, covariance
-    ) -> tuple[np.ndarray | None, str | None, bool]:
-        """Weights the split and installs the optimizer for a split keeping `kept`.
-
-        Returns the covariance weighting the SVD (`covariance`, the calibration
-        pass's, or the consumer's kernel's), the consumer's name and `fixed_basis`.
-        """
-        weighting, fixed_basis = self._recipe(kept)
-        consumer = None
-        if weighting == "consumer":  # Never with `calibration_data`.
-            covariance, consumer = consumer_weighting(self.model, self._layer)
-        self._install_fresh_optimizer(kept, covariance is not None, fixed_basis)
-        return covariance, consumer, fixed_basis
-
-    def _install_fresh_optimizer(self, kept: float, calibrated: bool, fixed_basis):
-        """Installs the fresh optimizer and its schedule."""
-        _install_fresh_optimizer(
-            self.model,
-            self.learning_rate,
-            lambda: _steps_per_epoch(self.params, self._steps_in_last_epoch),
-            kept,
-            calibrated,
-            fixed_basis,
-        )
-
-    def _split(self, epoch: int) -> None:
-        model = self.model
-        self.result = split_embedding(
-            model, self._layer, self, epoch, prepare=self._prepare_split
-        )
-        reset = _reset_siblings(self.coordinate_with, self._checkpoint_best)
-        self._markers = _SplitMarkers(
-            _backup_dirs(self.coordinate_with),
-            _marker_payload(self._layer, epoch),
-        )
-        if self.verbose:
-            logger.info(
-                "%s Learning rate: %s. Restarted callbacks: %s.",
-                self.result.describe(),
-                _describe(model.optimizer),
-                ", ".join(reset) or "none",
-            )
-
-    def _resume_from_backup(self) -> None:
-        """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
-
-        Runs from `set_params`, before any callback's `on_train_begin`, so that
-        `BackupAndRestore` then loads the factorized weights, the fresh optimizer's
-        state and its iteration count (the schedule position) into matching
-        variables (`resume.resume_split`).
-        """
-        self.result = resume_split(
-            self.model,
-            self._layer,
-            self.coordinate_with,
-            lambda kept, fixed_basis: self._install_fresh_optimizer(
-                kept,
-                self.calibration_data is not None
-                or self._recipe(kept)[0] == "consumer",
-                fixed_basis,
-            ),
-            verbose=self.verbose,
-        )

@@ -5,9 +5,11 @@ user lists in `coordinate_with` (checked by `_check_coordinate_with`); nothing h
 looks at the call stack or at private attributes of Keras callbacks.
 
 - `_checkpoint_bests` and `_reset_siblings` restart `EarlyStopping`,
-  `ReduceLROnPlateau` and `ModelCheckpoint` at the split; `_warn_reduce_lr_on_plateau`
-  warns that a `ReduceLROnPlateau` cannot change a schedule; `_warn_not_attached`
-  warns about a listed callback that `fit()` was not given.
+  `ReduceLROnPlateau` and `ModelCheckpoint` at the split. A coordinated
+  `ReduceLROnPlateau` scales the schedule through a float rate that the callback sets
+  before each batch (`optimizer._drive_learning_rate`); `_warn_reduce_lr_on_plateau`
+  warns that with `steps_per_execution > 1` that rate changes only every `n` steps;
+  `_warn_not_attached` warns about a listed callback that `fit()` was not given.
 - `BackupAndRestore` (through its public `backup_dir` only): `_SplitMarkers` writes
   the marker `tflite_lowrank_split.json` into the folder once a file there has been
   written after the split (so the backup holds the factorized model), and
@@ -38,6 +40,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from tflite_lowrank._keras import adapter
 from tflite_lowrank.layers.swap import _base_layer_arguments
 
 logger = logging.getLogger(__name__)
@@ -100,21 +103,38 @@ def _reset_siblings(callbacks, checkpoint_best: dict[int, object]) -> list[str]:
 
 
 def _warn_reduce_lr_on_plateau(learning_rate, callbacks) -> None:
-    """Warns (for the caller's caller) if a `ReduceLROnPlateau` meets a schedule."""
-    if learning_rate is not None and not isinstance(
-        learning_rate, int | float | np.integer | np.floating
-    ):
-        for cb in callbacks:
-            if isinstance(cb, keras.callbacks.ReduceLROnPlateau):
-                warnings.warn(
-                    "`ReduceLROnPlateau` cannot change a learning-rate "
-                    "schedule, and `EmbeddingFactorization` installs one at "
-                    "the split: the first reduction after the split would "
-                    "fail. Pass `learning_rate=None` (keep the current rate) "
-                    "or a float. "
-                    f"Received: learning_rate={learning_rate!r}",
-                    stacklevel=3,
-                )
+    """Warns (for the caller's caller) if a driven schedule steps `n` steps at a time.
+
+    A coordinated `ReduceLROnPlateau` with a schedule (a CALR name, a schedule, or
+    `None` over a schedule) gets a float rate set before each batch; with
+    `steps_per_execution=n` a batch is `n` steps, and the rate is constant over them.
+    """
+    for cb in callbacks:
+        if not isinstance(cb, keras.callbacks.ReduceLROnPlateau) or cb.model is None:
+            continue
+        steps = getattr(cb.model, "steps_per_execution", 1) or 1
+        if learning_rate is None:
+            optimizer = cb.model.optimizer
+            inner = getattr(optimizer, "inner_optimizer", optimizer)
+            scheduled = inner is not None and isinstance(
+                adapter.learning_rate_object(inner),
+                keras.optimizers.schedules.LearningRateSchedule,
+            )
+        else:
+            scheduled = not isinstance(
+                learning_rate, int | float | np.integer | np.floating
+            )
+        if scheduled and int(steps) > 1:
+            warnings.warn(
+                "With a `ReduceLROnPlateau` in `coordinate_with`, "
+                "`EmbeddingFactorization` sets the learning rate along its "
+                "schedule before each batch; with `steps_per_execution` > 1 a "
+                "batch is several steps, so the rate changes every "
+                f"{int(steps)} steps only. Received: steps_per_execution="
+                f"{int(steps)}, learning_rate={learning_rate!r}",
+                stacklevel=3,
+            )
+            return
 
 
 def _warn_not_attached(callbacks, model) -> None:

@@ -1,7 +1,8 @@
 """The run's guards: one callback per layer, and the checks around the split.
 
-`_claim_layer` (at `set_model`) refuses a second `EmbeddingFactorization` for the
-same layer in one `fit()` and `_release_layer` (at `on_train_begin`) lets it go;
+`_check_token_counts` (in the constructor) refuses counts that cannot weight the
+bands; `_claim_layer` (at `set_model`) refuses a second `EmbeddingFactorization` for
+the same layer in one `fit()` and `_release_layer` (at `on_train_begin`) lets it go;
 `_check_finite_table` refuses a table with NaN or infinite values at the split,
 before the optimizer is replaced; `_warn_if_not_split` says when `fit()` ended
 before the split.
@@ -32,6 +33,43 @@ def _warn_if_not_split(at_epoch: int, params, layer_name) -> None:
             "factorized (did a callback such as EarlyStopping stop training?).",
             at_epoch,
             layer_name,
+        )
+
+
+def _check_token_counts(token_counts) -> None:
+    """Raises unless `token_counts` is `None` or 1-D counts, finite, >= 0, not all 0.
+
+    Their length is checked against the layer's `input_dim` when `fit()` starts.
+    """
+    if token_counts is None:
+        return
+    try:
+        counts = np.asarray(token_counts, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "`token_counts` must be a 1-D array of counts, one per token id. "
+            f"Received: token_counts={token_counts!r} (of type "
+            f"{type(token_counts).__name__})"
+        ) from None
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(
+            "`token_counts` must be a 1-D array of counts, one per token id. "
+            f"Received: token_counts with shape {counts.shape}"
+        )
+    bad = ~np.isfinite(counts) | (counts < 0)
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            "`token_counts` must hold how often each id occurs: finite counts >= 0. "
+            f"{int(bad.sum())} of its {counts.size} values are negative, NaN or "
+            f"infinite. Received: token_counts[{index}]={float(counts[index])!r}"
+        )
+    if not counts.sum() > 0:
+        raise ValueError(
+            f"`token_counts` are all 0 ({counts.size} ids): they would give every "
+            "band the weight 0. Pass the counts of the training split, or "
+            "`token_counts=None` for ids sorted by frequency. "
+            "Received: token_counts with sum 0"
         )
 
 

@@ -7,13 +7,22 @@ rate of `_new_learning_rate` (by default the CALR schedule below, whose epoch le
 `_finish_swap` builds it and rebuilds the model's train, test and predict functions
 after the swap, and `_describe` names the optimizer and its rate for the log. The
 Keras internals they need are in `keras_adapter`.
+
+A `ReduceLROnPlateau` cannot change a schedule (Keras refuses to set such an
+optimizer's rate). When one is coordinated and the new rate is a schedule, the fresh
+optimizer gets a float rate instead, and `_drive_learning_rate` (called by the
+callback before each training batch) sets it to `schedule(step) * scale`, where
+`scale` starts at 1 and is multiplied by the fraction by which anyone else (the
+plateau) lowered the rate since the last batch (`_ScheduleDriver`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 from tflite_lowrank._keras import adapter
@@ -125,12 +134,17 @@ def _install_fresh_optimizer(
     kept: float,
     calibrated: bool = False,
     fixed_basis: bool = False,
+    *,
+    coordinate_with: Sequence[keras.callbacks.Callback] = (),
 ) -> None:
     """Gives the model a new optimizer of the same class, config and wrapping.
 
     `kept`: the fraction of the table's parameters the split keeps (chooses the
     default CALR's settings, with `calibrated`: a split weighted by calibration
-    batches, and `fixed_basis`: factors whose bases are not trained).
+    batches, and `fixed_basis`: factors whose bases are not trained). If
+    `coordinate_with` holds a `ReduceLROnPlateau` and the new rate is a schedule,
+    the optimizer gets a float rate that `_drive_learning_rate` sets along the
+    schedule before each batch (see the module docstring).
     """
     old = model.optimizer
     if old is None:
@@ -142,9 +156,16 @@ def _install_fresh_optimizer(
     scaled = isinstance(old, keras.optimizers.LossScaleOptimizer)
     inner = old.inner_optimizer if scaled else old
     config = inner.get_config()
-    config["learning_rate"] = _new_learning_rate(
+    rate = _new_learning_rate(
         learning_rate, inner, steps_per_epoch, kept, calibrated, fixed_basis
     )
+    driver = None
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) and any(
+        isinstance(cb, keras.callbacks.ReduceLROnPlateau) for cb in coordinate_with
+    ):
+        driver = _ScheduleDriver(rate)
+        rate = driver.value(0)  # A float: `ReduceLROnPlateau` can set it.
+    config["learning_rate"] = rate
     # A TensorFlow optimizer binds to the strategy in scope when it is created.
     with model.distribute_strategy.scope():
         optimizer = type(inner).from_config(config)
@@ -163,6 +184,8 @@ def _install_fresh_optimizer(
     adapter.reset_step_functions(model)
     model.optimizer = optimizer
     adapter.set_compiled_optimizer(model, compile_optimizer)
+    if driver is not None:
+        _DRIVERS[compile_optimizer] = driver
 
 
 def _finish_swap(model) -> None:
@@ -177,12 +200,84 @@ def _iterations(model) -> int:
 
 def _describe(optimizer) -> str:
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = adapter.learning_rate_object(inner)
+    driver = _DRIVERS.get(inner)
+    rate = driver.schedule if driver else adapter.learning_rate_object(inner)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         config = rate.get_config()
         config.pop("name", None)
         arguments = ", ".join(f"{key}={value!r}" for key, value in config.items())
         rate = f"{type(rate).__name__}({arguments})"
+        if driver:
+            rate += ", set before each batch and scaled by ReduceLROnPlateau"
     else:
         rate = f"{float(ops.convert_to_numpy(rate)):.3g}"
     return f"{type(inner).__name__}, learning rate {rate}"
+
+
+# ----------------------------------------------- a schedule ReduceLROnPlateau scales
+
+# The optimizers whose float rate follows a schedule, and their drivers (weakly: a
+# driver lives as long as its optimizer).
+_DRIVERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Schedule values computed at once (one call of the schedule on a range of steps).
+_WINDOW = 512
+
+
+def _drive_learning_rate(model) -> None:
+    """Before a training batch: sets a driven optimizer's rate for this step."""
+    optimizer = getattr(model, "optimizer", None)
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    driver = _DRIVERS.get(inner) if inner is not None else None
+    if driver is not None:
+        driver.before_step(inner)
+
+
+class _ScheduleDriver:
+    """Sets a float learning rate to `schedule(step) * scale` before each step.
+
+    The optimizer uses the rate of its variable, which `ReduceLROnPlateau` may
+    change between batches. Before each step the driver reads it: if it is no
+    longer the value the driver set, `scale` is multiplied by the ratio (a
+    reduction by `factor` multiplies it by `factor`, or less if `min_lr` clipped
+    the reduction). Then the variable is set to `schedule(step) * scale`, where
+    `step` is the optimizer's iteration count, the step a schedule would be called
+    with. The first call after a resume from a backup (a step count above 0) reads
+    `scale` from the restored variable: `rate / schedule(step - 1)`.
+
+    With `fit(steps_per_execution=n)` batches begin every `n` steps, so the rate
+    follows the schedule `n` steps at a time.
+    """
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+        self.scale = 1.0
+        self._last: float | None = None
+        self._window_start = 0
+        self._window = np.empty(0)
+
+    def value(self, step: int) -> float:
+        """`schedule(step)` as a float (computed `_WINDOW` steps at a time)."""
+        index = step - self._window_start
+        if not 0 <= index < len(self._window):
+            self._window_start, index = step, 0
+            steps = np.arange(step, step + _WINDOW)
+            try:
+                window = np.asarray(ops.convert_to_numpy(self.schedule(steps)))
+            except Exception:  # A schedule of scalar steps only.
+                window = None
+            if window is None or window.shape != steps.shape:
+                window = np.array([float(ops.convert_to_numpy(self.schedule(step)))])
+            self._window = window.astype(np.float64)
+        return float(self._window[index])
+
+    def before_step(self, optimizer) -> None:
+        step = int(ops.convert_to_numpy(optimizer.iterations))
+        current = float(ops.convert_to_numpy(optimizer.learning_rate))
+        if self._last is None:
+            previous = self.value(step - 1) if step > 0 else 0.0
+            if previous > 0.0:  # Resumed: the backup holds the last rate set.
+                self.scale = current / previous
+        elif current != self._last and self._last > 0.0:
+            self.scale *= current / self._last
+        optimizer.learning_rate = self.value(step) * self.scale
+        self._last = float(ops.convert_to_numpy(optimizer.learning_rate))

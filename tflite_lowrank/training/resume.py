@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from tflite_lowrank.layers.swap import _swap_from_config
 from tflite_lowrank.training.coordination import _find_marker
 from tflite_lowrank.training.optimizer import _describe, _finish_swap
-from tflite_lowrank.training.result import FactorizationResult
+from tflite_lowrank.training.recipe import FactorizationResult, SplitRecipe
 
 # The callback's message (it runs in its `set_params`): the callback's logger, the
 # name users configure.
@@ -74,6 +74,9 @@ def resume_split(
         seconds=time.perf_counter() - start,
         resumed=True,
         train_basis=not fixed_basis,
+        recipe=(
+            SplitRecipe.from_config(marker["recipe"]) if "recipe" in marker else None
+        ),
     )
     if verbose:
         logger.info(

@@ -1,38 +1,78 @@
 """The split itself: the SVD of a trained table and the swap to its factors.
 
 `split_embedding` is what `EmbeddingFactorization` runs at the split (and
-`split_now` outside `fit()`): it checks the table, runs the calibration pass,
-installs the fresh optimizer (before the SVD, so the old one's slots are freed
-first), computes the factors (`factors.plan_factors`) and swaps them into the layer
-in place (`tflite_lowrank.layers.swap`).
+`split_now` outside `fit()`): it checks the table, runs the calibration pass, picks
+the budget (`budget`, when the callback has an accuracy budget), installs the fresh
+optimizer (before the SVD, so the old one's slots are freed first), computes the
+factors (`factors.plan_factors`) and swaps them into the layer in place
+(`tflite_lowrank.layers.swap`). `_Splitter` holds the callback's side of it: the
+recipe resolved for the model and budget, the fresh optimizer, the resume from a
+backup and the basis damping of a hedged recipe (`BasisDamping`).
+
+The hedged recipe's basis trains after the split at a fraction of the rate: after
+each training batch, the basis variables `embeddings_b*` move `s` times as far as the
+optimizer moved them, `B <- B_before + s (B_after - B_before)`. This works with any
+optimizer (a scaled gradient would not: Adam's update does not depend on the
+gradient's scale) and leaves the layer, its saved files and their conversion
+unchanged. With `fit(steps_per_execution=n)` the batch hooks run every `n` steps, so
+the damping applies to the update of `n` steps at a time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 
+import keras
 import numpy as np
 
 from tflite_lowrank.factorization.svd import _kept_fraction
+from tflite_lowrank.layers.factors import (
+    install_factors,
+    plan_factors,
+    to_table_scale,
+)
 from tflite_lowrank.training.arguments import (
     _rank_at_split,
     _resolve_train_basis,
     _resolve_weighting,
 )
+from tflite_lowrank.training.budget import choose_compression
 from tflite_lowrank.training.calibration import split_covariance
-from tflite_lowrank.training.consumer import is_recurrent
-from tflite_lowrank.training.factors import (
-    install_factors,
-    plan_factors,
-    to_table_scale,
+from tflite_lowrank.training.consumer import consumer_weighting, is_recurrent
+from tflite_lowrank.training.coordination import (
+    _backup_dirs,
+    _marker_payload,
+    _reset_siblings,
+    _SplitMarkers,
 )
 from tflite_lowrank.training.guards import _check_finite_table
-from tflite_lowrank.training.optimizer import _finish_swap
-from tflite_lowrank.training.result import FactorizationResult
+from tflite_lowrank.training.optimizer import (
+    _describe,
+    _finish_swap,
+    _install_fresh_optimizer,
+    _steps_per_epoch,
+)
+from tflite_lowrank.training.recipe import FactorizationResult, SplitRecipe
+from tflite_lowrank.training.resume import resume_split
 
 logger = logging.getLogger("tflite_lowrank.training.callback")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolved:
+    """The recipe for one split: weighting and basis resolved for model and budget."""
+
+    weighting: str  # "none" or "consumer"
+    fixed_basis: bool
+    basis_scale: float  # < 1: the basis trains, damped (a hedged recipe)
+
+    @property
+    def table_scale(self) -> bool:
+        """Codes at the table's scale over a unit-norm basis (fixed or hedged)."""
+        return self.fixed_basis or self.basis_scale < 1.0
 
 
 def split_embedding(
@@ -47,7 +87,7 @@ def split_embedding(
 
     `prepare(kept, covariance)` weights the split and installs the fresh optimizer
     for a split keeping `kept` of the parameters; it returns
-    `(covariance, consumer, fixed_basis)`.
+    `(covariance, consumer, resolved)`.
     """
     start = time.perf_counter()
     input_dim, output_dim = layer.input_dim, layer.output_dim
@@ -56,13 +96,16 @@ def split_embedding(
     covariance, batches = split_covariance(
         model, layer, settings.calibration_data, settings.calibration_steps
     )
+    compression, evaluations = settings.compression, ()
+    if settings.max_dev_drop is not None:
+        compression, evaluations = choose_compression(model, layer, settings)
 
     def rank_at_split(table):
         return _rank_at_split(
             layer,
             table,
             rank=settings.rank,
-            compression=settings.compression,
+            compression=compression,
             energy=settings.energy,
         )
 
@@ -72,14 +115,14 @@ def split_embedding(
     # needs the table's spectrum for it, computed with the old slots alive).
     if settings.energy is None:
         rank, wanted = rank_at_split(None)
-        covariance, consumer, fixed_basis = prepare(
+        covariance, consumer, resolved = prepare(
             _kept_fraction(rank, input_dim, output_dim), covariance
         )
     # One float32 copy (`ops.convert_to_numpy` would make two on the way).
     table = np.asarray(layer.embeddings)
     if settings.energy is not None:
         rank, wanted = rank_at_split(table)
-        covariance, consumer, fixed_basis = prepare(
+        covariance, consumer, resolved = prepare(
             _kept_fraction(rank, input_dim, output_dim), covariance
         )
     if wanted > rank:
@@ -101,10 +144,10 @@ def split_embedding(
         gradient_covariance=covariance,
     )
     del table, covariance
-    if fixed_basis:
+    if resolved.table_scale:
         factors = to_table_scale(factors)
     with model.distribute_strategy.scope():
-        install_factors(layer, factors, train_basis=not fixed_basis)
+        install_factors(layer, factors, train_basis=not resolved.fixed_basis)
     _finish_swap(model)
     result = FactorizationResult(
         epoch=epoch,
@@ -119,25 +162,182 @@ def split_embedding(
         boundaries=factors.boundaries,
         band_ranks=factors.ranks,
         calibration_batches=batches,
-        train_basis=not fixed_basis,
+        train_basis=not resolved.fixed_basis,
         consumer=consumer,
+        recipe=_reported_recipe(settings.recipe, resolved),
+        compression=compression,
+        budget_evaluations=evaluations,
     )
     del factors
     return result
 
 
-def resolve_recipe(model, layer, settings, kept: float) -> tuple[str, bool]:
-    """`(weighting, fixed_basis)` for a split keeping `kept` of the parameters.
+def resolve_recipe(model, layer, settings, kept: float) -> _Resolved:
+    """The recipe of `settings` (the callback) for a split keeping `kept`.
 
-    `weighting` is `"none"` or `"consumer"`: `settings.weighting="auto"` resolved
-    for this model and budget (`arguments._resolve_weighting`).
+    `weighting="auto"` is resolved for this model and budget
+    (`arguments._resolve_weighting`), `train_basis` after it.
     """
-    auto = settings.weighting == "auto"
+    recipe: SplitRecipe = settings.recipe
+    auto = recipe.weighting == "auto"
     weighting = _resolve_weighting(
-        settings.weighting,
+        recipe.weighting,
         kept,
         calibrated=settings.calibration_data is not None,
         recurrent=auto and is_recurrent(model, layer),
     )
-    recipe = auto and weighting == "consumer"
-    return weighting, not _resolve_train_basis(settings.train_basis, kept, recipe)
+    chose_recipe = auto and weighting == "consumer"
+    trained = _resolve_train_basis(recipe.train_basis, kept, chose_recipe)
+    return _Resolved(
+        weighting=weighting,
+        fixed_basis=not trained,
+        basis_scale=recipe.basis_learning_rate if trained else 1.0,
+    )
+
+
+def _reported_recipe(recipe: SplitRecipe, resolved: _Resolved) -> SplitRecipe:
+    """`recipe` as the split ran it: weighting and basis resolved."""
+    return recipe.replace(
+        weighting=resolved.weighting,
+        train_basis=not resolved.fixed_basis,
+        basis_learning_rate=resolved.basis_scale,
+    )
+
+
+class _Splitter:
+    """The callback's side of the split (mixed into `EmbeddingFactorization`)."""
+
+    _damping: BasisDamping | None = None
+
+    def _recipe(self, kept: float) -> _Resolved:
+        return resolve_recipe(self.model, self._layer, self, kept)
+
+    def _prepare_split(self, kept: float, covariance) -> tuple:
+        """Weights the split and installs the optimizer for a split keeping `kept`.
+
+        Returns the covariance weighting the SVD (`covariance`, the calibration
+        pass's, or the consumer's kernel's), the consumer's name and the resolved
+        recipe.
+        """
+        resolved = self._recipe(kept)
+        consumer = None
+        if resolved.weighting == "consumer":  # Never with `calibration_data`.
+            covariance, consumer = consumer_weighting(self.model, self._layer)
+        self._install_fresh_optimizer(
+            kept, covariance is not None, resolved.table_scale
+        )
+        return covariance, consumer, resolved
+
+    def _install_fresh_optimizer(self, kept: float, calibrated: bool, fixed_basis):
+        """Installs the fresh optimizer and its schedule."""
+        _install_fresh_optimizer(
+            self.model,
+            self.learning_rate,
+            lambda: _steps_per_epoch(self.params, self._steps_in_last_epoch),
+            kept,
+            calibrated,
+            fixed_basis,
+            coordinate_with=self.coordinate_with,
+        )
+
+    def _split(self, epoch: int) -> None:
+        model = self.model
+        self.result = split_embedding(
+            model, self._layer, self, epoch, prepare=self._prepare_split
+        )
+        self._start_damping()
+        reset = _reset_siblings(self.coordinate_with, self._checkpoint_best)
+        self._markers = _SplitMarkers(
+            _backup_dirs(self.coordinate_with),
+            {
+                **_marker_payload(self._layer, epoch),
+                "recipe": self.result.recipe.get_config(),
+            },
+        )
+        if self.verbose:
+            logger.info(
+                "%s Recipe: %s. Learning rate: %s. Restarted callbacks: %s.",
+                self.result.describe(),
+                self.result.recipe.describe(),
+                _describe(model.optimizer),
+                ", ".join(reset) or "none",
+            )
+
+    def _start_damping(self) -> None:
+        """The hedged recipe's damping of the basis updates (`basis.BasisDamping`)."""
+        scale = self.result.recipe.basis_learning_rate
+        if self.result.train_basis and scale < 1.0:
+            self._damping = BasisDamping(self._layer, scale)
+
+    def _resume_from_backup(self) -> None:
+        """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
+
+        Runs from `set_params`, before any callback's `on_train_begin`, so that
+        `BackupAndRestore` then loads the factorized weights, the fresh optimizer's
+        state and its iteration count (the schedule position) into matching
+        variables (`resume.resume_split`). The recipe is the one the marker
+        recorded (a backup of a split run with another recipe gets a warning).
+        """
+        resolved: list[_Resolved] = []
+
+        def install(kept: float, fixed_basis: bool) -> None:
+            recipe = self._recipe(kept)
+            resolved.append(recipe)
+            self._install_fresh_optimizer(
+                kept,
+                self.calibration_data is not None or recipe.weighting == "consumer",
+                fixed_basis or recipe.table_scale,
+            )
+
+        result = resume_split(
+            self.model,
+            self._layer,
+            self.coordinate_with,
+            install,
+            verbose=self.verbose,
+        )
+        if result is None:
+            return
+        recipe = _reported_recipe(self.recipe, resolved[0])
+        recorded = result.recipe
+        if recorded is not None and recorded != recipe:
+            logger.warning(
+                "The backup was written by a split with recipe %s; this callback's "
+                "is %s. Resuming with the backup's.",
+                recorded,
+                recipe,
+            )
+            recipe = recorded
+        self.result = dataclasses.replace(result, recipe=recipe)
+        self._start_damping()
+
+
+class BasisDamping:
+    """Scales the updates of a factorized layer's basis variables by `scale`.
+
+    Args:
+        layer: The factorized layer (`LowRankEmbedding` or `BandedLowRankEmbedding`).
+        scale: Float in (0, 1). The basis' updates are multiplied by it.
+    """
+
+    def __init__(self, layer, scale: float):
+        self.scale = float(scale)
+        self.variables = [
+            weight
+            for weight in layer.trainable_weights
+            if weight.name.startswith("embeddings_b")
+        ]
+        self._before: list[np.ndarray] | None = None
+
+    def before_batch(self) -> None:
+        """Remembers the basis before the optimizer's step."""
+        self._before = [keras.ops.convert_to_numpy(v) for v in self.variables]
+
+    def after_batch(self) -> None:
+        """Moves the basis back to `scale` of the step the optimizer took."""
+        if self._before is None:
+            return
+        for variable, before in zip(self.variables, self._before, strict=True):
+            after = keras.ops.convert_to_numpy(variable)
+            variable.assign(before + self.scale * (after - before))
+        self._before = None

@@ -5,7 +5,7 @@ import pytest
 
 from tflite_lowrank.factorization import svd
 from tflite_lowrank.factorization.bands import reconstruct_table
-from tflite_lowrank.training.factors import plan_factors
+from tflite_lowrank.layers.factors import plan_factors
 
 
 @pytest.fixture(scope="module")
