@@ -10,7 +10,7 @@ from tflite_lowrank.factorization.weighting import (
     unweight,
     weighted_error,
 )
-from tflite_lowrank.training.factors import plan_factors
+from tflite_lowrank.layers.factors import plan_factors
 
 
 def _covariance(rng, dim, spread=100.0):

@@ -10,8 +10,8 @@ import tensorflow as tf
 import tflite_lowrank as tl
 from tflite_lowrank._keras import adapter
 from tflite_lowrank.factorization.weighting import metric_roots, weighted_error
+from tflite_lowrank.layers.factors import plan_factors
 from tflite_lowrank.training.calibration import gradient_covariance
-from tflite_lowrank.training.factors import plan_factors
 
 VOCAB, DIM, SEQ = 120, 8, 5
 

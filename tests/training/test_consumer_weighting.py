@@ -10,8 +10,8 @@ import tflite_lowrank as tl
 from tflite_lowrank._keras import adapter
 from tflite_lowrank._keras.graph import NoConsumer, find_consumer
 from tflite_lowrank.factorization.weighting import metric_roots
+from tflite_lowrank.layers.factors import plan_factors
 from tflite_lowrank.training.consumer import consumer_covariance
-from tflite_lowrank.training.factors import plan_factors
 
 VOCAB, DIM, SEQ, BATCH = 150, 12, 6, 16
 

@@ -8,8 +8,8 @@ import pytest
 
 import tflite_lowrank as tl
 from tflite_lowrank._keras import adapter
+from tflite_lowrank.layers.factors import Factors, to_table_scale
 from tflite_lowrank.training.arguments import _resolve_train_basis
-from tflite_lowrank.training.factors import Factors, to_table_scale
 from tflite_lowrank.training.schedules import CyclicalAnnealedLearningRate
 
 VOCAB, DIM, SEQ, BATCH = 120, 8, 5, 16
