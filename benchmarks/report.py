@@ -26,12 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-try:
-    from benchmarks import stats, store
-except ModuleNotFoundError:  # notebooks/02 imports this file as `report`, with
-    # benchmarks/ (not the repository root) on sys.path: its siblings are top-level.
-    import stats
-    import store
+from benchmarks import stats, store
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHOD_LABELS = {

@@ -3,17 +3,11 @@
 import importlib.metadata as metadata
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import baselines  # noqa: E402
-import store  # noqa: E402
+from benchmarks import baselines, store
 
 
 def _data_installed():
@@ -124,7 +118,7 @@ def test_store_skips_a_cut_last_line_and_appends_after_it(tmp_path):
 
 @pytest.mark.skipif(not _data_installed(), reason="data wheels not installed")
 def test_reproduce_quick_writes_rows_and_skips_finished_runs(tmp_path):
-    import reproduce
+    from benchmarks import reproduce
 
     output = tmp_path / "quick.jsonl"
     argv = ["--quick", "--no-progress", "--output", str(output)]
@@ -173,7 +167,7 @@ def _fake_row(method, p, seed, accuracy, embedding_bytes):
 
 
 def test_report_pairs_drops_by_seed_and_writes_tables_and_plots(tmp_path):
-    import report
+    from benchmarks import report
 
     grid = tmp_path / "grid.jsonl"
     for seed, (base, ours) in enumerate([(0.80, 0.79), (0.90, 0.88)]):
