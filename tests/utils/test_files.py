@@ -1,9 +1,11 @@
 """The file helpers of `tflite_lowrank.utils.files`."""
 
+import errno
 import os
 
 import pytest
 
+from tflite_lowrank.utils import files
 from tflite_lowrank.utils.files import (
     check_input_file,
     check_output_file,
@@ -78,3 +80,55 @@ def test_write_atomically_removes_temporaries_of_a_killed_writer(tmp_path):
         tmp_path / "b.tflite", lambda t: open(t, "wb").close(), overwrite=False
     )
     assert os.listdir(tmp_path) == ["b.tflite"]
+
+
+def test_check_output_file_refuses_an_unwritable_folder_before_any_work(
+    tmp_path, monkeypatch
+):
+    # As root, chmod does not stop writes, so the folder's refusal (a read-only file
+    # system or a folder without write permission) is simulated where it surfaces.
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
+    with pytest.raises(
+        PermissionError, match="folder of `path` is not writable"
+    ) as info:
+        files.check_output_file(
+            tmp_path / "model.tflite", suffix=".tflite", name="path", overwrite=False
+        )
+    assert "Read-only file system" in str(info.value)
+    assert f"Received: path={str(tmp_path / 'model.tflite')!r}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "code", [errno.ENOSPC, errno.EROFS, errno.EACCES], ids=["full", "ro", "denied"]
+)
+def test_write_atomically_names_the_output_not_the_temporary_on_a_write_error(
+    tmp_path, code
+):
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"old")
+
+    def fail(temporary):
+        with open(temporary, "wb") as file:
+            file.write(b"partial")
+        raise OSError(code, os.strerror(code))
+
+    with pytest.raises(OSError) as info:
+        files.write_atomically(target, fail, overwrite=True)
+    message = str(info.value)
+    assert str(target) in message and os.strerror(code) in message
+    assert ".tmp" not in message
+    assert info.value.errno == code
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite"]
+
+
+def test_write_atomically_keeps_other_errors_of_the_writer(tmp_path):
+    def fail(temporary):
+        raise FileNotFoundError(errno.ENOENT, "no such input", "input.keras")
+
+    with pytest.raises(FileNotFoundError, match="no such input"):
+        files.write_atomically(tmp_path / "out.tflite", fail, overwrite=False)
+    assert not list(tmp_path.iterdir())

@@ -10,6 +10,7 @@ through a temporary file in the same folder and `os.replace`; `write_tsv` writes
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -79,7 +80,32 @@ def check_output_file(
             f"`{name}` exists; pass `overwrite=True` (`--overwrite`) to replace it. "
             f"Received: {name}={str(path)!r}, overwrite=False"
         )
+    _check_writable_folder(path, name)
     return path
+
+
+def _check_writable_folder(path: Path, name: str) -> None:
+    """Raises `PermissionError` now if no file can be created in `path`'s folder.
+
+    A probe file is created and removed, which also catches a read-only file system
+    (where `os.access` says yes to root): the error comes before any work, not after
+    it.
+    """
+    try:
+        handle, probe = tempfile.mkstemp(
+            prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-",
+            suffix=_TEMPORARY_SUFFIX,
+            dir=path.parent,
+        )
+    except OSError as error:
+        raise PermissionError(
+            error.errno,
+            f"The folder of `{name}` is not writable ({error.strerror}); choose "
+            f"another folder or fix its permissions. Received: {name}={str(path)!r}",
+        ) from None
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
 
 
 def write_atomically(
@@ -95,14 +121,22 @@ def write_atomically(
     removes the temporaries of this pattern whose process is gone.
     """
     _remove_stale_temporaries(path.parent)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-",
-        suffix=_TEMPORARY_SUFFIX,
-        dir=path.parent,
-    )
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-",
+            suffix=_TEMPORARY_SUFFIX,
+            dir=path.parent,
+        )
+    except OSError as error:
+        raise _write_error(error, path) from None
     os.close(handle)
     try:
-        write(temporary)
+        try:
+            write(temporary)
+        except OSError as error:
+            if error.errno not in _WRITE_ERRNOS:
+                raise
+            raise _write_error(error, path) from None
         os.chmod(temporary, 0o666 & ~_umask())
         if not overwrite and path.exists():  # Created while we were working.
             raise FileExistsError(
@@ -119,6 +153,20 @@ def write_atomically(
 
 _TEMPORARY_PREFIX = ".tflite-lowrank-"
 _TEMPORARY_SUFFIX = ".tmp"
+# Errors of the output folder itself (no room, no permission, read-only, quota), which
+# name the output, not the temporary file.
+_WRITE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT, errno.EFBIG}
+)
+
+
+def _write_error(error: OSError, path: Path) -> OSError:
+    """`error`, with a message that names the output file instead of the temporary."""
+    return type(error)(
+        error.errno,
+        f"Could not write {str(path)!r}: {error.strerror}. Nothing was written there "
+        "(an existing file is unchanged); free space or choose another folder.",
+    )
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
