@@ -218,10 +218,9 @@ def _build_manifest(
     for key in MODEL_KEYS:
         info = infos[key]
         described = metadata.get(key, {})
-        width = _embedding_width(info)
         rank = None
-        if key == "compressed" and width is not None and baseline_width is not None:
-            rank = width if width < baseline_width else None
+        if key == "compressed" and baseline_width is not None:
+            rank = _factor_rank(info, baseline_width)
         size, digest = _digest(folder / ASSET_MODEL_FILES[key])
         models[key] = {
             "file": ASSET_MODEL_FILES[key],
@@ -254,6 +253,25 @@ def _embedding_width(info: _flatbuffer.ModelInfo) -> int | None:
     """Columns of the gathered table: the embedding dim, or the rank of factors."""
     tables = [table for table in info.embedding_tables if len(table.shape) == 2]
     return min(table.shape[1] for table in tables) if tables else None
+
+
+def _factor_rank(info: _flatbuffer.ModelInfo, dim: int) -> int | None:
+    """The rank of a compressed file's factors; `None` if it holds a full table.
+
+    One gathered table of width below the embedding dim `dim`: that width. Several
+    (frequency bands of different ranks): the single-band rank with the same number
+    of parameters, `(sum n_i k_i + sum k_i D) / (V + D)` rounded, as the demo's
+    `rank` column reports (not the narrowest band's width).
+    """
+    tables = [table for table in info.embedding_tables if len(table.shape) == 2]
+    if not tables or max(table.shape[1] for table in tables) >= dim:
+        return None
+    if len(tables) == 1:
+        return int(tables[0].shape[1])
+    rows = sum(table.shape[0] for table in tables)
+    params = sum(table.shape[0] * table.shape[1] for table in tables)
+    params += sum(table.shape[1] * dim for table in tables)
+    return round(params / (rows + dim))
 
 
 def _quantization(info: _flatbuffer.ModelInfo) -> str:
