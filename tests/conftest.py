@@ -1,9 +1,14 @@
-"""Shared fixtures and the opt-in `slow` tier (`pytest --run-slow`)."""
+"""Shared fixtures, the in-process command line (`cli`), and the opt-in `integration`
+tier (`pytest -m integration --run-integration`)."""
 
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import logging  # noqa: E402
+import sys  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -11,44 +16,23 @@ import pytest  # noqa: E402
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--run-slow",
+        "--run-integration",
         action="store_true",
         default=False,
-        help="Also run tests marked slow (full training, notebooks, full demo).",
+        help=(
+            "Also run tests marked integration (end-to-end runs: training, the "
+            "demo, notebooks, several processes)."
+        ),
     )
 
 
-# Parametrized command-line error tests start a Python process per case (a Keras
-# import: about 8 s each on 2 cores). The default tier runs the first case of each;
-# the others are in the slow tier, which CI runs too (`pytest --run-slow -m slow`).
-FIRST_CASE_ONLY = frozenset(
-    {
-        "test_cli_convert_errors_exit_2_naming_the_argument",
-        "test_cli_benchmark_errors_exit_2_naming_the_argument",
-        "test_cli_compare_errors_exit_2_naming_the_argument",
-        "test_cli_broken_tflite_exits_2_naming_the_file",
-        "test_cli_vocab_of_another_size_exits_2_naming_both_sizes",
-        "test_cli_help_lists_options",
-        "test_demo_rejects_bad_arguments_with_exit_2_naming_them",
-    }
-)
-
-
-@pytest.hookimpl(tryfirst=True)  # before `-m slow` selects on the marks
 def pytest_collection_modifyitems(config, items):
-    seen = set()
-    for item in items:
-        name = getattr(item, "originalname", item.name)
-        if name in FIRST_CASE_ONLY:
-            if name in seen:
-                item.add_marker(pytest.mark.slow)
-            seen.add(name)
-    if config.getoption("--run-slow"):
+    if config.getoption("--run-integration"):
         return
-    skip_slow = pytest.mark.skip(reason="slow: opt in with --run-slow")
+    skip = pytest.mark.skip(reason="integration: opt in with --run-integration")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip_slow)
+        if "integration" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture
@@ -58,3 +42,80 @@ def rng():
 
     keras.utils.set_random_seed(0)
     return np.random.default_rng(0)
+
+
+TINY_VOCAB, TINY_SEQ_LEN = 50, 5
+
+
+@pytest.fixture(scope="session")
+def tiny_dan_files(tmp_path_factory):
+    """A folder with a tiny DAN built once per session, to read and not to change
+    (copy a file into `tmp_path` first): `dan.keras` (`build_dan`, vocabulary 50,
+    5 token ids, embedding 8, 2 classes, seed 0) and `dan.tflite`, its float32
+    conversion."""
+    import keras
+
+    from tflite_lowrank.export.converter import convert_to_tflite
+    from tflite_lowrank.models.paper import build_dan
+
+    folder = tmp_path_factory.mktemp("tiny_dan")
+    keras.utils.set_random_seed(0)
+    dan = build_dan(TINY_VOCAB, 2, seq_len=TINY_SEQ_LEN, embedding_dim=8)
+    dan.save(folder / "dan.keras")
+    convert_to_tflite(dan, folder / "dan.tflite")
+    return folder
+
+
+class CliResult(NamedTuple):
+    """What a `tflite-lowrank` run left: its exit code and what it wrote."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capfd):
+    """Runs `tflite-lowrank ARGS...` in this process: `tflite_lowrank_cli.main.main`.
+
+    Returns a function `cli(*args, cwd=None) -> CliResult`: the exit code `main`
+    returned (or argparse's `SystemExit` code: 2 for usage errors, 0 for `--help`)
+    and what was written to stdout and stderr, by Python and at the file-descriptor
+    level (LiteRT's child processes included), as a subprocess would see it. The
+    global state a run can change is restored after each call: the root logger's
+    handlers and level (`main` calls `logging.basicConfig`), the current folder,
+    `os.environ` and `sys.path` (`--import` adds the current folder). The console
+    script itself is run as a real process by tests/cli/test_entry_point.py.
+    """
+    from tflite_lowrank_cli.main import main
+
+    def run(*args, cwd=None) -> CliResult:
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        folder, environ, path = os.getcwd(), dict(os.environ), list(sys.path)
+        capfd.readouterr()  # Only this run's output below.
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            try:
+                returncode = main([str(arg) for arg in args])
+            except SystemExit as exit_:  # argparse: usage errors and --help
+                code = exit_.code
+                returncode = (
+                    code if isinstance(code, int) else (0 if code is None else 1)
+                )
+            sys.stdout.flush()
+            sys.stderr.flush()
+            captured = capfd.readouterr()
+        finally:
+            os.chdir(folder)
+            os.environ.clear()
+            os.environ.update(environ)
+            sys.path[:] = path
+            for handler in root.handlers:
+                if handler not in handlers:
+                    root.removeHandler(handler)
+            root.setLevel(level)
+        return CliResult(returncode, captured.out, captured.err)
+
+    return run

@@ -6,7 +6,7 @@ this venv and its `tflite_lowrank`; `test_python3_kernel_runs_this_interpreter` 
 that (a user-level `python3` kernelspec pointing elsewhere would break it).
 
 The notebooks are committed executed, so that a reader sees the tables and plots. The
-slow tests execute them again and check that the committed outputs still have the
+integration tests execute them again and check that the committed outputs still have the
 shape of a fresh run (`_shape`: the outputs of each code cell, by type, and the header
 lines of the tables they show), not the same numbers. When they differ, re-execute
 the notebook with `.venv/bin/python .ci/execute_notebooks.py` and commit it.
@@ -196,7 +196,7 @@ def test_shape_ignores_numbers_and_stderr_but_not_tables_or_images():
     assert _shape(notebook(plus_image)) != committed
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_quickstart_notebook_runs_and_shows_the_comparison():
     notebook = _execute_and_check_committed_shape("01_quickstart.ipynb", timeout=600)
     text = _text_outputs(notebook)
@@ -214,7 +214,7 @@ def test_quickstart_notebook_runs_and_shows_the_comparison():
     assert len(images) == 2  # the dev curves and the comparison plot
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_reproduce_notebook_runs_and_shows_the_committed_results():
     notebook = _execute_and_check_committed_shape(
         "02_reproduce_paper.ipynb", timeout=300

@@ -3,7 +3,7 @@
 The section's Python block (train with `TextVectorization` on a `tf.data` input, split
 with `EmbeddingFactorization`, convert, export the vocabulary) and its bash block
 (`tflite-lowrank compare` and `benchmark` with `--tokenizer text_vectorization`) run
-in a fresh folder on a few dozen made-up sentences (slow tier).
+in a fresh folder on a few dozen made-up sentences (integration tier).
 """
 
 import itertools
@@ -65,7 +65,7 @@ def test_readme_section_has_the_python_and_the_bash_block():
     assert bash.count("--tokenizer text_vectorization") == 2
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_readme_text_vectorization_pipeline_runs_as_written(tmp_path):
     (_, python), (_, bash) = readme_blocks()
     _write_data(tmp_path)

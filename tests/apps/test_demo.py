@@ -1,9 +1,10 @@
-"""Tests of `tflite_lowrank.apps.demo.run` through the real
-`python -m tflite_lowrank_cli demo`.
+"""Tests of `tflite_lowrank.apps.demo.run` and `tflite-lowrank demo`.
 
-The default tier runs the reduced demo once (`--quick`: 500 training texts, one epoch
-before and one after the split, real Rotten Tomatoes and GloVe) and checks the run
-folder it leaves; the full default demo runs under `--run-slow`.
+The default tier checks the arguments and the run folder's guards through the command
+line in this process (the `cli` fixture). The integration tier runs the reduced demo
+through the real `python -m tflite_lowrank_cli demo` (`--quick`: 500 training texts,
+one epoch before and one after the split, real Rotten Tomatoes and GloVe) and checks
+the run folder it leaves, and runs the full default demo.
 """
 
 import hashlib
@@ -60,7 +61,7 @@ def _digests(folder):
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
+def quick_run(tmp_path_factory):  # only integration tests use it
     """Runs `tflite-lowrank demo --quick` once; returns (run folder, process, secs)."""
     output_dir = tmp_path_factory.mktemp("demo") / "run"
     start = time.perf_counter()
@@ -81,6 +82,7 @@ def quick_results(quick_run):
     return json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
 
 
+@pytest.mark.integration
 def test_demo_quick_prints_table_on_stdout_and_progress_on_stderr(quick_run):
     output_dir, completed, _ = quick_run
     lines = completed.stdout.splitlines()
@@ -96,6 +98,7 @@ def test_demo_quick_prints_table_on_stdout_and_progress_on_stderr(quick_run):
     assert "Finished in" in completed.stderr
 
 
+@pytest.mark.integration
 def test_demo_quick_writes_every_run_file_and_nothing_else(quick_run):
     output_dir, _, _ = quick_run
     assert sorted(path.name for path in output_dir.iterdir()) == sorted(demo.RUN_FILES)
@@ -106,6 +109,7 @@ def test_demo_quick_writes_every_run_file_and_nothing_else(quick_run):
     assert (output_dir / demo.PLOT_FILENAME).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.integration
 def test_demo_quick_results_json_schema(quick_run, quick_results):
     output_dir, _, _ = quick_run
     results = quick_results
@@ -186,6 +190,7 @@ def test_demo_quick_results_json_schema(quick_run, quick_results):
     }
 
 
+@pytest.mark.integration
 def test_demo_quick_compressed_files_are_smaller(quick_results):
     models = quick_results["models"]
     for quantization in ("float32", "dynamic"):
@@ -202,6 +207,7 @@ def test_demo_quick_compressed_files_are_smaller(quick_results):
     )
 
 
+@pytest.mark.integration
 def test_demo_quick_files_follow_the_contracts(quick_run, quick_results):
     from tflite_lowrank.litert import contract as _contract
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
@@ -225,6 +231,7 @@ def test_demo_quick_files_follow_the_contracts(quick_run, quick_results):
         assert "\r" not in text
 
 
+@pytest.mark.integration
 def test_demo_rerun_without_overwrite_exits_2_and_leaves_the_run(quick_run):
     output_dir, _, _ = quick_run
     before = _digests(output_dir)
@@ -236,6 +243,25 @@ def test_demo_rerun_without_overwrite_exits_2_and_leaves_the_run(quick_run):
     assert completed.stdout == ""
     assert _digests(output_dir) == before
     assert [path.name for path in output_dir.parent.iterdir()] == [output_dir.name]
+
+
+@pytest.mark.parametrize("name", [demo.RESULTS_JSON, "compressed_dynamic.tflite"])
+def test_demo_into_a_folder_holding_a_run_exits_2_and_leaves_it(tmp_path, name, cli):
+    # The guard the integration test above checks on a real run, on one run file.
+    output_dir = tmp_path / "run"
+    output_dir.mkdir()
+    (output_dir / name).write_text("an earlier run")
+    (output_dir / "notes.txt").write_text("mine")
+    before = _digests(output_dir)
+    completed = cli("demo", "--quick", "--output-dir", output_dir)
+    assert completed.returncode == 2, completed.stderr
+    assert "already holds a run" in completed.stderr
+    assert name in completed.stderr
+    assert "--overwrite" in completed.stderr
+    assert "Received: output_dir=" in completed.stderr
+    assert completed.stdout == ""
+    assert _digests(output_dir) == before
+    assert [path.name for path in tmp_path.iterdir()] == [output_dir.name]
 
 
 @pytest.mark.parametrize(
@@ -254,19 +280,19 @@ def test_demo_rerun_without_overwrite_exits_2_and_leaves_the_run(quick_run):
     ],
     ids=lambda value: "_".join(value) if isinstance(value, list) else None,
 )
-def test_demo_rejects_bad_arguments_with_exit_2_naming_them(tmp_path, args, named):
+def test_demo_rejects_bad_arguments_with_exit_2_naming_them(tmp_path, args, named, cli):
     output_dir = tmp_path / "run"
-    completed = _cli("demo", "--output-dir", str(output_dir), *args)
+    completed = cli("demo", "--output-dir", output_dir, *args)
     assert completed.returncode == 2, completed.stderr
     assert named in completed.stderr
     assert not output_dir.exists()
     assert list(tmp_path.iterdir()) == []
 
 
-def test_demo_refuses_an_output_dir_that_is_a_file(tmp_path):
+def test_demo_refuses_an_output_dir_that_is_a_file(tmp_path, cli):
     target = tmp_path / "run"
     target.write_text("not a folder")
-    completed = _cli("demo", "--quick", "--output-dir", str(target))
+    completed = cli("demo", "--quick", "--output-dir", target)
     assert completed.returncode == 2
     assert "`output_dir` is a file" in completed.stderr
     assert target.read_text() == "not a folder"
@@ -324,10 +350,10 @@ def test_default_output_dir_is_under_runs_and_marks_subsamples():
     assert str(plain) == "runs/r8-lstm-p0.9-trained-plain"
 
 
-def test_demo_help_lists_the_options():
+def test_demo_help_lists_the_options(cli):
     # How fast `--help` is, is the console script's business (tests/cli: it imports
     # neither Keras nor TensorFlow); a wall-clock bound here failed on a loaded box.
-    completed = _cli("demo", "--help")
+    completed = cli("demo", "--help")
     assert completed.returncode == 0
     for option in (
         "--dataset",
@@ -342,7 +368,7 @@ def test_demo_help_lists_the_options():
         assert option in completed.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("options", "settings", "factorization"),
     [
@@ -372,7 +398,7 @@ def test_demo_help_lists_the_options():
 def test_demo_quick_with_a_fixed_weighted_split(
     tmp_path, options, settings, factorization
 ):
-    # Slow tier: a second demo run (about a minute each); the options themselves
+    # Integration tier: a second demo run (about a minute each); the options themselves
     # are tested with the callback (tests/compression/test_train_basis.py,
     # test_calibration.py, test_consumer_weighting.py, test_recurrent_recipe.py).
     output_dir = tmp_path / "run"
@@ -398,7 +424,7 @@ def test_demo_quick_with_a_fixed_weighted_split(
         assert f"weighted by the input kernel of '{consumer}'" in report
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_demo_full_default_run_keeps_accuracy_and_shrinks_the_model(tmp_path):
     # The README's first command, as a new user runs it (default output folder).
     start = time.perf_counter()

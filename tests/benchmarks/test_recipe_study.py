@@ -45,7 +45,7 @@ def test_schedules_match_the_learning_rate_study(ours, theirs):
         assert rate.get_config() == reference.get_config()
 
 
-@pytest.mark.slow  # trains a tiny model through the split
+@pytest.mark.integration  # trains a tiny model through the split
 @pytest.mark.parametrize(
     ("name", "learning_rate"),
     [
@@ -141,7 +141,7 @@ def test_summary_ranks_on_common_seeds_and_selects_an_annealed_calr():
     assert margin == pytest.approx(-5.0)
 
 
-@pytest.mark.slow  # trains (a slice of RT, 1 + 1 epochs per run)
+@pytest.mark.integration  # trains (a slice of RT, 1 + 1 epochs per run)
 @pytest.mark.skipif(not _data_installed(), reason="data wheels not installed")
 def test_quick_run_writes_rows_skips_finished_runs_and_reports(tmp_path):
     output = tmp_path / "quick.jsonl"

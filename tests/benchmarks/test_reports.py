@@ -76,7 +76,7 @@ CASES = {
 }
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_report_mode_regenerates_the_committed_files(case, tmp_path):
     script, inputs, arguments, outputs = CASES[case]
@@ -89,7 +89,7 @@ def test_report_mode_regenerates_the_committed_files(case, tmp_path):
         assert (tmp_path / name).read_bytes() == (RESULTS / name).read_bytes(), name
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_report_py_regenerates_reproduce_md(tmp_path):
     for name in ("reproduce.jsonl", "lr_study.jsonl", "recipe_check.jsonl"):
         shutil.copy(RESULTS / name, tmp_path / name)

@@ -38,7 +38,7 @@ class _Capture(keras.callbacks.Callback):
             self.factors = _factors(self.model)
 
 
-@pytest.mark.slow  # trains a tiny model through the split
+@pytest.mark.integration  # trains a tiny model through the split
 @pytest.mark.parametrize("bands", [1, 3])
 @pytest.mark.parametrize("form", ["balanced", "table_scale"])
 def test_rescaling_keeps_each_product_and_moves_the_singular_values(bands, form, rng):

@@ -3,12 +3,12 @@
 `convert`, `benchmark` and `compare` on a tiny pair classifier (inputs `question`
 [1, 5] and `answer` [1, 3], one shared embedding) with a .npz keyed by input name;
 a .npz with a missing or extra key, a .tsv for such a model, and a model whose input
-is not token ids exit 2 with one line naming what was expected and received.
+is not token ids exit 2 with one line naming what was expected and received. In
+this process (the `cli` fixture of tests/conftest.py); the same checks at the API
+level are in tests/export/test_converter_multi_input.py and tests/benchmark/.
 """
 
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -16,24 +16,8 @@ import pytest
 
 from tflite_lowrank.export.converter import convert_to_tflite
 
-# Every test starts the CLI (a Keras import, conversions, LiteRT children): the slow
-# tier (`pytest --run-slow -m slow`, run by CI), so that the README's `pytest` stays
-# under 15 minutes on 2 cores. The same checks at the API level are in
-# tests/export/test_converter_multi_input.py and tests/benchmark/.
-pytestmark = pytest.mark.slow
-
 VOCAB, DIM = 50, 8
 LENGTHS = {"question": 5, "answer": 3}
-
-
-def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tflite_lowrank_cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def last_line_error(completed, expected):
@@ -100,9 +84,9 @@ def refused_models(tmp_path_factory):
     return folder
 
 
-def test_cli_convert_keeps_the_input_names(workdir):
+def test_cli_convert_keeps_the_input_names(workdir, cli):
     output = workdir / "pair_cli.tflite"
-    completed = run_cli("convert", workdir / "pair.keras", output, "--json")
+    completed = cli("convert", workdir / "pair.keras", output, "--json")
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout)
     assert {spec["name"]: spec["shape"] for spec in result["inputs"]} == {
@@ -111,9 +95,9 @@ def test_cli_convert_keeps_the_input_names(workdir):
     }
 
 
-def test_cli_convert_int8_with_npz_keyed_by_input_name(workdir):
+def test_cli_convert_int8_with_npz_keyed_by_input_name(workdir, cli):
     output = workdir / "pair_int8.tflite"
-    completed = run_cli(
+    completed = cli(
         "convert",
         workdir / "pair.keras",
         output,
@@ -126,8 +110,8 @@ def test_cli_convert_int8_with_npz_keyed_by_input_name(workdir):
     assert "inputs answer int32 [1, 3], question int32 [1, 5]" in completed.stdout
 
 
-def test_cli_benchmark_runs_every_input(workdir):
-    completed = run_cli(
+def test_cli_benchmark_runs_every_input(workdir, cli):
+    completed = cli(
         "benchmark", workdir / "a.tflite", "--data", workdir / "data.npz", "--runs", 5
     )
     assert completed.returncode == 0, completed.stderr
@@ -137,8 +121,8 @@ def test_cli_benchmark_runs_every_input(workdir):
     assert "accuracy: " in completed.stdout and "n/a" not in completed.stdout
 
 
-def test_cli_compare_runs_every_input(workdir):
-    completed = run_cli(
+def test_cli_compare_runs_every_input(workdir, cli):
+    completed = cli(
         "compare",
         workdir / "a.tflite",
         workdir / "b.tflite",
@@ -186,12 +170,12 @@ def test_cli_compare_runs_every_input(workdir):
     ],
 )
 def test_cli_data_that_does_not_fit_the_inputs_exits_2(
-    workdir, command, data, expected
+    workdir, command, data, expected, cli
 ):
     files = [workdir / "a.tflite"] + (
         [workdir / "b.tflite"] if command == "compare" else []
     )
-    completed = run_cli(
+    completed = cli(
         command, *files, "--data", workdir / data, "--vocab", workdir / "vocab.txt"
     )
     last_line_error(completed, expected)
@@ -205,9 +189,9 @@ def test_cli_data_that_does_not_fit_the_inputs_exits_2(
     ],
 )
 def test_cli_convert_refuses_inputs_that_are_not_token_ids(
-    refused_models, model, expected
+    refused_models, model, expected, cli
 ):
     output = refused_models / f"{model}.tflite"
-    completed = run_cli("convert", refused_models / model, output)
+    completed = cli("convert", refused_models / model, output)
     last_line_error(completed, expected)
     assert not output.exists()

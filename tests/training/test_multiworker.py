@@ -3,7 +3,8 @@
 Two worker processes on 127.0.0.1 (ports picked free by the OS) train the same model
 with `TF_CONFIG`; each writes what it saw. Both must split at the same epoch, to
 bit-identical factors, and end with identical weights (training stayed in sync).
-Slow tier: starting two TensorFlow processes and their gRPC rendezvous takes a while.
+Integration tier: starting two TensorFlow processes and their gRPC rendezvous takes a
+while.
 """
 
 import json
@@ -142,7 +143,7 @@ def _free_ports(count):
     return ports
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_embedding_factorization_two_workers_split_identically_and_stay_in_sync(
     tmp_path,
 ):
