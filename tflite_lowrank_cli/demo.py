@@ -36,8 +36,7 @@ def _add_demo_parser(subparsers) -> None:
         "--dataset",
         default="rotten_tomatoes",
         help=(
-            "rotten_tomatoes (default), r8, r52, 20newsgroups or bbc; see "
-            "docs/data.md."
+            "rotten_tomatoes (default), r8, r52, 20newsgroups or bbc; see docs/data.md."
         ),
     )
     parser.add_argument(
@@ -59,7 +58,8 @@ def _add_demo_parser(subparsers) -> None:
         action="store_true",
         help=(
             "Keep the factors' bases fixed after the split (train_basis=False; "
-            "an opt-in for the DAN, see docs/user-guide.md for where it helps; the LSTM's "
+            "an opt-in for the DAN, see docs/user-guide.md for where it helps; "
+            "the LSTM's "
             "default at compression >= 0.85)."
         ),
     )

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -84,6 +86,47 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP (a `timeout`, a CI cancel, a closed terminal) as an exception.
+
+    Raised from the signal handler so that every `finally` and context manager runs:
+    the LiteRT child process is killed and temporary folders and files are removed,
+    as on Ctrl-C.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated(signum)
+
+
+def _install_signal_handlers() -> dict:
+    """Turns SIGTERM and SIGHUP into `_Terminated`; returns the previous handlers."""
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:  # SIGHUP does not exist on Windows.
+            continue
+        try:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+        except ValueError:  # Not the main thread: leave the handlers alone.
+            return previous
+    return previous
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe (`... | head -1`): stdout to /dev/null, so that the
+    interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # captured or replaced stdout
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line and returns the process exit code."""
     parser = _build_parser()
@@ -93,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    previous = _install_signal_handlers()
     try:
         return args.handler(args)
     except (
@@ -105,9 +149,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as error:
         print(f"{_PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # The reader of stdout went away (`| head -1`).
+        _silence_stdout()
+        return 141
+    except OSError as error:  # No room left, a read-only folder, ...: no traceback.
+        print(f"{_PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{_PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
+    except _Terminated as terminated:
+        name = signal.Signals(terminated.signum).name
+        print(f"{_PROG} {args.command}: stopped by {name}", file=sys.stderr)
+        return 128 + terminated.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,10 @@ def _run_child(
             stdout=_stderr_fileno(),  # Keep our stdout clean for results.
             env=env,
             check=False,
+            # Its own session: a Ctrl-C in the terminal reaches this process only,
+            # whose KeyboardInterrupt kills the child (`subprocess.run`) without the
+            # child printing a traceback of its own.
+            start_new_session=True,
         )
         report_path = Path(folder, "report.json")
         report = json.loads(report_path.read_text()) if report_path.exists() else None
