@@ -30,6 +30,19 @@ def _tiny_file(tmp_path):
     return path
 
 
+def _start_benchmark(path, **popen):
+    """`tflite-lowrank benchmark` of `path` with runs enough to be stopped midway."""
+    command = [sys.executable, "-m", "tflite_lowrank_cli", "benchmark", str(path)]
+    return subprocess.Popen(
+        [*command, "--runs", "100000000", "--no-progress"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
 def _wait_for_child(process, timeout=120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,23 +64,7 @@ def test_benchmark_stopped_by_a_signal_kills_its_child_and_removes_its_folder(
     path = _tiny_file(tmp_path)
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tflite_lowrank_cli",
-            "benchmark",
-            str(path),
-            "--runs",
-            "100000000",
-            "--no-progress",
-        ],
-        env={**os.environ, "TMPDIR": str(temporary)},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start_benchmark(path, env={**os.environ, "TMPDIR": str(temporary)})
     try:
         child = _wait_for_child(process)
         process.send_signal(getattr(signal, name))
@@ -89,23 +86,8 @@ def test_benchmark_stopped_by_a_signal_kills_its_child_and_removes_its_folder(
 @pytest.mark.integration
 def test_benchmark_interrupted_from_the_terminal_prints_no_child_traceback(tmp_path):
     path = _tiny_file(tmp_path)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tflite_lowrank_cli",
-            "benchmark",
-            str(path),
-            "--runs",
-            "100000000",
-            "--no-progress",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal job
-    )
+    # Its own process group, as a terminal job.
+    process = _start_benchmark(path, start_new_session=True)
     try:
         child = _wait_for_child(process)
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group

@@ -112,14 +112,7 @@ def choose_compression(model, layer, settings) -> tuple[float, tuple]:
     try:
         for compression in sorted(settings.compression, reverse=True):
             rank = rank_for_compression(input_dim, output_dim, compression)
-            factors = plan_factors(
-                table,
-                rank=rank,
-                bands=settings.bands,
-                token_counts=settings.token_counts,
-                svd_method=settings.svd_method,
-                balanced=settings.balanced,
-            )
+            factors = settings_factors(table, rank, settings)
             layer.embeddings.assign(reconstruct_table(factors.pairs))
             accuracy = _accuracy(model, x, y)
             evaluations.append((float(compression), accuracy))
@@ -139,6 +132,19 @@ def choose_compression(model, layer, settings) -> tuple[float, tuple]:
         chosen,
     )
     return chosen, tuple(evaluations)
+
+
+def settings_factors(table, rank: int, settings, covariance=None):
+    """`plan_factors` of `table` at `rank` in the bands and SVD `settings` name."""
+    return plan_factors(
+        table,
+        rank=rank,
+        bands=settings.bands,
+        token_counts=settings.token_counts,
+        svd_method=settings.svd_method,
+        balanced=settings.balanced,
+        gradient_covariance=covariance,
+    )
 
 
 def _accuracy(model, x, y) -> float:

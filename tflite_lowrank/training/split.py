@@ -31,7 +31,6 @@ import numpy as np
 from tflite_lowrank.factorization.svd import _kept_fraction
 from tflite_lowrank.layers.factors import (
     install_factors,
-    plan_factors,
     to_table_scale,
 )
 from tflite_lowrank.training.arguments import (
@@ -39,7 +38,7 @@ from tflite_lowrank.training.arguments import (
     _resolve_train_basis,
     _resolve_weighting,
 )
-from tflite_lowrank.training.budget import choose_compression
+from tflite_lowrank.training.budget import choose_compression, settings_factors
 from tflite_lowrank.training.calibration import split_covariance
 from tflite_lowrank.training.consumer import consumer_weighting, is_recurrent
 from tflite_lowrank.training.coordination import (
@@ -134,15 +133,7 @@ def split_embedding(
             layer.name,
             rank,
         )
-    factors = plan_factors(
-        table,
-        rank=rank,
-        bands=settings.bands,
-        token_counts=settings.token_counts,
-        svd_method=settings.svd_method,
-        balanced=settings.balanced,
-        gradient_covariance=covariance,
-    )
+    factors = settings_factors(table, rank, settings, covariance)
     del table, covariance
     if resolved.table_scale:
         factors = to_table_scale(factors)
