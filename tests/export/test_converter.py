@@ -354,9 +354,10 @@ def test_convert_to_tflite_rejects_flex_ops_naming_them(tmp_path):
 
 
 def test_convert_to_tflite_rejects_sigmoid_output(tmp_path):
+    # A multi-label sigmoid; a binary one (1 wide) converts (test_user_models.py).
     token_ids = keras.Input((SEQ_LEN,), dtype="int32")
     x = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(50, 4)(token_ids))
-    model = keras.Model(token_ids, keras.layers.Dense(1, activation="sigmoid")(x))
+    model = keras.Model(token_ids, keras.layers.Dense(3, activation="sigmoid")(x))
     with pytest.raises(ValueError, match="sigmoid.*keep_logits=False"):
         convert_to_tflite(model, tmp_path / "sigmoid.tflite")
 

@@ -4,9 +4,9 @@ Three parts of the package read a model's graph, and all of them walk it here:
 
 - the split's consumer weighting and `export.fold` need the layer that reads an
   embedding's vectors, its first linear consumer (`find_consumer`);
-- the converter's contract reads the layer that produces the model's output through
-  identity layers (`output_layer`), and the embedding layers called on the model's
-  token inputs (`layers_called_on`);
+- the converter's contract reads the layer that produces the model's output (or
+  each of its outputs) through identity layers (`output_layer`, `tensor_layer`), and
+  the embedding layers called on the model's token inputs (`layers_called_on`);
 - everything that looks for layers inside nested models and subclassed attributes
   uses `flatten_layers`.
 
@@ -156,7 +156,16 @@ def output_layer(model) -> tuple[keras.layers.Layer | None, bool]:
         return None, False
     if not outputs or len(outputs) != 1:
         return None, False
-    node = producing_node(outputs[0])
+    return tensor_layer(outputs[0])
+
+
+def tensor_layer(tensor) -> tuple[keras.layers.Layer | None, bool]:
+    """The layer that produces a symbolic tensor, past identity layers.
+
+    As `output_layer`, for one output of a model with several (an item of
+    `model.outputs`, or a value of a dict-structured `model.output`).
+    """
+    node = producing_node(tensor)
     for _ in range(_MAX_OUTPUT_HOPS):
         if node is None:
             return None, False

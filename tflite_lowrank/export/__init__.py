@@ -3,8 +3,9 @@
 `convert_to_tflite` turns a trained model (baseline or factorized) into a file for
 the stock LiteRT runtime that follows the I/O contract of `docs/conversion.md`;
 `fold_projection` folds a factorized embedding's projection into the layer that reads
-it; `int4` writes 4-bit embedding tables; `keras_model` loads and inspects the Keras
-model being converted.
+it; `int4` writes 4-bit embedding tables and int8 matrix weights; `keras_model` loads
+and inspects the Keras model being converted. `ConversionResult.weights` holds one
+`tflite_lowrank.litert.WeightStorage` per weight of the file.
 """
 
 from tflite_lowrank.errors import OutputMismatchError
@@ -17,6 +18,7 @@ from tflite_lowrank.export.fold import FoldResult, fold_projection
 from tflite_lowrank.export.int4 import (
     Int4Table,
     int8_fully_connected,
+    int8_matrix_weights,
     quantize_gather_tables_int4,
     quantize_int4,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "quantize_int4",
     "quantize_gather_tables_int4",
     "int8_fully_connected",
+    "int8_matrix_weights",
     "load_keras_model",
     "check_keras_file",
     "model_seq_len",

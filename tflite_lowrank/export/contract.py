@@ -1,17 +1,19 @@
-"""The Keras side of the I/O contract, and the check of a converted file against Keras.
+"""The Keras side of the I/O contract: the model's inputs and outputs, and the wrapper.
 
 Private helpers of `tflite_lowrank.export.converter`. `_resolve_inputs` checks the
 model's inputs (token ids only; one, or several kept by name) and the rows passed for
-them. `_contract_wrapper` wraps the
-user's model in the batch-1 model of `docs/contracts.md` (input `token_ids` int32 `[1,
-seq_len]`, one output `[1, num_labels]`), reading off its last layer whether it ends in
-probabilities or logits (`_output_kind`) and appending a softmax to logits.
-`_check_rows` picks the rows the converted file is run on, and `_compare_with_keras`
-runs it in LiteRT and raises `OutputMismatchError` when it disagrees with Keras.
+them. `_contract_wrapper` wraps the user's model in the batch-1 model of
+`docs/contracts.md` (input `token_ids` int32 `[1, seq_len]`), with one `_Head` per
+output: it reads off the layer that produces each output whether it is
+probabilities, logits or a sigmoid (`_output_kind`), appends a softmax to logits and
+writes a 1-wide sigmoid (or logit) as the two-class probabilities `[1 - p, p]`.
+`_check_rows` picks the rows the converted file is checked on when no `check_data`
+is given (`export.parity` runs the check).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -19,7 +21,6 @@ import keras
 import numpy as np
 
 from tflite_lowrank._keras import graph
-from tflite_lowrank.errors import OutputMismatchError
 from tflite_lowrank.export.keras_model import (
     _call_structure,
     _check_token_inputs,
@@ -35,14 +36,43 @@ from tflite_lowrank.litert.rows import check_input_rows, check_token_ids
 # Records keep the name of the public module (the CLI's `-v` prints it).
 logger = logging.getLogger("tflite_lowrank.export.converter")
 
-
-# Largest allowed max |tflite - keras| on the verification rows, per mode. Probabilities
-# are compared for float32 and float16; quantized modes are only checked to be finite
-# (their error depends on the model; measure it with `compare_models`).
-_OUTPUT_TOLERANCES = {"float32": 1e-4, "float16": 5e-2}
 _NUM_CHECK_ROWS = 16
-# Layers that are the identity at inference (the same list the folding pass skips).
+# Activations after which the output is logits.
 _LOGIT_ACTIVATIONS = ("linear", "log_softmax")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Head:
+    """One output of the converted file and what the wrapper does to it.
+
+    `name` is the output's name in the file (None: a model with one output, which
+    the file calls `output_0`); `transform` is `"none"`, `"softmax"` (appended to
+    logits), `"two_class"` (a probability `p` written as `[1 - p, p]`) or
+    `"two_class_logit"` (a logit `z`, `p = sigmoid(z)`); `shape` is the output's
+    shape in the file, `(1, num_labels)` or `(1, seq_len, num_tags)`.
+    """
+
+    name: str | None
+    transform: str
+    shape: tuple[int, ...]
+
+
+class _Probabilities(keras.layers.Layer):
+    """The wrapper's last step for one output (`_Head.transform`): a softmax over
+    the last axis, or `[1 - p, p]` from a 1-wide probability (from a logit,
+    `p = sigmoid(z)`). Passes a mask on but does not read it: `keras.layers.Softmax`
+    applies the mask of a per-token output to its last axis, which fails."""
+
+    def __init__(self, transform: str, **kwargs):
+        super().__init__(**kwargs)
+        self.transform = transform
+        self.supports_masking = True
+
+    def call(self, inputs):
+        if self.transform == "softmax":
+            return keras.ops.softmax(inputs, axis=-1)
+        p = keras.ops.sigmoid(inputs) if self.transform == "two_class_logit" else inputs
+        return keras.ops.concatenate([1.0 - p, p], axis=-1)
 
 
 def _resolve_inputs(
@@ -63,11 +93,8 @@ def _resolve_inputs(
         inputs = _token_inputs(model, seq_len)
         seq_len = max(spec.seq_len for spec in inputs)
         if representative_data is not None:
-            representative_data = check_input_rows(
-                representative_data,
-                name="representative_data",
-                inputs=[(s.name, s.seq_len, s.vocabulary_size) for s in inputs],
-                model=repr(model.name),
+            representative_data = _check_rows_argument(
+                representative_data, "representative_data", model, seq_len, inputs
             )
         return (
             seq_len,
@@ -76,19 +103,29 @@ def _resolve_inputs(
             _multi_check_rows(representative_data, inputs),
         )
     seq_len = _resolve_seq_len(model, seq_len)
-    vocabulary_size = _vocabulary_size(model)
     if representative_data is not None:
-        representative_data = check_token_ids(
-            representative_data,
-            name="representative_data",
-            seq_len=seq_len,
-            vocabulary_size=vocabulary_size,
+        representative_data = _check_rows_argument(
+            representative_data, "representative_data", model, seq_len, None
         )
     return (
         seq_len,
         None,
         representative_data,
-        _check_rows(representative_data, seq_len, vocabulary_size),
+        _check_rows(representative_data, seq_len, _vocabulary_size(model)),
+    )
+
+
+def _check_rows_argument(rows, name: str, model, seq_len: int, inputs):
+    """Checks token-id rows given for the model (`representative_data`, ...)."""
+    if inputs is not None:
+        return check_input_rows(
+            rows,
+            name=name,
+            inputs=[(s.name, s.seq_len, s.vocabulary_size) for s in inputs],
+            model=repr(model.name),
+        )
+    return check_token_ids(
+        rows, name=name, seq_len=seq_len, vocabulary_size=_vocabulary_size(model)
     )
 
 
@@ -124,18 +161,13 @@ def _multi_check_rows(
     }
 
 
-def _keras_outputs(
-    model: keras.Model, rows: np.ndarray | dict[str, np.ndarray]
-) -> np.ndarray:
-    """The model's outputs on rows (a dict keyed by input name: several inputs)."""
-    if isinstance(rows, dict):
-        rows = _call_structure(model, rows)
-    return keras.ops.convert_to_numpy(model(rows, training=False))
-
-
 def _output_kind(model: keras.Model) -> str:
     """Reads `"probabilities"`, `"logits"`, `"sigmoid"` or `"unknown"` off the end."""
-    layer, found = graph.output_layer(model)
+    return _layer_kind(*graph.output_layer(model))
+
+
+def _layer_kind(layer, found: bool) -> str:
+    """The kind of output a layer produces (see `_output_kind`)."""
     if not found:
         return "unknown"
     if type(layer).__name__ == "Softmax":
@@ -157,8 +189,60 @@ def _looks_like_probabilities(outputs: np.ndarray) -> bool:
     return bool(
         np.all(outputs >= 0.0)
         and np.all(outputs <= 1.0)
-        and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
+        and (
+            outputs.shape[-1] == 1 or np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
+        )
     )
+
+
+def _named_outputs(model: keras.Model, outputs) -> list[tuple[str | None, Any]]:
+    """`(name, tensor)` of each output of a model call (name None: one output).
+
+    A dict's keys name its values; a list or tuple takes the model's
+    `output_names` (its output layers' names), else `output_0`, `output_1`...
+    """
+    if isinstance(outputs, dict):
+        named = [(str(key), value) for key, value in outputs.items()]
+    elif isinstance(outputs, list | tuple):
+        if len(outputs) == 1:
+            return [(None, outputs[0])]
+        names = list(getattr(model, "output_names", None) or ())
+        if len(names) != len(outputs):
+            names = [f"output_{index}" for index in range(len(outputs))]
+        named = [(str(name), value) for name, value in zip(names, outputs, strict=True)]
+    else:
+        return [(None, outputs)]
+    names = [name for name, _ in named]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            "The outputs of `model` must have distinct names, which become the "
+            f"output names of the `.tflite` file. Received: model={model.name!r} "
+            f"with outputs {names}"
+        )
+    return named
+
+
+def _source_kinds(model: keras.Model, names: list[str | None]) -> list[str]:
+    """The kind of each named output, read from the model's own graph."""
+    if names == [None]:
+        return [_output_kind(model)]
+    try:
+        structure = model.output
+        tensors = list(model.outputs or ())
+    except (AttributeError, ValueError):
+        return ["unknown"] * len(names)
+    if isinstance(structure, dict):
+        by_name = {str(key): value for key, value in structure.items()}
+    elif len(tensors) == len(names):
+        by_name = dict(zip(names, tensors, strict=True))
+    else:
+        return ["unknown"] * len(names)
+    return [
+        _layer_kind(*graph.tensor_layer(by_name[name]))
+        if name in by_name
+        else "unknown"
+        for name in names
+    ]
 
 
 def _contract_wrapper(
@@ -167,11 +251,13 @@ def _contract_wrapper(
     keep_logits: bool,
     check_rows: np.ndarray | dict[str, np.ndarray],
     inputs: tuple[_TokenInput, ...] | None = None,
-) -> tuple[keras.Model, bool]:
-    """The batch-1 model of the contract, and whether a softmax was appended.
+) -> tuple[keras.Model, tuple[_Head, ...]]:
+    """The batch-1 model of the contract, and what it does to each output.
 
     With `inputs` (a model with several inputs), one int32 `[1, length]` input per
-    token input, under its own name, instead of `token_ids`.
+    token input, under its own name, instead of `token_ids`. A model with several
+    outputs keeps them under their names; each output is `(batch, num_labels)` or
+    per token, `(batch, seq_len, num_tags)`.
     """
     if inputs is None:
         wrapper_inputs = keras.Input(
@@ -188,84 +274,82 @@ def _contract_wrapper(
         }
         wrapper_inputs = list(by_name.values())
         outputs = model(_call_structure(model, by_name))
-    if isinstance(outputs, list | tuple | dict) or len(outputs.shape) != 2:
-        shape = (
-            [tuple(output.shape) for output in outputs]
-            if isinstance(outputs, list | tuple)
-            else getattr(outputs, "shape", type(outputs).__name__)
+    named = _named_outputs(model, outputs)
+    for name, tensor in named:
+        shape = tuple(getattr(tensor, "shape", ()))
+        label = "output" if name is None else f"output {name!r}"
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                "Each output of the model must be (batch, num_labels), or per token "
+                f"(batch, seq_len, num_tags). Received: model={model.name!r} with "
+                f"{label} of shape {shape}"
+            )
+        if any(size is None for size in shape[1:]):
+            raise ValueError(
+                "The model's number of labels (last output dimension) must be fixed. "
+                f"Received: model={model.name!r} with {label} of shape {shape}"
+            )
+    kinds = _source_kinds(model, [name for name, _ in named])
+    sample = None
+    heads, new_outputs = [], {}
+    for (name, tensor), kind in zip(named, kinds, strict=True):
+        if kind == "unknown":
+            if sample is None:
+                sample = _named_outputs(model, _model_outputs(model, check_rows))
+            values = keras.ops.convert_to_numpy(dict(sample)[name])
+            kind = "probabilities" if _looks_like_probabilities(values) else "logits"
+            logger.info(
+                "Output %s of %r read from its values: %s.", name, model.name, kind
+            )
+        transform = _transform_for(
+            kind, int(tensor.shape[-1]), keep_logits, name, model
         )
+        if transform != "none":
+            prefix = "probabilities" if transform == "softmax" else "two_class"
+            tensor = _Probabilities(transform, name=_layer_name(prefix, name))(tensor)
+        heads.append(_Head(name, transform, (1, *map(int, tensor.shape[1:]))))
+        new_outputs[name] = tensor
+    wrapper_outputs = new_outputs[None] if None in new_outputs else new_outputs
+    wrapper = keras.Model(wrapper_inputs, wrapper_outputs, name=f"{model.name}_tflite")
+    return wrapper, tuple(heads)
+
+
+def _transform_for(kind: str, width: int, keep_logits: bool, name, model) -> str:
+    """What the wrapper appends to an output of this kind and width."""
+    if keep_logits:
+        return "none"
+    if width == 1:  # A binary classifier: one probability (or logit) of class 1.
+        return "two_class_logit" if kind == "logits" else "two_class"
+    if kind == "sigmoid":
+        label = "output" if name is None else f"output {name!r}"
         raise ValueError(
-            "The model must have one output of shape (batch, num_labels). "
-            f"Received: model={model.name!r} with output shape {shape}"
-        )
-    if outputs.shape[1] is None:
-        raise ValueError(
-            "The model's number of labels (last output dimension) must be fixed. "
-            f"Received: model={model.name!r} with output shape {tuple(outputs.shape)}"
-        )
-    kind = _output_kind(model)
-    if kind == "unknown":
-        sample = _keras_outputs(model, check_rows)
-        kind = "probabilities" if _looks_like_probabilities(sample) else "logits"
-        logger.info("Output of %r read from its values: %s.", model.name, kind)
-    if kind == "sigmoid" and not keep_logits:
-        raise ValueError(
-            "The model ends in a sigmoid, but the I/O contract needs `num_labels` "
-            "class probabilities that sum to 1. End the model in "
-            "`Dense(num_labels, activation='softmax')`, or pass `keep_logits=True` "
-            "to keep the sigmoid output as is. "
+            f"The model's {label} ends in a sigmoid over {width} labels (a "
+            "multi-label output), but the I/O contract needs class probabilities "
+            "that sum to 1. End it in `Dense(num_labels, activation='softmax')`, "
+            "or pass `keep_logits=True` to keep the sigmoid output as is. "
             f"Received: model={model.name!r}, keep_logits=False"
         )
-    appended = kind == "logits" and not keep_logits
-    if appended:
-        outputs = keras.layers.Softmax(name="probabilities")(outputs)
-    wrapper = keras.Model(wrapper_inputs, outputs, name=f"{model.name}_tflite")
-    return wrapper, appended
+    return "softmax" if kind == "logits" else "none"
 
 
-def _compare_with_keras(
-    content: bytes,
-    rows: np.ndarray | dict[str, np.ndarray],
-    expected: np.ndarray,
-    mode: str,
-    model: keras.Model,
-) -> float:
-    runner = _interpreter.Runner(_interpreter.make_interpreter(model_content=content))
-    actual = runner.predict(rows)
-    bad_rows = np.flatnonzero(~np.all(np.isfinite(actual), axis=-1))
-    if bad_rows.size:
-        keras_finite = np.all(np.isfinite(expected[bad_rows]), axis=-1)
-        received = f"Received: model={model.name!r}, quantization={mode!r}"
-        if keras_finite.any():
-            raise OutputMismatchError(
-                "The converted model outputs NaN or infinite values on "
-                f"{_check_rows_phrase(bad_rows[keras_finite])}, where Keras outputs "
-                f"finite values; the file was not written. {received}"
-            )
-        raise OutputMismatchError(
-            "The converted model outputs NaN or infinite values on "
-            f"{_check_rows_phrase(bad_rows)}, and so does Keras (a row of padding "
-            "only under a masked mean, for example, divides 0 by 0), so the "
-            "conversion cannot be checked; pass `representative_data` rows with at "
-            "least one real token, or make the model handle such rows. The file was "
-            f"not written. {received}"
-        )
-    difference = float(np.max(np.abs(actual - expected)))
-    tolerance = _OUTPUT_TOLERANCES.get(mode)
-    if tolerance is not None:
-        scale = max(1.0, float(np.max(np.abs(expected))))
-        if difference > tolerance * scale:
-            raise OutputMismatchError(
-                f"The converted model's outputs differ from Keras by {difference:.3g}"
-                f" (more than {tolerance * scale:.3g} allowed for {mode}); the file "
-                f"was not written. Received: model={model.name!r}, "
-                f"quantization={mode!r}"
-            )
-    return difference
+def _layer_name(prefix: str, name: str | None) -> str:
+    return prefix if name is None else f"{prefix}_{name}"
 
 
-def _check_rows_phrase(rows: np.ndarray) -> str:
-    """`"check row 2"`, `"check rows 0, 3"`, or the first five and how many more."""
-    shown = ", ".join(str(int(row)) for row in rows[:5])
-    more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
-    return f"check row{'s' if len(rows) > 1 else ''} {shown}{more}"
+def _model_outputs(model: keras.Model, rows: np.ndarray | dict[str, np.ndarray]):
+    """The model's raw outputs on rows (a dict keyed by input name: several)."""
+    if isinstance(rows, dict):
+        rows = _call_structure(model, rows)
+    return model(rows, training=False)
+
+
+def _apply_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    """What the wrapper does to an output, on Keras' values (see `_Head`)."""
+    if transform == "softmax":
+        return keras.ops.convert_to_numpy(keras.ops.softmax(values, axis=-1))
+    if transform.startswith("two_class"):
+        p = values
+        if transform == "two_class_logit":
+            p = keras.ops.convert_to_numpy(keras.ops.sigmoid(values))
+        return np.concatenate([1.0 - p, p], axis=-1).astype(np.float32)
+    return values

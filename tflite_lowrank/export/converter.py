@@ -5,76 +5,74 @@ follows the I/O contract of `docs/contracts.md` and uses builtin operators only:
 
 - one signature, `serving_default`, with one input `token_ids`, int32 `[1, seq_len]`
   (a model with several token-id inputs keeps their names, each int32 `[1, length]`),
-  and one output, float32 `[1, num_labels]` class probabilities (a softmax is appended
-  when the model ends in logits, unless `keep_logits=True`);
+  and one output, float32 `[1, num_labels]` class probabilities: a softmax is
+  appended when the model ends in logits, and a binary classifier's 1-wide sigmoid
+  (or logit) becomes the two-class probabilities `[1 - p, p]`, unless
+  `keep_logits=True`. A model with several outputs keeps each under its name, and
+  a per-token output is `[1, seq_len, num_tags]`;
 - no Select TF (Flex) or custom operators: a model that would need them is refused
   with the operators named.
 
-Quantization modes (`QUANTIZATION_MODES`), named after what is stored:
+Quantization modes (`QUANTIZATION_MODES`), named after what is stored (the table in
+`docs/conversion.md` has the details):
 
 - `None` or `"float32"`: no quantization.
-- `"dynamic"`: weights of 1024 or more elements stored as int8 (the embedding table is
-  gathered from int8 directly); activations stay float. No data needed.
-- `"float16"`: weights stored as float16 and expanded to float32 once, at load time
-  (smaller file, same memory as float32 at run time).
-- `"int4"`: embedding tables (the `embeddings_a` factor, or a full table) stored as
-  packed 4-bit integers with one float32 scale per column, expanded once by a builtin
-  `DEQUANTIZE`; other matrix weights stored as int8 (dynamic range, through
-  `ai-edge-quantizer` when it is installed, else float32). No data needed.
-- `"int8"`: full-integer post-training quantization of weights and activations,
-  calibrated on `representative_data`; the `token_ids` input stays int32 and the
-  output float32, as the contract requires. Operators without an int8 kernel run in
-  float, and the softmax output is quantized to steps of 1/256. Recurrent layers are
-  unrolled for this conversion only: calibrating the `WHILE` loop of an LSTM or GRU
-  crashes the TFLite converter (TF 2.21). The unrolled graph holds one copy of the
-  cell per time step, so for recurrent models `"int8"` files grow with `seq_len`;
-  measured sizes and latencies per mode are in `benchmarks/results/latency.md`.
+- `"dynamic"`: weights of 1024 or more elements stored as int8; activations float.
+- `"float16"`: weights stored as float16, expanded to float32 once at load time.
+- `"int4"`: embedding tables as packed 4-bit integers (one scale per column,
+  expanded once by a builtin `DEQUANTIZE`); every other matrix weight (`Dense`,
+  `Conv1D`, the LSTM kernels...) as int8 per channel through `ai-edge-quantizer`,
+  each only when that makes it smaller.
+- `"int8"`: full integer, calibrated on `representative_data`; recurrent layers are
+  unrolled for this conversion only, so recurrent `"int8"` files grow with `seq_len`.
 
-With `fold_projection=True` (the default), the `embeddings_b` factor of a
-`LowRankEmbedding` is first folded into the layer that consumes the embedding (see
-`tflite_lowrank.export.fold`): the file gathers k-vectors and skips the k x D product
-per token. Models it cannot fold are converted unfolded (logged at INFO).
+With `fold_projection=True` (the default), each `LowRankEmbedding`'s `embeddings_b` is
+folded into the layer that consumes the embedding (`tflite_lowrank.export.fold`),
+unless that would grow the weights. `ConversionResult` says what was decided, per
+embedding (`fold_results`) and per weight (`weights`).
 
-Every converted file is run once in LiteRT before it is written and checked against
-Keras (`OutputMismatchError` when it disagrees); it is written atomically, so a failed
-or interrupted conversion never leaves a partial or clobbered file.
+Every converted file is run in LiteRT before it is written and checked against Keras
+(`OutputMismatchError` when it disagrees), on `check_data` when given; it is written
+atomically, so a failed or interrupted conversion never leaves a partial or clobbered
+file.
 
-This module holds `convert_to_tflite`, its result and the checks of its arguments. The
-steps it calls live in private modules of `tflite_lowrank.export`: `keras_model`
-(loading a `.keras` file, the model's input length and layers; `load_keras_model` and
-`model_seq_len` are re-exported here), `contract` (the batch-1 wrapper and the check
-against Keras), `tf_converter` (the TensorFlow converter for each mode), `int4` (the
-4-bit tables) and `fold`; the file is read back with `tflite_lowrank.litert.flatbuffer`
-and run with `tflite_lowrank.litert.interpreter`.
+The steps live in private modules of `tflite_lowrank.export`: `keras_model` (the
+`.keras` file, input length, layers; `load_keras_model`, `model_seq_len` and
+`model_input_names` are re-exported here), `contract` (the wrapper and its outputs),
+`parity` (the check against Keras), `tf_converter`, `int4`, `storage` (the decision
+per weight), `fold` and `result` (`ConversionResult`, re-exported here).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-from typing import Any
+import warnings
 
 import keras
 import numpy as np
 
 from tflite_lowrank.errors import OutputMismatchError as OutputMismatchError
-from tflite_lowrank.export.contract import (
-    _compare_with_keras,
-    _contract_wrapper,
-    _keras_outputs,
-    _resolve_inputs,
-)
+from tflite_lowrank.export.contract import _contract_wrapper, _resolve_inputs
 from tflite_lowrank.export.keras_model import _embedding_layers, _recurrent_layers
 from tflite_lowrank.export.keras_model import load_keras_model as load_keras_model
 from tflite_lowrank.export.keras_model import model_input_names as model_input_names
 from tflite_lowrank.export.keras_model import model_seq_len as model_seq_len
+from tflite_lowrank.export.parity import (
+    _accuracies,
+    _check_labels,
+    _compare_with_keras,
+    _expected_outputs,
+    _keras_outputs,
+    _resolve_check_data,
+)
+from tflite_lowrank.export.result import ConversionResult as ConversionResult
+from tflite_lowrank.export.storage import _int4_content, _weight_decisions
 from tflite_lowrank.export.tf_converter import _run_converter, _unrolled
 from tflite_lowrank.layers.banded import BandedLowRankEmbedding
 from tflite_lowrank.layers.low_rank import LowRankEmbedding
 from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
-from tflite_lowrank.litert.flatbuffer import TensorInfo
 from tflite_lowrank.utils import files as _files
 from tflite_lowrank.utils.checks import check_bool
 
@@ -82,70 +80,8 @@ logger = logging.getLogger(__name__)
 
 QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8", "int4")
 """Values of `convert_to_tflite(quantization=...)`; `None` means `"float32"`."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ConversionResult:
-    """What `convert_to_tflite` wrote.
-
-    Args:
-        path: String. The `.tflite` file.
-        size_bytes: Integer. Size of the file.
-        quantization: String. The mode, one of `"float32"`, `"dynamic"`,
-            `"float16"`, `"int8"`, `"int4"`.
-        ops: Tuple of strings. The builtin operators used, in all subgraphs, sorted.
-        inputs: Tuple of `TensorInfo`. The `serving_default` inputs (`token_ids`).
-        outputs: Tuple of `TensorInfo`. The `serving_default` outputs.
-        embedding_tensors: Tuple of `TensorInfo`. The stored embedding table, or the
-            factors `embeddings_a` and `embeddings_b` of a `LowRankEmbedding`, with
-            their storage type and bytes.
-        embedding_bytes: Integer. Bytes of `embedding_tensors` in the file.
-        appended_softmax: Boolean. Whether a softmax was appended to logits.
-        unrolled_layers: Tuple of strings. Recurrent layers unrolled for this
-            conversion (`"int8"` only).
-        folded_into: Tuple of strings. Layers whose input weight absorbed a
-            `LowRankEmbedding`'s `embeddings_b` (empty: nothing folded).
-        max_output_difference: Float. Largest `|tflite - keras|` over the
-            verification rows (probabilities unless `keep_logits=True`).
-
-    Example:
-
-    ```python
-    result = tl.convert_to_tflite(model, "model.tflite", quantization="dynamic")
-    print(result.size_bytes, result.embedding_bytes, result.ops)
-    json.dumps(result.to_dict())
-    ```
-    """
-
-    path: str
-    size_bytes: int
-    quantization: str
-    ops: tuple[str, ...]
-    inputs: tuple[TensorInfo, ...]
-    outputs: tuple[TensorInfo, ...]
-    embedding_tensors: tuple[TensorInfo, ...]
-    embedding_bytes: int
-    appended_softmax: bool
-    unrolled_layers: tuple[str, ...]
-    max_output_difference: float
-    folded_into: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Returns the fields as JSON-ready Python values."""
-        return {
-            "path": self.path,
-            "size_bytes": self.size_bytes,
-            "quantization": self.quantization,
-            "ops": list(self.ops),
-            "inputs": [spec.to_dict() for spec in self.inputs],
-            "outputs": [spec.to_dict() for spec in self.outputs],
-            "embedding_tensors": [spec.to_dict() for spec in self.embedding_tensors],
-            "embedding_bytes": self.embedding_bytes,
-            "appended_softmax": self.appended_softmax,
-            "unrolled_layers": list(self.unrolled_layers),
-            "max_output_difference": self.max_output_difference,
-            "folded_into": list(self.folded_into),
-        }
+# An accuracy on `check_data` this far below Keras' is warned about.
+_ACCURACY_WARNING = 0.01
 
 
 def convert_to_tflite(
@@ -158,66 +94,73 @@ def convert_to_tflite(
     keep_logits: bool = False,
     seq_len: int | None = None,
     fold_projection: bool = True,
+    check_data=None,
 ) -> ConversionResult:
     """Converts a Keras text classifier to a `.tflite` file with builtin ops only.
 
     The model is wrapped in a batch-1 model with the input
     `keras.Input(shape=(seq_len,), batch_size=1, dtype="int32", name="token_ids")`
     and converted with `TFLiteConverter.from_keras_model`, which gives the
-    `serving_default` signature of the I/O contract (`docs/contracts.md`). The static
-    batch of 1 also lets masked LSTM and GRU layers convert to a builtin `WHILE` loop
-    (they never become fused LSTM ops). Whether the model ends in logits is read from
-    its last layer (`Dense(..., activation="softmax")` or a `Softmax` layer: already
-    probabilities; a linear activation: logits), falling back to checking that its
-    outputs sum to 1 for layers it cannot read.
+    `serving_default` signature of the I/O contract (`docs/contracts.md`). Whether an
+    output is logits is read from the layer that produces it (a softmax or sigmoid
+    activation, a `Softmax` layer, a linear activation), falling back to its values.
 
     All arguments are checked before any conversion work. The converted model is run
-    in LiteRT on up to 16 rows (of `representative_data`, else random valid ids) and
-    compared with Keras; the file is then written through a temporary file in the
-    same folder and `os.replace`.
+    in LiteRT on `check_data` (all rows), else on up to 16 rows of
+    `representative_data`, else on random valid ids, and compared with Keras; the file
+    is then written through a temporary file in the same folder and `os.replace`.
 
     Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for
     Text Classification using Low Rank Matrix Factorization". AAAI 2019.
 
     Args:
         model: `keras.Model`. One input of token ids `(batch, seq_len)`, or several
-            named ones (each `(batch, length)`, kept by name in the file), and one
-            output `(batch, num_labels)`, probabilities or logits. Inputs that are
-            not token ids (strings, float features) are refused.
+            named ones (each `(batch, length)`, kept by name in the file). Outputs
+            `(batch, num_labels)` (probabilities, logits, or a binary classifier's
+            1-wide sigmoid or logit) or per token `(batch, seq_len, num_tags)`; one,
+            or several (a list or dict, kept by name). Inputs that are not token ids
+            (strings, float features) are refused.
         path: Path-like. Output file; must end in `.tflite` and its folder must
             exist.
-        quantization: String or None. One of `QUANTIZATION_MODES`: `None` or
-            `"float32"`, `"dynamic"`, `"float16"`, `"int8"`, `"int4"` (see the
-            module docstring). Defaults to `None`.
+        quantization: String or None. One of `QUANTIZATION_MODES` (see the module
+            docstring). Defaults to `None` (float32).
         representative_data: Integer array `(num_rows, seq_len)` of token ids in
             `[0, input_dim)`, e.g. a few hundred training rows; for a model with
             several inputs, a dict of such arrays keyed by input name. Required for
-            `"int8"` (calibration, all rows are used); otherwise used for the output
-            check. Defaults to `None`.
+            `"int8"` (calibration); otherwise the output check's rows when
+            `check_data` is not given. Defaults to `None`.
         overwrite: Boolean. Replace an existing file. Defaults to `False`.
-        keep_logits: Boolean. Keep the model's output as is instead of appending a
-            softmax to logits (the file then breaks the "probabilities" part of the
-            contract). Defaults to `False`.
+        keep_logits: Boolean. Keep every output as the model computes it: no softmax
+            appended to logits, a 1-wide sigmoid kept 1-wide (the benchmark scores
+            it at 0.5). The file then breaks the "probabilities" part of the
+            contract. Defaults to `False`.
         seq_len: Integer or None. Length of `token_ids`; needed only when the
-            model's input length is not fixed. Defaults to `None`.
+            model's input length is not fixed (`keras.Input(shape=(None,))`).
+            Reported as `ConversionResult.seq_len`. Defaults to `None`.
         fold_projection: Boolean. Fold each `LowRankEmbedding`'s `embeddings_b`
-            into the layer that consumes it (LSTM/GRU/SimpleRNN input kernel,
-            also in `Bidirectional`, Dense, Conv1D, or the Dense after a mean
-            over time), so the file runs fewer operations per token; the output
-            check compares the folded file with the unfolded Keras model.
-            Defaults to `True`.
+            into the layer that consumes it (see `tflite_lowrank.export.fold`),
+            unless that would grow its weights. Defaults to `True`.
+        check_data: Token-id rows like `representative_data` (held-out rows, not
+            training rows), or a tuple `(rows, labels)`. The output check runs on
+            all of them; with labels (`(num_rows,)` class indices, 0/1 for a binary
+            classifier, `(num_rows, seq_len)` for a per-token output; a dict with
+            one key, the output's name, for a model with several outputs) the
+            accuracy of the file and of Keras are reported, with a warning when the
+            file is more than 1 point below. Defaults to `None`.
 
     Returns:
         A `ConversionResult`.
 
     Raises:
-        TypeError: for arguments of the wrong type (`model`, `representative_data`).
+        TypeError: for arguments of the wrong type (`model`, `representative_data`,
+            `check_data`, labels).
         ValueError: for an input that is not token ids (named with its dtype),
-            missing or extra keys of a dict `representative_data`, an unknown
-            `quantization`, a path not ending in `.tflite`,
-            `"int8"` without `representative_data`, token ids of the wrong shape or
-            out of range, a model whose output is not `(batch, num_labels)` or ends
-            in a sigmoid, or a model that needs Select TF (Flex) ops.
+            missing or extra keys of dict rows, an unknown `quantization`, a path
+            not ending in `.tflite`, `"int8"` without `representative_data`, token
+            ids or labels of the wrong shape or out of range, a variable-length
+            model without `seq_len`, an output that is neither `(batch,
+            num_labels)` nor `(batch, seq_len, num_tags)` or is a multi-label
+            sigmoid, or a model that needs Select TF (Flex) ops.
         FileNotFoundError: if the output folder does not exist.
         FileExistsError: if `path` exists and `overwrite` is False.
         OutputMismatchError: if the converted model's output is not finite (the
@@ -232,9 +175,9 @@ def convert_to_tflite(
     tl.convert_to_tflite(model, "baseline.tflite")
     result = tl.convert_to_tflite(
         model, "model_int8.tflite", quantization="int8",
-        representative_data=x_train[:256],
+        representative_data=x_train[:256], check_data=(x_test, y_test),
     )
-    print(f"{result.size_bytes:,} bytes, embedding {result.embedding_bytes:,} bytes")
+    print(result.size_bytes, result.accuracy, result.keras_accuracy)
     ```
     """
     # 1. Every check that needs no conversion work.
@@ -254,6 +197,7 @@ def convert_to_tflite(
     seq_len, inputs, representative_data, check_rows = _resolve_inputs(
         model, seq_len, representative_data
     )
+    check = _resolve_check_data(check_data, model, seq_len, inputs)
     if mode == "int8" and representative_data is None:
         raise ValueError(
             "`quantization='int8'` calibrates activations on real inputs: pass "
@@ -263,14 +207,14 @@ def convert_to_tflite(
         )
     # 2. The batch-1 wrapper and the rows used to check the converted file. The
     # expected outputs come from `model` itself, so the check covers the folding.
-    converted, folded_into = _folded(model) if fold_projection else (model, ())
+    converted, fold_results = _folded(model) if fold_projection else (model, ())
     recurrent = _recurrent_layers(converted)
-    wrapper, appended_softmax = _contract_wrapper(
+    wrapper, heads = _contract_wrapper(
         converted, seq_len, keep_logits, check_rows, inputs
     )
-    expected = _keras_outputs(model, check_rows)
-    if appended_softmax:
-        expected = keras.ops.convert_to_numpy(keras.ops.softmax(expected, axis=-1))
+    check = _check_labels(check, heads)
+    rows = check.rows if check is not None else check_rows
+    expected = _expected_outputs(_keras_outputs(model, rows), heads)
 
     # 3. Conversion.
     unrolled = tuple(layer.name for layer in recurrent) if mode == "int8" else ()
@@ -282,15 +226,14 @@ def convert_to_tflite(
         content = _run_converter(
             wrapper, "float32" if mode == "int4" else mode, representative_data
         )
+    decisions: dict[str, str] = {}
     if mode == "int4":
-        from tflite_lowrank.export import int4 as _int4
-
-        content, _ = _int4.quantize_int4(content)
+        content, decisions = _int4_content(content)
 
     # 4. Checks on the converted model.
     info = _flatbuffer.inspect_model(content)
     problems = _contract.builtin_problems(info) + _contract.contract_problems(
-        info, multi_input=inputs is not None
+        info, multi_input=inputs is not None, multi_output=True
     )
     if inputs is not None and {spec.name for spec in info.inputs} != {
         spec.name for spec in inputs
@@ -299,17 +242,25 @@ def convert_to_tflite(
             f"inputs {[spec.name for spec in inputs]} expected, found "
             f"{[spec.name for spec in info.inputs]}"
         )
+    names = [head.name for head in heads]
+    if names != [None] and sorted(spec.name for spec in info.outputs) != sorted(names):
+        problems.append(
+            f"outputs {sorted(names)} expected, found "
+            f"{sorted(spec.name for spec in info.outputs)}"
+        )
     if problems:
         raise ValueError(
             "The converted model breaks the LiteRT builtins-only I/O contract: "
             + "; ".join(problems)
             + f". Received: model={model.name!r}, quantization={mode!r}"
         )
-    max_difference = _compare_with_keras(content, check_rows, expected, mode, model)
+    max_difference, actual = _compare_with_keras(content, rows, expected, mode, model)
+    accuracy, keras_accuracy = _accuracies(check, heads, actual, expected)
 
     # 5. Atomic write.
     _files.write_atomically(path, _write_bytes(content), overwrite=overwrite)
     embedding_tensors = _embedding_tensors(converted, info)
+    file_name = {None: info.outputs[0].name}
     result = ConversionResult(
         path=str(path),
         size_bytes=len(content),
@@ -319,10 +270,28 @@ def convert_to_tflite(
         outputs=info.outputs,
         embedding_tensors=embedding_tensors,
         embedding_bytes=sum(spec.num_bytes for spec in embedding_tensors),
-        appended_softmax=appended_softmax,
+        appended_softmax=any(head.transform == "softmax" for head in heads),
         unrolled_layers=unrolled,
         max_output_difference=max_difference,
-        folded_into=folded_into,
+        folded_into=tuple(fold.consumer for fold in fold_results if fold.folded),
+        seq_len=seq_len,
+        two_class_outputs=tuple(
+            file_name.get(head.name, head.name)
+            for head in heads
+            if head.transform.startswith("two_class")
+        ),
+        fold_results=fold_results,
+        weights=_weight_decisions(content, mode, decisions),
+        check_rows=len(next(iter(actual.values()))),
+        check_source=(
+            "check_data"
+            if check is not None
+            else "representative_data"
+            if representative_data is not None
+            else "random ids"
+        ),
+        accuracy=accuracy,
+        keras_accuracy=keras_accuracy,
     )
     logger.info(
         "Wrote %s (%d bytes, %s, embedding %d bytes, max |tflite - keras| %.3g).",
@@ -332,15 +301,23 @@ def convert_to_tflite(
         result.embedding_bytes,
         max_difference,
     )
+    if accuracy is not None and accuracy < keras_accuracy - _ACCURACY_WARNING:
+        warnings.warn(
+            f"The {mode} file {path.name} has an accuracy of {accuracy:.2%} on "
+            f"check_data, {100 * (keras_accuracy - accuracy):.2f} points below the "
+            f"Keras model's {keras_accuracy:.2%} (more than "
+            f"{100 * _ACCURACY_WARNING:.0f} point).",
+            stacklevel=2,
+        )
     return result
 
 
-def _folded(model: keras.Model) -> tuple[keras.Model, tuple[str, ...]]:
-    """The model with its projections folded, and the layers that absorbed them."""
+def _folded(model: keras.Model):
+    """The model with its projections folded (only where the weights do not grow),
+    and one `FoldResult` per `LowRankEmbedding`."""
     from tflite_lowrank.export.fold import fold_projection
 
-    folded, results = fold_projection(model, return_results=True)
-    return folded, tuple(result.consumer for result in results if result.folded)
+    return fold_projection(model, return_results=True, only_if_smaller=True)
 
 
 def _check_quantization(quantization) -> str:

@@ -48,6 +48,7 @@ from tflite_lowrank.layers.reversible import (
     ReversibleBandedLowRankEmbedding,
     ReversibleLowRankEmbedding,
 )
+from tflite_lowrank.utils.checks import check_bool
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ _CannotFold = NoConsumer
 
 
 def fold_projection(
-    model: keras.Model, *, return_results: bool = False
+    model: keras.Model, *, return_results: bool = False, only_if_smaller: bool = False
 ) -> keras.Model | tuple[keras.Model, tuple[FoldResult, ...]]:
     """Returns an equivalent inference model with `embeddings_b` folded away.
 
@@ -120,6 +121,11 @@ def fold_projection(
             `EmbeddingFactorization` has split its embedding.
         return_results: Boolean. Also return one `FoldResult` per
             `LowRankEmbedding`. Defaults to `False`.
+        only_if_smaller: Boolean. Fold an embedding only when the folded kernel
+            has no more parameters than `embeddings_b` and the consumer's input
+            kernel together (with frequency bands the code can be wider than `D`,
+            and the folded kernel larger); `convert_to_tflite` sets it, so that
+            folding never grows a file. Defaults to `False`.
 
     Returns:
         The folded `keras.Model` (the input model itself when nothing was
@@ -142,6 +148,7 @@ def fold_projection(
             "`model` must be a `keras.Model`. "
             f"Received: model={model!r} (of type {type(model).__name__})"
         )
+    check_bool("only_if_smaller", only_if_smaller)
     results = []
     current = model
     names = [layer.name for layer in _low_rank_layers(model)]
@@ -154,6 +161,8 @@ def fold_projection(
                     "a reversible embedding keeps its factors for `reverse=True`"
                 )
             consumer, chain = find_consumer(functional, embedding)
+            if only_if_smaller:
+                _check_no_growth(embedding, consumer)
             current = _rebuild(functional, embedding, consumer, chain)
             reason = f"folded into {type(consumer).__name__} {consumer.name!r}"
             results.append(FoldResult(name, consumer.name, reason))
@@ -175,6 +184,35 @@ def fold_projection(
     if not names:
         logger.debug("No LowRankEmbedding in %r: nothing to fold.", model.name)
     return (current, tuple(results)) if return_results else current
+
+
+def _consumer_kernels(consumer) -> list:
+    """The input-kernel variables that absorb the projection (two in Bidirectional)."""
+    return [
+        _kernel(owner)
+        for owner in (
+            (consumer.forward_layer, consumer.backward_layer)
+            if isinstance(consumer, keras.layers.Bidirectional)
+            else (consumer,)
+        )
+    ]
+
+
+def _check_no_growth(embedding, consumer) -> None:
+    """`_CannotFold` when the folded kernel would hold more parameters than
+    `embeddings_b` and the unfolded kernel together."""
+    width, dim = _code_width(embedding), embedding.output_dim
+    kernels = [
+        int(np.prod(k.shape)) for k in _consumer_kernels(consumer) if k is not None
+    ]
+    before = width * dim + sum(kernels)
+    after = sum(size // dim * width for size in kernels)
+    if after > before:
+        raise _CannotFold(
+            f"folding would grow the weights from {before:,} to {after:,} parameters "
+            f"(a code of width {width} into {type(consumer).__name__} "
+            f"{consumer.name!r}, whose input is {dim} wide)"
+        )
 
 
 def _low_rank_layers(model: keras.Model) -> list:
@@ -275,14 +313,7 @@ def _folded_kernel(kernel: np.ndarray, projection: np.ndarray) -> np.ndarray:
 
 def _rebuild(model, embedding, consumer, chain) -> keras.Model:
     projection = _projection(embedding)
-    kernel_variables = [
-        _kernel(owner)
-        for owner in (
-            (consumer.forward_layer, consumer.backward_layer)
-            if isinstance(consumer, keras.layers.Bidirectional)
-            else (consumer,)
-        )
-    ]
+    kernel_variables = _consumer_kernels(consumer)
     kernel_indices = [
         index
         for index, weight in enumerate(consumer.weights)

@@ -11,13 +11,18 @@ channel's scale clips at the MSE-best of 16 ratios of its largest value.
 Per-column scales suit the factors: `embeddings_a = U_k` has unit-norm columns, and
 a `(V, k)` table needs only `k` scales (per-row scales would cost 4 bytes per word).
 
-Imports NumPy, `flatbuffers` and `ai_edge_litert` only.
+The other matrix weights (`Dense`, `Conv1D`, ...) become int8 per channel through
+`ai-edge-quantizer` (`int8_matrix_weights`), each only when that makes it smaller.
+
+Imports NumPy, `flatbuffers`, `ai_edge_litert` and (for the int8 weights)
+`ai_edge_quantizer` only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 
 import numpy as np
 
@@ -199,18 +204,76 @@ def _opcode_index(model, codes: list[int], builtin_code: int) -> int:
     return len(codes) - 1
 
 
-def int8_fully_connected(content: bytes) -> bytes:
-    """Dynamic-range int8 (per-channel) weights for every `FULLY_CONNECTED`.
+# Operators whose constant weight `int8_matrix_weights` stores as int8: their
+# ai-edge-quantizer name, and the axis of its per-channel scales (to count their
+# bytes; at most one scale per last-axis entry for a tensor-wise `BATCH_MATMUL`).
+_INT8_OPS = {
+    "FULLY_CONNECTED": ("FULLY_CONNECTED", 0),
+    "CONV_2D": ("CONV_2D", 0),
+    "DEPTHWISE_CONV_2D": ("DEPTHWISE_CONV_2D", 3),
+    "TRANSPOSE_CONV": ("CONV_2D_TRANSPOSE", 0),
+    "BATCH_MATMUL": ("BATCH_MATMUL", -1),
+    "EMBEDDING_LOOKUP": ("EMBEDDING_LOOKUP", 0),
+}
+# Bytes of one channel's quantization parameters: a float32 scale, an int64 zero point.
+_CHANNEL_PARAMETER_BYTES = 12
 
-    Uses `ai-edge-quantizer` when it is installed (the `GATHER` tables are left
-    alone, so `quantize_gather_tables_int4` can take them afterwards); without it the
-    model is returned unchanged, with an INFO log.
+
+def int8_matrix_weights(content: bytes) -> tuple[bytes, dict[str, str]]:
+    """Dynamic-range int8 (per-channel) weights for every matrix operator.
+
+    `FULLY_CONNECTED`, `CONV_2D` (a Keras `Conv1D`), `DEPTHWISE_CONV_2D`,
+    `TRANSPOSE_CONV`, `BATCH_MATMUL` with a constant operand and `EMBEDDING_LOOKUP`,
+    through `ai-edge-quantizer` when it is installed (the `GATHER` tables are left
+    alone, so `quantize_gather_tables_int4` can take them afterwards). Each weight
+    is decided on its own: it is stored as int8 only when its int8 bytes plus its
+    per-channel scales are fewer than its float32 bytes, and the whole pass is
+    dropped if the file does not shrink.
+
+    Returns:
+        The new flatbuffer and, for each weight tensor name, the decision taken.
     """
+    from ai_edge_litert import schema_py_generated as schema
+
+    flat = schema.ModelT.InitFromPackedBuf(content, 0)
+    _inline_buffers(flat, content)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if k[0] != "_"}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in flat.operatorCodes]
+    decisions, excluded = {}, []
+    for subgraph in flat.subgraphs:
+        for op in subgraph.operators:
+            op_name = names.get(codes[op.opcodeIndex], "")
+            if op_name not in _INT8_OPS or op.inputs is None or len(op.inputs) < 2:
+                continue
+            tensor = subgraph.tensors[int(op.inputs[1])]
+            data = flat.buffers[tensor.buffer].data
+            if data is None or tensor.type != schema.TensorType.FLOAT32:
+                continue
+            shape = tuple(int(n) for n in tensor.shape)
+            elements = int(np.prod(shape))
+            channels = shape[_INT8_OPS[op_name][1]] if shape else 1
+            int8_bytes = elements + _CHANNEL_PARAMETER_BYTES * channels
+            if int8_bytes < 4 * elements:
+                decisions[_name(tensor)] = (
+                    f"int8, one scale per channel ({int8_bytes:,} < {4 * elements:,}"
+                    " float32 bytes)"
+                )
+                continue
+            decisions[_name(tensor)] = (
+                f"kept float32: int8 with its {channels} channel scales would take "
+                f"{int8_bytes:,} bytes, not fewer than {4 * elements:,}"
+            )
+            outputs = [_name(subgraph.tensors[int(i)]) for i in op.outputs if i >= 0]
+            scope = "^" + re.escape(";".join(outputs) + ";") + "$"
+            excluded.append((_INT8_OPS[op_name][0], scope))
+    if not any(text.startswith("int8") for text in decisions.values()):
+        return content, decisions
     try:
         from ai_edge_quantizer import qtyping, quantizer
     except ImportError:
         logger.info("ai-edge-quantizer is not installed: weights stay float32.")
-        return content
+        missing = "kept float32: ai-edge-quantizer (the `int4` extra) is not installed"
+        return content, {name: missing for name in decisions}
     import contextlib
     import io
     import os
@@ -228,24 +291,46 @@ def int8_fully_connected(content: bytes) -> bytes:
         path = os.path.join(folder, "float.tflite")
         with open(path, "wb") as file:
             file.write(content)
-        model = quantizer.Quantizer(path)
-        model.update_quantization_recipe(
-            regex=".*",
-            operation_name="FULLY_CONNECTED",
-            op_config=config,
-            algorithm_key="min_max_uniform_quantize",
-        )
+        recipe = quantizer.Quantizer(path)
+        for op_name, _ in _INT8_OPS.values():
+            recipe.update_quantization_recipe(
+                regex=".*",
+                operation_name=op_name,
+                op_config=config,
+                algorithm_key="min_max_uniform_quantize",
+            )
+        for op_name, regex in excluded:  # Later entries win: these stay float32.
+            recipe.update_quantization_recipe(
+                regex=regex, operation_name=op_name, algorithm_key="no_quantize"
+            )
         captured = io.StringIO()
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            result = model.quantize()
+            result = recipe.quantize()
         logger.debug("ai-edge-quantizer: %s", captured.getvalue().strip())
-        return bytes(result.quantized_model)
+        quantized = bytes(result.quantized_model)
+    if len(quantized) >= len(content):
+        kept = "kept float32: the int8 weights did not make the file smaller"
+        return content, {name: kept for name in decisions}
+    return quantized, decisions
+
+
+def int8_fully_connected(content: bytes) -> bytes:
+    """`int8_matrix_weights` without its decisions (every matrix operator, not
+    only `FULLY_CONNECTED`, despite the name kept for existing callers)."""
+    return int8_matrix_weights(content)[0]
+
+
+def _name(tensor) -> str:
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
 
 
 def quantize_int4(
     content: bytes, *, axis: int = 1
 ) -> tuple[bytes, tuple[Int4Table, ...]]:
-    """4-bit embedding tables and int8 `FULLY_CONNECTED` weights, from float32.
+    """4-bit embedding tables and int8 matrix weights, from float32.
+
+    `int8_matrix_weights` first (every matrix operator, `Conv1D` included), then
+    `quantize_gather_tables_int4`.
 
     Args:
         content: Bytes of a float32 `.tflite` flatbuffer.
@@ -254,4 +339,4 @@ def quantize_int4(
     Returns:
         The new flatbuffer and the rewritten tables.
     """
-    return quantize_gather_tables_int4(int8_fully_connected(content), axis=axis)
+    return quantize_gather_tables_int4(int8_matrix_weights(content)[0], axis=axis)

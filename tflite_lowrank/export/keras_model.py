@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
     Raises:
         TypeError: if `path` is not path-like.
         FileNotFoundError: if the file does not exist.
-        ValueError: if the file is not a `.keras` model archive.
+        ValueError: if the file is not a `.keras` model archive, or uses a layer
+            class Keras cannot locate (import the module that registers it first).
 
     Example:
 
@@ -56,6 +58,20 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
     try:
         model = load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a broken archive.
+        text = _chain_text(error)
+        missing = re.search(r"Could not locate (class|function) '([^']+)'", text)
+        if missing:
+            registered = re.search(  # In the object's config, printed after.
+                r"'registered_name': '([^']+)'", text[missing.end() :]
+            )
+            as_name = f" (registered as {registered.group(1)!r})" if registered else ""
+            raise ValueError(
+                f"Could not locate {missing.group(1)} {missing.group(2)!r}{as_name}: "
+                "the model uses code of yours that is not loaded. Import the module "
+                "that defines it, decorated with "
+                "`@keras.saving.register_keras_serializable()`, before loading. "
+                f"Received: model={str(path)!r}"
+            ) from error
         raise ValueError(
             f"Could not load a Keras model from the file ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''}). "
@@ -67,6 +83,16 @@ def load_keras_model(path: os.PathLike[str] | str) -> keras.Model:
             f"Received: model={str(path)!r}"
         )
     return model
+
+
+def _chain_text(error: BaseException) -> str:
+    """The messages of an error and of the errors that caused it."""
+    texts, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        texts.append(str(error))
+        error = error.__cause__ or error.__context__
+    return "\n".join(texts)
 
 
 def check_keras_file(path: os.PathLike[str] | str, *, name: str) -> Path:
@@ -137,9 +163,10 @@ def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
         return int(seq_len)
     if fixed is None:
         raise ValueError(
-            "The model's input length is not fixed (or the model has no single "
-            "`(batch, seq_len)` input): pass `seq_len`, the tokenizer's length. "
-            f"Received: seq_len=None for model {model.name!r}"
+            "The model's input length is not fixed (e.g. `keras.Input(shape=(None,))`"
+            ", or the model has no single `(batch, seq_len)` input): pass `seq_len`, "
+            "the length the tokenizer pads to; the file's input is int32 "
+            f"[1, seq_len]. Received: seq_len=None for model {model.name!r}"
         )
     return fixed
 

@@ -40,10 +40,12 @@ class Runner:
 
     Uses the tensor indices directly (no per-call dictionaries), so that the time
     measured around `invoke` is LiteRT's, not Python's. A file with several inputs
-    takes a row of each, as a dict keyed by input name (`input_names`).
+    takes a row of each, as a dict keyed by input name (`input_names`). `output` names
+    the output that `output()` and `predict()` read (None: the only one, or the first
+    by name of a file with several).
     """
 
-    def __init__(self, interpreter):
+    def __init__(self, interpreter, output: str | None = None):
         self.interpreter = interpreter
         runner = interpreter.get_signature_runner(SIGNATURE_KEY)
         input_details = runner.get_input_details()
@@ -55,8 +57,9 @@ class Runner:
         self.input_index = self.input_indices.get(INPUT_NAME)
         if self.input_index is None and len(self.input_indices) == 1:
             (self.input_index,) = self.input_indices.values()
-        (output,) = output_details.values()
-        self.output_index = output["index"]
+        self.output_names = tuple(sorted(output_details))
+        name = self.output_names[0] if output is None else output
+        self.output_index = output_details[name]["index"]
 
     def set_input(self, row: np.ndarray | dict[str, np.ndarray]) -> None:
         if isinstance(row, dict):
@@ -83,6 +86,19 @@ class Runner:
             self.invoke()
             rows.append(self.output()[0].copy())
         return np.stack(rows)
+
+
+def predict_classes(outputs: np.ndarray) -> np.ndarray:
+    """Class indices from outputs `(..., num_labels)`: the argmax of the last axis.
+
+    A 1-wide output is one probability `p` of class 1 (a sigmoid kept as is): class 1
+    when `p > 0.5`, else 0. A per-token output `(rows, seq_len, num_tags)` gives one
+    class per token.
+    """
+    outputs = np.asarray(outputs)
+    if outputs.shape[-1] == 1:
+        return (outputs[..., 0] > 0.5).astype(np.int64)
+    return np.argmax(outputs, axis=-1).astype(np.int64)
 
 
 def split_rows(

@@ -65,6 +65,7 @@ def _measure(
     num_runs: int,
     progress: bool,
     want_predictions: bool,
+    output: str | None = None,
     folder: Path | None = None,
 ) -> dict[str, Any]:
     # While the marker exists the file is being loaded (and run once): a failure, or
@@ -81,7 +82,7 @@ def _measure(
     interpreter = _interpreter.make_interpreter(
         model_path=path, num_threads=num_threads
     )
-    runner = _interpreter.Runner(interpreter)
+    runner = _interpreter.Runner(interpreter, output)
     load_time = time.perf_counter() - start
 
     rows = _interpreter.split_rows(token_ids)
@@ -114,13 +115,14 @@ def _measure(
             latencies[index] = time.perf_counter() - start
             bar.update()
         predictions = None
-        if want_predictions:
-            predictions = np.empty(len(rows), dtype=np.int64)
-            for index, row in enumerate(rows):
+        if want_predictions:  # One class per row, or per token of a per-token output.
+            predicted = []
+            for row in rows:
                 runner.set_input(row)
                 runner.invoke()
-                predictions[index] = int(np.argmax(runner.output()[0]))
+                predicted.append(_interpreter.predict_classes(runner.output()[0]))
                 bar.update()
+            predictions = np.stack(predicted)
     peak = _peak_rss()
     return {
         "load_time_ms": 1e3 * load_time,
