@@ -23,27 +23,27 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tflite_lowrank.benchmark.child import _FileSpec, _num_rows, _run_child
+from tflite_lowrank.benchmark.arguments import _check_benchmark_args
+from tflite_lowrank.benchmark.child import _FileSpec, _run_child
 from tflite_lowrank.benchmark.results import (
     BenchmarkResult,
     Comparison,
     ComparisonRow,
 )
 from tflite_lowrank.errors import OutputMismatchError
-from tflite_lowrank.litert import contract as _contract
-from tflite_lowrank.litert import flatbuffer as _flatbuffer
-from tflite_lowrank.litert import rows as _rows
-from tflite_lowrank.litert.rows import check_input_rows as _check_input_rows
-from tflite_lowrank.utils.checks import check_int as _check_int
-from tflite_lowrank.utils.checks import check_path as _check_path
+from tflite_lowrank.litert import scoring as _scoring
 
 DEFAULT_WARMUP_RUNS = 10
 DEFAULT_NUM_RUNS = 100
+QUANTIZATION_WARNING_POINTS = 1.0
+"""A quantized file this many accuracy points below the float32 file of the same
+model in one `compare_models` call is warned about."""
 
 
 def benchmark_tflite(
@@ -55,6 +55,7 @@ def benchmark_tflite(
     warmup_runs: int = DEFAULT_WARMUP_RUNS,
     num_runs: int = DEFAULT_NUM_RUNS,
     progress: bool | None = None,
+    output: str | None = None,
 ) -> BenchmarkResult:
     """Measures one `.tflite` file in LiteRT, in a fresh child process.
 
@@ -65,22 +66,32 @@ def benchmark_tflite(
     `labels` are given, predicts every row for the accuracy. Peak memory is the
     child's peak resident set (`VmHWM` on Linux).
 
+    The predicted class is the argmax of the scored output; a 1-wide output (a
+    sigmoid kept with `keep_logits=True`) is read at the threshold 0.5, so its
+    labels are 0/1. A per-token output `[1, seq_len, num_tags]` is scored per
+    token, on the tokens only (token id 0 is padding).
+
     Args:
         path: Path-like. A `.tflite` file with the I/O contract: input `token_ids`
             int32 `[1, seq_len]` (or several named int32 `[1, length]` inputs),
-            output `[1, num_labels]`.
+            outputs float32 `[1, num_labels]` or per token `[1, seq_len,
+            num_tags]`.
         token_ids: Integer array `(num_rows, seq_len)` of ids in `[0, vocabulary)`;
             for a file with several inputs, a dict of such arrays keyed by input
             name, one key per input and no other. None: 64 random rows of valid
             ids (seeded; the vocabulary size is read from the file's embedding
             table). Defaults to `None`.
-        labels: Integer array `(num_rows,)` of class indices, or None. Requires
-            `token_ids`. Defaults to `None`.
+        labels: Integer array `(num_rows,)` of class indices (`(num_rows,
+            seq_len)` for a per-token output; labels at padding are ignored), or
+            None. Requires `token_ids`. Defaults to `None`.
         num_threads: Integer. Interpreter threads. Defaults to `1` (phone-class).
         warmup_runs: Integer >= 0. Defaults to `10`.
         num_runs: Integer >= 1. Defaults to `100`.
         progress: Boolean or None. Show a progress bar on stderr; None shows it when
             stderr is a terminal. Defaults to `None`.
+        output: String or None. The name of the output to score, for a file with
+            several (needed with `labels`); None for a file with one. Defaults to
+            `None`.
 
     Returns:
         A `BenchmarkResult`.
@@ -101,7 +112,14 @@ def benchmark_tflite(
     ```
     """
     spec = _check_benchmark_args(
-        path, token_ids, labels, num_threads, warmup_runs, num_runs
+        path,
+        token_ids,
+        labels,
+        num_threads,
+        warmup_runs,
+        num_runs,
+        output=output,
+        scored=labels is not None,
     )
     return _run_child(
         spec,
@@ -123,18 +141,27 @@ def compare_models(
     warmup_runs: int = DEFAULT_WARMUP_RUNS,
     num_runs: int = DEFAULT_NUM_RUNS,
     progress: bool | None = None,
+    output: str | None = None,
 ) -> Comparison:
     """Benchmarks several `.tflite` files on the same rows and compares them.
 
-    Each file runs in its own child process (see `benchmark_tflite`), one after the
-    other, and predicts every row. All files are checked before the first runs.
+    Each file runs in its own child process (see `benchmark_tflite`, which also
+    says how outputs are scored), one after the other, and predicts every row. All
+    files are checked before the first runs.
+
+    A quantized file (int8, dynamic or int4 weights) more than 1 accuracy point
+    below the float32 file of the same model is warned about (`warnings.warn`,
+    naming both accuracies). The same model: a file in this comparison with the
+    same embedding table shapes (and so the same vocabulary and rank), read from
+    the files; the first float32 one is the reference.
 
     Args:
         paths: Sequence of path-likes, at least one `.tflite` file.
         token_ids: Integer array `(num_rows, seq_len)`, valid for every file (a
             dict keyed by input name for files with several inputs).
-        labels: Integer array `(num_rows,)` or None (then no accuracy columns).
-            Defaults to `None`.
+        labels: Integer array `(num_rows,)` (`(num_rows, seq_len)` for a
+            per-token output) or None (then no accuracy columns). Defaults to
+            `None`.
         reference: Integer. Index in `paths` of the reference file (negative
             indices count from the end). Defaults to `0`.
         num_threads: Integer. Interpreter threads. Defaults to `1`.
@@ -142,14 +169,17 @@ def compare_models(
         num_runs: Integer >= 1. Defaults to `100`.
         progress: Boolean or None. Progress bars on stderr; None shows them when
             stderr is a terminal. Defaults to `None`.
+        output: String or None. The name of the output to score, for files with
+            several (every file must have it). Defaults to `None`.
 
     Returns:
         A `Comparison`; `print` it for a Markdown table.
 
     Raises:
         ValueError: for an empty `paths`, a `reference` out of range, files whose
-            inputs differ or data that does not fit them.
-        OutputMismatchError: if the files output different numbers of labels.
+            inputs differ, data that does not fit them, or files with several
+            outputs and no `output`.
+        OutputMismatchError: if the scored outputs of the files differ in shape.
         FileNotFoundError: if a file does not exist.
 
     Example:
@@ -194,16 +224,21 @@ def compare_models(
             num_threads,
             warmup_runs,
             num_runs,
+            output=output,
             name=f"paths[{index}]",
         )
         for index, path in enumerate(paths)
     ]
-    widths = {spec.num_labels for spec in specs}
-    if len(widths) > 1:
+    # A 1-wide sigmoid predicts the two classes of a two-class file.
+    classes = {
+        (*spec.output_shape[:-1], _scoring.num_classes(spec.output_shape))
+        for spec in specs
+    }
+    if len(classes) > 1:
         raise OutputMismatchError(
-            "The files must output the same number of labels to be compared. "
-            "Received: "
-            + ", ".join(f"{spec.path} -> {spec.num_labels}" for spec in specs)
+            "The files must predict the same number of labels (classes; per token "
+            "for a per-token output) to be compared. Received: "
+            + ", ".join(f"{spec.path} -> {list(spec.output_shape)}" for spec in specs)
         )
     show = _resolve_progress(progress)
     results = tuple(
@@ -240,104 +275,47 @@ def compare_models(
                 latency_ratio=result.latency_p50_ms / base.latency_p50_ms
                 if base.latency_p50_ms > 0
                 else float("nan"),
-                agreement=float(np.mean(result.predictions == base.predictions)),
+                agreement=_scoring.agreement(
+                    result.predictions, base.predictions, specs[0].mask
+                ),
                 load_time_ms=result.load_time_ms,
                 peak_memory_bytes=result.peak_memory_bytes,
                 model_memory_bytes=result.model_memory_bytes,
             )
         )
+    _warn_quantization_losses(specs, results)
     return Comparison(rows=tuple(rows), reference=reference, results=results)
 
 
-def _check_benchmark_args(
-    path, token_ids, labels, num_threads, warmup_runs, num_runs, *, name: str = "path"
-) -> _FileSpec:
-    for arg_name, value, minimum in (
-        ("num_threads", num_threads, 1),
-        ("warmup_runs", warmup_runs, 0),
-        ("num_runs", num_runs, 1),
-    ):
-        _check_int(arg_name, value, minimum=minimum)
-    _check_path(name, path)
-    content, info = _flatbuffer.read_and_inspect(path, name=name)
-    problems = _contract.contract_problems(info, multi_input=True)
-    if problems:
-        raise ValueError(
-            "The file does not follow the I/O contract (one `serving_default` "
-            "signature, input `token_ids` int32 [1, seq_len] or several named int32 "
-            "[1, length] inputs, output float32 [1, num_labels]; see "
-            "docs/contracts.md): "
-            + "; ".join(problems)
-            + f". Received: {name}={os.fspath(path)!r}"
+def _warn_quantization_losses(
+    specs: list[_FileSpec], results: tuple[BenchmarkResult, ...]
+) -> None:
+    """Warns when a quantized file loses more than `QUANTIZATION_WARNING_POINTS`
+    against the first float32 file with the same embedding tables."""
+    for spec, result in zip(specs, results, strict=True):
+        if spec.storage != "quantized" or result.accuracy is None:
+            continue
+        reference = next(
+            (
+                (other, other_result)
+                for other, other_result in zip(specs, results, strict=True)
+                if other.storage == "float32" and other.tables == spec.tables
+            ),
+            None,
         )
-    seq_len = max(spec.shape[1] for spec in info.inputs)
-    num_labels = info.outputs[0].shape[1]
-    inputs = [(spec.name, spec.shape[1], info.vocabulary_size) for spec in info.inputs]
-    if token_ids is None:
-        if labels is not None:
-            raise ValueError(
-                "`labels` need the `token_ids` they belong to. "
-                "Received: token_ids=None with labels"
+        if reference is None:
+            continue
+        other, other_result = reference
+        drop = 100 * (other_result.accuracy - result.accuracy)
+        if drop > QUANTIZATION_WARNING_POINTS:
+            warnings.warn(
+                f"The quantized file {spec.path} has an accuracy of "
+                f"{result.accuracy:.2%}, {drop:.2f} points below the "
+                f"{other_result.accuracy:.2%} of the float32 file {other.path} of "
+                f"the same model (more than {QUANTIZATION_WARNING_POINTS:g} point): "
+                "check its accuracy before you ship it.",
+                stacklevel=3,
             )
-        token_ids = _random_token_ids(seq_len, info.vocabulary_size)
-        if len(inputs) > 1:
-            token_ids = {
-                input_name: token_ids[:, :length] for input_name, length, _ in inputs
-            }
-    elif len(inputs) > 1 or isinstance(token_ids, Mapping):
-        # Several inputs: a dict keyed by input name (also accepted for one input).
-        token_ids = _check_input_rows(
-            token_ids,
-            name="token_ids",
-            inputs=inputs,
-            model=f"{name}={os.fspath(path)!r}",
-        )
-        if len(inputs) == 1:
-            token_ids = token_ids[inputs[0][0]]
-    else:
-        token_ids = _rows.check_token_ids(
-            token_ids,
-            name="token_ids",
-            seq_len=seq_len,
-            vocabulary_size=info.vocabulary_size,
-        )
-    if labels is not None:
-        labels = _check_labels(labels, _num_rows(token_ids), num_labels)
-    return _FileSpec(
-        path=os.fspath(path),
-        name=name,
-        size_bytes=len(content),
-        seq_len=seq_len,
-        num_labels=num_labels,
-        token_ids=token_ids,
-        labels=labels,
-    )
-
-
-def _check_labels(labels, num_rows: int, num_labels: int) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(
-            "`labels` must hold integer class indices. "
-            f"Received: labels with dtype {array.dtype}"
-        )
-    if array.ndim != 1 or array.shape[0] != num_rows:
-        raise ValueError(
-            f"`labels` must have shape ({num_rows},), one label per row of "
-            f"`token_ids`. Received: labels with shape {array.shape}"
-        )
-    if array.size and (array.min() < 0 or array.max() >= num_labels):
-        raise ValueError(
-            f"`labels` must be class indices in [0, {num_labels}) (the model has "
-            f"{num_labels} outputs). Received: labels in [{array.min()}, {array.max()}]"
-        )
-    return array.astype(np.int64)
-
-
-def _random_token_ids(seq_len: int, vocabulary_size: int | None) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    high = vocabulary_size or 2
-    return rng.integers(min(2, high - 1), high, size=(64, seq_len)).astype(np.int32)
 
 
 def _resolve_progress(progress: bool | None) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tflite_lowrank.benchmark.results import BenchmarkResult
+from tflite_lowrank.litert import scoring as _scoring
 from tflite_lowrank.litert import worker as _worker
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
@@ -30,6 +31,10 @@ logger = logging.getLogger("tflite_lowrank.benchmark.api")
 
 @dataclasses.dataclass(frozen=True)
 class _FileSpec:
+    """A checked file and its rows: `output` is the scored output (None: the only
+    one), `mask` the tokens a per-token output is scored on, `storage` the file's
+    `litert.weights.storage_kind` and `tables` its embedding table shapes."""
+
     path: str
     size_bytes: int
     seq_len: int
@@ -37,6 +42,11 @@ class _FileSpec:
     token_ids: np.ndarray | dict[str, np.ndarray]
     labels: np.ndarray | None
     name: str = "path"
+    output: str | None = None
+    output_shape: tuple[int, ...] = ()
+    mask: np.ndarray | None = None
+    storage: str = "float32"
+    tables: tuple[tuple[int, ...], ...] = ()
 
 
 def _run_child(
@@ -60,6 +70,7 @@ def _run_child(
         "num_runs": int(num_runs),
         "progress": progress,
         "want_predictions": want_predictions,
+        "output": spec.output,
     }
     # The worker imports its sibling `interpreter.py` through the script's folder on
     # `sys.path`, which `PYTHONSAFEPATH` would leave out.
@@ -114,7 +125,9 @@ def _run_child(
     if "error" in report:
         raise RuntimeError(f"Benchmarking {spec.path} failed: {report['error']}")
     accuracy = (
-        float(np.mean(predictions == spec.labels)) if spec.labels is not None else None
+        _scoring.accuracy(predictions, spec.labels, spec.mask)
+        if spec.labels is not None
+        else None
     )
     return BenchmarkResult(
         path=spec.path,
@@ -127,6 +140,7 @@ def _run_child(
         num_samples=_num_rows(spec.token_ids),
         accuracy=accuracy,
         predictions=predictions,
+        output=spec.output,
         **report,
     )
 

@@ -48,10 +48,13 @@ class BenchmarkResult:
             (`VmHWM` on Linux), Python, NumPy and LiteRT included.
         model_memory_bytes: Integer. Peak resident memory minus the resident memory
             just before the model was loaded: what loading and running it cost.
-        accuracy: Float or None. Share of rows whose argmax equals the label, when
-            labels were given.
-        predictions: int64 array `(num_samples,)` or None. Argmax of every row,
-            when labels were given or predictions were asked for. Not in `to_dict`.
+        accuracy: Float or None. Share of rows whose predicted class equals the
+            label, when labels were given: the argmax, or `p > 0.5` for a 1-wide
+            sigmoid; for a per-token output, the share of tokens (id != 0).
+        predictions: int64 array `(num_samples,)` (`(num_samples, seq_len)` for a
+            per-token output) or None. The predicted class of every row, when
+            labels were given or predictions were asked for. Not in `to_dict`.
+        output: String or None. The output scored, for a file with several.
 
     Example:
 
@@ -80,6 +83,7 @@ class BenchmarkResult:
     predictions: np.ndarray | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
+    output: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the measurements (not the predictions) as JSON-ready values."""
@@ -103,7 +107,8 @@ class ComparisonRow:
         accuracy_delta: Float or None. `accuracy - reference accuracy`.
         latency_p50_ms: Float. Median latency.
         latency_ratio: Float. `latency_p50_ms / reference latency_p50_ms`.
-        agreement: Float. Share of rows predicted as the reference predicts them.
+        agreement: Float. Share of rows (of tokens, for a per-token output)
+            predicted as the reference predicts them.
         load_time_ms: Float. Load time.
         peak_memory_bytes: Integer. Peak memory of the benchmark process.
         model_memory_bytes: Integer. Memory added by loading and running the model.
