@@ -91,7 +91,7 @@ def _tflite_input(path: str, name: str) -> tuple[list[tuple[str, int]], int | No
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
 
     _, info = _flatbuffer.read_and_inspect(path, name=name)
-    problems = _contract.contract_problems(info, multi_input=True)
+    problems = _contract.contract_problems(info, multi_input=True, multi_output=True)
     if problems:
         raise ValueError(
             "The file does not follow the I/O contract (see docs/contracts.md): "
@@ -155,8 +155,11 @@ def _load_data(
     import numpy as np
 
     if Path(path).suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
+        try:  # Our own handle: NumPy leaves its own open when the zip is broken.
+            with (
+                open(path, "rb") as handle,
+                np.load(handle, allow_pickle=False) as archive,
+            ):
                 arrays = {key: archive[key] for key in archive.files}
         except Exception as error:  # BadZipFile, EOFError, a .npy (no `with`)...
             raise ValueError(
