@@ -4,7 +4,9 @@ The format is fixed in `docs/contracts.md` ("Files"): UTF-8, `\\n` line ends, no
 lines, no `\\r`; one exception: the vocabulary of `keras.layers.TextVectorization`
 (`get_vocabulary()`), whose line 0 is empty (padding, id 0) when line 1 is `[UNK]`.
 `Tokenizer.save` and `Tokenizer.load` write and read `vocab.txt` through `write_vocab`
-and `read_vocab`; `save_labels` and `load_labels` handle `labels.txt`.
+and `read_vocab`; `save_labels` and `load_labels` handle `labels.txt`. `read_utf8`
+reads any such text file (also a `.tsv`) and names the file, the line and the byte
+offset of an invalid UTF-8 sequence.
 
 Example:
 
@@ -29,19 +31,31 @@ VOCAB_FILENAME = "vocab.txt"
 LABELS_FILENAME = "labels.txt"
 
 
+class VocabFile(list):
+    """The tokens of a `vocab.txt` by id (a `list`), and the file's `path`.
+
+    `read_vocab` returns one, so that `Tokenizer` can name the file in its messages.
+    """
+
+    def __init__(self, tokens: Sequence[str], path: Path):
+        super().__init__(tokens)
+        self.path = path
+
+
 def write_vocab(vocabulary: Sequence[str], directory: os.PathLike[str] | str) -> Path:
     """Writes `vocab.txt` into `directory` (created if needed); returns its path."""
     return _write_lines(Path(directory) / VOCAB_FILENAME, vocabulary)
 
 
-def read_vocab(directory: os.PathLike[str] | str) -> list[str]:
-    """Reads the tokens of `directory/vocab.txt`, by id.
+def read_vocab(directory: os.PathLike[str] | str) -> VocabFile:
+    """Reads the tokens of `directory/vocab.txt`, by id (a list, with its `path`).
 
     Raises:
         FileNotFoundError: If `vocab.txt` does not exist.
         ValueError: If the file breaks the `vocab.txt` format.
     """
-    return _read_lines(Path(directory) / VOCAB_FILENAME, keras_padding=True)
+    path = Path(directory) / VOCAB_FILENAME
+    return VocabFile(_read_lines(path, keras_padding=True), path)
 
 
 def save_labels(label_names: Sequence[str], directory: os.PathLike[str] | str) -> Path:
@@ -125,8 +139,7 @@ def _read_lines(path: Path, *, keras_padding: bool = False) -> list[str]:
         raise FileNotFoundError(
             f"No such file; write it with `save` first. Received: path={str(path)!r}"
         )
-    with open(path, encoding="utf-8", newline="") as file:
-        content = file.read()
+    content = read_utf8(path)
     if not content.endswith("\n"):
         content += "\n"  # Tolerate a missing final line end.
     lines = content[:-1].split("\n")
@@ -139,3 +152,34 @@ def _read_lines(path: Path, *, keras_padding: bool = False) -> list[str]:
                 f"ends (no blank lines, no `\\r`). Received: line {number}={line!r}"
             )
     return lines
+
+
+def read_utf8(path: os.PathLike[str] | str) -> str:
+    """The text of a UTF-8 file, line ends untouched.
+
+    Args:
+        path: Path-like. An existing file.
+
+    Returns:
+        The decoded text (`\\r\\n` stays as it is).
+
+    Raises:
+        ValueError: If the file is not valid UTF-8; the message names the file, the
+            line and the byte offset of the first invalid sequence, and its bytes.
+
+    Example:
+
+    ```python
+    text = read_utf8("export/test.tsv")
+    ```
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"{Path(path).name} is not valid UTF-8: {error.reason} at byte offset "
+            f"{error.start} (line {line}): {data[error.start : error.end]!r}. Save "
+            f"it as UTF-8. Received: path={str(path)!r}"
+        ) from None

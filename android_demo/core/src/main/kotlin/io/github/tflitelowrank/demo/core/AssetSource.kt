@@ -4,7 +4,7 @@ import java.io.ByteArrayOutputStream
 import java.io.File
 import java.io.InputStream
 import java.nio.ByteBuffer
-import java.nio.charset.CharacterCodingException
+import java.nio.CharBuffer
 import java.nio.charset.CodingErrorAction
 import java.security.MessageDigest
 
@@ -47,19 +47,39 @@ object AssetFiles {
         return FileDigest(size, digest.digest().toHex())
     }
 
-    /** Reads [name] as strict UTF-8; throws [AssetException.MissingFile] or [AssetException.InvalidDataFile]. */
+    /**
+     * Reads [name] as strict UTF-8; throws [AssetException.MissingFile] or
+     * [AssetException.InvalidDataFile] naming the line and byte offset of the first invalid sequence.
+     */
     fun readText(source: AssetSource, name: String): String {
         val bytes = open(source, name).use { input ->
             ByteArrayOutputStream().also { input.copyTo(it) }.toByteArray()
         }
+        return decodeUtf8(bytes, name)
+    }
+
+    /** [bytes] as strict UTF-8; an invalid sequence is an [AssetException.InvalidDataFile] of [name]. */
+    fun decodeUtf8(bytes: ByteArray, name: String): String {
         val decoder = Charsets.UTF_8.newDecoder()
             .onMalformedInput(CodingErrorAction.REPORT)
             .onUnmappableCharacter(CodingErrorAction.REPORT)
-        return try {
-            decoder.decode(ByteBuffer.wrap(bytes)).toString()
-        } catch (e: CharacterCodingException) {
-            throw AssetException.InvalidDataFile(name, 0, "the file is not valid UTF-8")
+        val input = ByteBuffer.wrap(bytes)
+        val output = CharBuffer.allocate(bytes.size) // UTF-8 never has more chars than bytes.
+        var result = decoder.decode(input, output, true)
+        if (!result.isError) result = decoder.flush(output)
+        if (result.isError) {
+            val offset = input.position()
+            val line = (0 until offset).count { bytes[it] == '\n'.code.toByte() } + 1
+            val bad = (offset until minOf(bytes.size, offset + maxOf(1, result.length())))
+                .joinToString(" ") { "0x%02X".format(bytes[it].toInt() and 0xFF) }
+            throw AssetException.InvalidDataFile(
+                name,
+                line,
+                "the file is not valid UTF-8 at byte offset $offset ($bad); save it as UTF-8",
+            )
         }
+        output.flip()
+        return output.toString()
     }
 
     fun open(source: AssetSource, name: String): InputStream =

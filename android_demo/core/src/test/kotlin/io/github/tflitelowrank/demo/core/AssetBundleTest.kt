@@ -82,7 +82,7 @@ class AssetBundleTest {
     @Test
     fun truncatedFileFailsTheSizeCheck() {
         val file = File(dir, "vocab.txt")
-        file.writeText(file.readText().dropLast(3))
+        file.writeBytes(file.readBytes().let { it.copyOf(it.size - 3) }) // bytes: the last tokens are not ASCII
         val error = failure<AssetException.SizeMismatch>()
         assertEquals("vocab.txt", error.file)
         assertEquals(error.expected - 3, error.actual)
@@ -177,7 +177,18 @@ class AssetBundleTest {
         file.writeBytes(byteArrayOf(0x6E, 0xC3.toByte(), 0x28, 0x0A, 0x70, 0x0A))
         val new = AssetFiles.digest(source, "labels.txt")
         editManifest(entry(old), entry(new))
-        assertTrue(failure<AssetException.InvalidDataFile>().message!!.contains("not valid UTF-8"))
+        val message = failure<AssetException.InvalidDataFile>().message!!
+        assertTrue(message, message.contains("labels.txt line 1: the file is not valid UTF-8 at byte offset 1 (0xC3)"))
+    }
+
+    @Test
+    fun nonUtf8TestSetNamesTheFileLineAndByte() {
+        val old = AssetFiles.digest(source, "test_set.tsv")
+        // "café" saved as Latin-1: the é is the single byte 0xE9 at offset 26, on line 2.
+        File(dir, "test_set.tsv").writeBytes("positive\tgood\nnegative\tcaf".toByteArray() + byteArrayOf(0xE9.toByte(), 0x0A))
+        editManifest(entry(old), entry(AssetFiles.digest(source, "test_set.tsv")))
+        val message = failure<AssetException.InvalidDataFile>().message!!
+        assertTrue(message, message.startsWith("test_set.tsv line 2: the file is not valid UTF-8 at byte offset 26 (0xE9)"))
     }
 
     @Test
