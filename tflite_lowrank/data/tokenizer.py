@@ -1,9 +1,10 @@
 """The project's one tokenizer, shared by training, conversion, benchmark and Android.
 
-The rules (version `tflite_lowrank-clean-v1`) and the `vocab.txt` / `labels.txt`
-formats (read and written by `data.vocab_files`) are fixed in `docs/contracts.md`; the
-Kotlin app implements the same rules and is tested against
-`tests/data/tokenizer_cases.json` (`python tests/make_tokenizer_cases.py`).
+The rules (version `tflite_lowrank-clean-v1`, `data.clean_rules`) and the `vocab.txt` /
+`labels.txt` formats (read and written by `data.vocab_files`) are fixed in
+`docs/contracts.md`; the Kotlin app implements the same rules and is tested against
+`tests/data/tokenizer_cases.json` (`python tests/make_tokenizer_cases.py`). The
+vocabulary is checked and built in `data.vocabulary`.
 
 Example:
 
@@ -19,8 +20,6 @@ default `keras.layers.TextVectorization` instead (`data.text_vectorization`).
 
 from __future__ import annotations
 
-import collections
-import logging
 import os
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
@@ -32,21 +31,34 @@ from tflite_lowrank.data.text_vectorization import (
     TEXT_VECTORIZATION_VERSION,
     TV_PAD_TOKEN,
     TV_UNK_TOKEN,
-    check_text_vectorization_token,
-    is_text_vectorization_vocabulary,
     layer_vocabulary_and_length,
     text_vectorization_tokens,
 )
-from tflite_lowrank.data.vocab_files import read_vocab, write_vocab
+from tflite_lowrank.data.vocab_files import VocabFile, read_vocab, write_vocab
+from tflite_lowrank.data.vocabulary import (
+    PAD_ID,
+    PAD_TOKEN,
+    UNK_ID,
+    UNK_TOKEN,
+    check_texts,
+    check_vocabulary,
+    rank_tokens,
+    warn_unreachable,
+)
 from tflite_lowrank.utils.checks import check_int as _check_int
-from tflite_lowrank.utils.checks import check_texts
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "Tokenizer",
+    "MODES",
+    "DEFAULT_SEQ_LEN",
+    "PAD_TOKEN",
+    "UNK_TOKEN",
+    "PAD_ID",
+    "UNK_ID",
+    "TOKENIZER_VERSION",
+    "clean_text",
+]
 
-PAD_TOKEN = "<pad>"
-UNK_TOKEN = "<unk>"
-PAD_ID = 0
-UNK_ID = 1
 DEFAULT_SEQ_LEN = 40
 """The paper's `maxlen`."""
 MODES = ("clean", "text_vectorization")
@@ -55,7 +67,10 @@ _VERSIONS = {
     "clean": TOKENIZER_VERSION,
     "text_vectorization": TEXT_VECTORIZATION_VERSION,
 }
-_TOKENIZE = {"clean": clean_text, "text_vectorization": text_vectorization_tokens}
+_TOKENIZE = {
+    "clean": clean_text,
+    "text_vectorization": text_vectorization_tokens,
+}
 _SPECIALS = {
     "clean": (PAD_TOKEN, UNK_TOKEN),
     "text_vectorization": (TV_PAD_TOKEN, TV_UNK_TOKEN),
@@ -66,13 +81,14 @@ class Tokenizer:
     """Maps texts to fixed-length int32 token ids with a fixed vocabulary.
 
     Tokens come from `clean_text` (`mode="clean"`) or, with
-    `mode="text_vectorization"`, from `text_vectorization_tokens`: the tokens of a
-    default `keras.layers.TextVectorization`. Id 0 is padding, id 1 the unknown token
-    (every token missing from the vocabulary; out-of-vocabulary words are not
-    dropped), and every other token has its index in `vocabulary`. `encode` keeps the
-    first `seq_len` ids and right-pads with 0 (a `TextVectorization` with
-    `output_sequence_length=seq_len` does the same). The vocabulary is saved as
-    `vocab.txt`, one token per line, line index = id (`docs/contracts.md`).
+    `mode="text_vectorization"`, from `text_vectorization_tokens` (the tokens of a
+    default `keras.layers.TextVectorization`). Id 0 is
+    padding, id 1 the unknown token (every token missing from the vocabulary;
+    out-of-vocabulary words are not dropped), and every other token has its index in
+    `vocabulary`. `encode` keeps the first `seq_len` ids and right-pads with 0 (a
+    `TextVectorization` with `output_sequence_length=seq_len` does the same). The
+    vocabulary is saved as `vocab.txt`, one token per line, line index = id
+    (`docs/contracts.md`).
 
     Build one from training texts with `Tokenizer.from_texts`, from a
     `TextVectorization` layer with `Tokenizer.from_text_vectorization`, or read one
@@ -83,7 +99,10 @@ class Tokenizer:
             `"<unk>"` (ours) or with `""`, `"[UNK]"` (`TextVectorization`'s
             `get_vocabulary()`); no duplicates, no other empty tokens, no
             whitespace inside a token (a `TextVectorization` token may hold
-            non-ASCII whitespace such as `\\xa0`, as the layer does).
+            non-ASCII whitespace such as `\\xa0`, as the layer does). A token the
+            rules never make (`"The"`, `"film."` under ours: they make `the`,
+            `film` `.`) is kept but warned about (`UserWarning`, listing them):
+            texts never map to it.
         seq_len: int. Length of every encoded row. Defaults to `40`, the paper's
             maximum length.
         mode: `"clean"`, `"text_vectorization"` or None. The tokenization rules
@@ -109,46 +128,26 @@ class Tokenizer:
         mode: str | None = None,
     ):
         _check_int("seq_len", seq_len, minimum=1)
-        if isinstance(vocabulary, str | bytes):
-            raise TypeError(
-                "`vocabulary` must be a sequence of tokens, not a single string. "
-                f"Received: vocabulary={vocabulary!r}"
-            )
-        vocabulary = tuple(vocabulary)
-        keras_vocabulary = is_text_vectorization_vocabulary(vocabulary)
-        if vocabulary[:2] != (PAD_TOKEN, UNK_TOKEN) and not keras_vocabulary:
-            raise ValueError(
-                f"`vocabulary` must start with {PAD_TOKEN!r} (id {PAD_ID}) and "
-                f"{UNK_TOKEN!r} (id {UNK_ID}), or with {TV_PAD_TOKEN!r} and "
-                f"{TV_UNK_TOKEN!r} (TextVectorization's get_vocabulary()). "
-                f"Received: vocabulary[:2]={list(vocabulary[:2])!r}"
-            )
+        source = (
+            str(vocabulary.path)
+            if isinstance(vocabulary, VocabFile)
+            else "`vocabulary`"
+        )
+        vocabulary, keras_vocabulary = check_vocabulary(vocabulary)
         if mode is None:
             mode = "text_vectorization" if keras_vocabulary else "clean"
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
-        index: dict[str, int] = {}
-        for token_id, token in enumerate(vocabulary):
-            if keras_vocabulary:
-                check_text_vectorization_token(token_id, token)
-            elif not isinstance(token, str) or not token or token.split() != [token]:
-                raise ValueError(
-                    "Every vocabulary token must be a non-empty str without "
-                    f"whitespace. Received: vocabulary[{token_id}]={token!r}"
-                )
-            if token in index:
-                raise ValueError(
-                    f"Vocabulary tokens must be unique; {token!r} is at ids "
-                    f"{index[token]} and {token_id}. "
-                    f"Received: vocabulary[{token_id}]={token!r}"
-                )
-            index[token] = token_id
         self._vocabulary = vocabulary
-        self._index = index
+        self._index = {token: token_id for token_id, token in enumerate(vocabulary)}
         self.seq_len = int(seq_len)
         self.mode = mode
         self.version = _VERSIONS[mode]
         self._tokenize = _TOKENIZE[mode]
+        if mode != "text_vectorization":  # Keras's are the layer's, as they are.
+            warn_unreachable(
+                vocabulary, self._tokenize, version=self.version, source=source
+            )
 
     @classmethod
     def from_texts(
@@ -184,8 +183,8 @@ class Tokenizer:
             A `Tokenizer`.
 
         Raises:
-            TypeError: If `texts` is a single string or holds a non-string, or an
-                argument has the wrong type.
+            TypeError: If `texts` is not an iterable of strings (None, a single
+                string, a number...), or an argument has the wrong type.
             ValueError: If `min_count`, `max_size` or `seq_len` is out of range.
 
         Example:
@@ -207,37 +206,12 @@ class Tokenizer:
                 )
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
-        tokenize = _TOKENIZE[mode]
-        counts: collections.Counter[str] = collections.Counter()
-        for text in check_texts(texts):
-            counts.update(tokenize(text))
-        if restrict_to is not None:
-            if isinstance(restrict_to, str | bytes):
-                raise TypeError(
-                    "`restrict_to` must be a collection of words, not a single "
-                    f"string. Received: restrict_to={restrict_to!r}"
-                )
-            if not isinstance(restrict_to, set | frozenset | dict):
-                restrict_to = frozenset(restrict_to)
-        ranked = sorted(
-            (
-                (token, count)
-                for token, count in counts.items()
-                if count >= min_count and (restrict_to is None or token in restrict_to)
-            ),
-            key=lambda item: (-item[1], item[0]),
-        )
-        words = [token for token, _ in ranked]
-        if max_size is not None:
-            words = words[: max_size - 2]
-        logger.info(
-            "Vocabulary: %d of %d token types kept (min_count=%d, max_size=%s, "
-            "restricted=%s).",
-            len(words),
-            len(counts),
-            min_count,
-            max_size,
-            restrict_to is not None,
+        words = rank_tokens(
+            texts,
+            _TOKENIZE[mode],
+            min_count=min_count,
+            max_size=max_size,
+            restrict_to=restrict_to,
         )
         return cls([*_SPECIALS[mode], *words], seq_len=seq_len, mode=mode)
 
@@ -295,7 +269,8 @@ class Tokenizer:
 
         Raises:
             FileNotFoundError: If `vocab.txt` does not exist.
-            ValueError: If the file breaks the `vocab.txt` format.
+            ValueError: If the file breaks the `vocab.txt` format or is not
+                UTF-8 (the message names the file and the byte).
 
         Example:
 
@@ -342,7 +317,8 @@ class Tokenizer:
             int32 NumPy array of shape `(len(texts), seq_len)`.
 
         Raises:
-            TypeError: If `texts` is a single string or holds a non-string.
+            TypeError: If `texts` is not an iterable of strings (None, a single
+                string, a number...) or holds a non-string.
 
         Example:
 
