@@ -5,8 +5,9 @@ models (vocabulary ~40, seq_len 8, 2 labels; the compressed one factorized to ra
 during `fit`), converted with `convert_to_tflite` and written by
 `tflite_lowrank.apps.android.export_android_assets`, so the Kotlin checks run on
 exactly what the Python exporter writes. The files are a few KB. The test sentences
-include odd inputs (accents, emoji, clitics in capitals, only punctuation, empty,
-longer than seq_len) so that the golden token ids exercise the tokenizer rules.
+include odd inputs (accents, other scripts, NFD and full-width letters, emoji,
+clitics in capitals, only punctuation, empty, longer than seq_len) so that the golden
+token ids exercise the tokenizer rules (`tflite_lowrank-clean-v2`).
 
 Usage (from the repository root):
 
@@ -48,6 +49,8 @@ TRAIN = (
     ("negative", "The plot doesn't work."),
     ("negative", "It's the worst film."),
     ("negative", "Boring (and bad)."),
+    ("positive", "Že včeraj: odličen film, človek!"),
+    ("negative", "Фильм плохой, скучный."),
 )
 TEST = (
     ("positive", "The film is good."),
@@ -55,6 +58,8 @@ TEST = (
     ("positive", "Great fun (really)."),
     ("negative", "I DON'T like it... at all?!"),
     ("positive", "Café naïve résumé: a great film 😀"),
+    ("positive", "ODLIČEN film, c\u030clovek! ＦＩＬＭ 映画"),
+    ("negative", "ФИЛЬМ плохой… İYİ DEĞİL"),
     ("negative", "bad bad bad bad bad bad bad bad bad bad, the worst"),
     ("positive", "!?.,()`'"),
     ("negative", ""),

@@ -1,6 +1,6 @@
 """The project's one tokenizer, shared by training, conversion, benchmark and Android.
 
-The rules (version `tflite_lowrank-clean-v1`, `data.clean_rules`) and the `vocab.txt` /
+The rules (version `tflite_lowrank-clean-v2`, `data.clean_rules`) and the `vocab.txt` /
 `labels.txt` formats (read and written by `data.vocab_files`) are fixed in
 `docs/contracts.md`; the Kotlin app implements the same rules and is tested against
 `tests/data/tokenizer_cases.json` (`python tests/make_tokenizer_cases.py`). The
@@ -15,7 +15,8 @@ tokenizer.save("export/")  # export/vocab.txt
 ```
 
 `mode="text_vectorization"` (`Tokenizer.from_text_vectorization(layer)`) reproduces a
-default `keras.layers.TextVectorization` instead (`data.text_vectorization`).
+default `keras.layers.TextVectorization` instead (`data.text_vectorization`);
+`mode="clean_v1"` the rules before v2 (ASCII letters and digits only).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tflite_lowrank.data.clean_rules import TOKENIZER_VERSION, clean_text
+from tflite_lowrank.data.clean_rules import (
+    TOKENIZER_VERSION,
+    TOKENIZER_VERSION_V1,
+    clean_text,
+    clean_text_v1,
+)
 from tflite_lowrank.data.text_vectorization import (
     TEXT_VECTORIZATION_VERSION,
     TV_PAD_TOKEN,
@@ -61,28 +67,33 @@ __all__ = [
 
 DEFAULT_SEQ_LEN = 40
 """The paper's `maxlen`."""
-MODES = ("clean", "text_vectorization")
-"""Tokenizer modes: our `clean_text` rules, or `keras.layers.TextVectorization`'s."""
+MODES = ("clean", "text_vectorization", "clean_v1")
+"""Tokenizer modes: our `clean_text` rules, `keras.layers.TextVectorization`'s, or our
+rules before version 2 (`clean_text_v1`)."""
 _VERSIONS = {
     "clean": TOKENIZER_VERSION,
     "text_vectorization": TEXT_VECTORIZATION_VERSION,
+    "clean_v1": TOKENIZER_VERSION_V1,
 }
 _TOKENIZE = {
     "clean": clean_text,
     "text_vectorization": text_vectorization_tokens,
+    "clean_v1": clean_text_v1,
 }
 _SPECIALS = {
     "clean": (PAD_TOKEN, UNK_TOKEN),
     "text_vectorization": (TV_PAD_TOKEN, TV_UNK_TOKEN),
+    "clean_v1": (PAD_TOKEN, UNK_TOKEN),
 }
 
 
 class Tokenizer:
     """Maps texts to fixed-length int32 token ids with a fixed vocabulary.
 
-    Tokens come from `clean_text` (`mode="clean"`) or, with
-    `mode="text_vectorization"`, from `text_vectorization_tokens` (the tokens of a
-    default `keras.layers.TextVectorization`). Id 0 is
+    Tokens come from `clean_text` (`mode="clean"`, the letters and digits of every
+    script), from `text_vectorization_tokens` with `mode="text_vectorization"` (the
+    tokens of a default `keras.layers.TextVectorization`) or from `clean_text_v1`
+    with `mode="clean_v1"` (our rules before version 2: ASCII only). Id 0 is
     padding, id 1 the unknown token (every token missing from the vocabulary;
     out-of-vocabulary words are not dropped), and every other token has its index in
     `vocabulary`. `encode` keeps the first `seq_len` ids and right-pads with 0 (a
@@ -105,9 +116,11 @@ class Tokenizer:
             texts never map to it.
         seq_len: int. Length of every encoded row. Defaults to `40`, the paper's
             maximum length.
-        mode: `"clean"`, `"text_vectorization"` or None. The tokenization rules
-            (`MODES`). None (the default) picks `"text_vectorization"` for a
-            vocabulary that starts with `""`, `"[UNK]"` and `"clean"` otherwise.
+        mode: `"clean"`, `"text_vectorization"`, `"clean_v1"` or None. The
+            tokenization rules (`MODES`). None (the default) picks
+            `"text_vectorization"` for a vocabulary that starts with `""`,
+            `"[UNK]"` and `"clean"` otherwise. A `vocab.txt` does not record its
+            rules: pass `mode="clean_v1"` for one made before version 2.
 
     Example:
 
@@ -175,9 +188,9 @@ class Tokenizer:
             restrict_to: Collection of str or None. Keep only tokens in this
                 collection, e.g. `load_glove().words` for the paper's
                 "train vocabulary ∩ GloVe". Defaults to `None`.
-            mode: `"clean"` or `"text_vectorization"`: the tokens to count, and
-                the special tokens (`<pad>`, `<unk>` or `""`, `[UNK]`). Defaults
-                to `"clean"`.
+            mode: `"clean"`, `"text_vectorization"` or `"clean_v1"`: the tokens
+                to count, and the special tokens (`<pad>`, `<unk>` or `""`,
+                `[UNK]`). Defaults to `"clean"`.
 
         Returns:
             A `Tokenizer`.
@@ -262,7 +275,11 @@ class Tokenizer:
             directory: Path-like. The folder holding `vocab.txt` (ours, or one line
                 per entry of `TextVectorization.get_vocabulary()`).
             seq_len: int. Length of every encoded row; must match the model input.
-            mode: str or None. As in `Tokenizer`; None detects it from the file.
+            mode: str or None. As in `Tokenizer`; None detects `"clean"` or
+                `"text_vectorization"` from the file. The file does not say which
+                version of our rules made it: pass `"clean_v1"` for a vocabulary
+                made before version 2 (`tflite_lowrank-clean-v1`), which kept
+                ASCII letters and digits only.
 
         Returns:
             A `Tokenizer`.

@@ -66,6 +66,16 @@ class ManifestTest {
     }
 
     @Test
+    fun refusesAssetsOfTheVersion1RulesNamingBothVersions() {
+        // v1 kept ASCII letters only; its golden token ids differ from ours for any other letter.
+        val error = assertThrows(AssetException.UnsupportedVersion::class.java) {
+            Manifest.parse(edited(TextCleaner.VERSION, "tflite_lowrank-clean-v1"))
+        }
+        assertEquals("tflite_lowrank-clean-v2", TextCleaner.VERSION)
+        assertTrue(error.message!!, error.message!!.contains("\"tflite_lowrank-clean-v1\" but this app supports \"tflite_lowrank-clean-v2\""))
+    }
+
+    @Test
     fun acceptsTheTextVectorizationTokenizer() {
         val manifest = Manifest.parse(edited(TextCleaner.VERSION, TextVectorizationTokens.VERSION))
         assertEquals(TextVectorizationTokens.VERSION, manifest.tokenizer)

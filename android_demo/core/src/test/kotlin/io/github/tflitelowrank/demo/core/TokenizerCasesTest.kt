@@ -66,6 +66,16 @@ class TokenizerCasesTest {
     }
 
     @Test
+    fun coversEveryScriptOfIssue30() {
+        val texts = load().cases.joinToString("\n") { it.text }
+        val samples = listOf(
+            "človek", "Straße", "œuvre", "Фильм", "ΟΔΟΣ", "İstanbul", "رائع", "👍🏽", "映画", "١٢٣abc", "१२३",
+            "c\u030clovek", "ＦＵＬＬ",
+        )
+        for (sample in samples) assertTrue("no case with <$sample>", sample in texts)
+    }
+
+    @Test
     fun reproducesEveryCaseTokensExactly() {
         val mismatches = load().cases.mapNotNull { case ->
             val actual = TextCleaner.tokenize(case.text)

@@ -5,6 +5,7 @@ import org.junit.Assert.assertEquals
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
 import org.junit.Test
+import java.text.Normalizer
 import kotlin.random.Random
 
 /** The rules of docs/contracts.md, one by one, on hand-worked examples. */
@@ -48,13 +49,35 @@ class TokenizerTest {
     }
 
     @Test
-    fun turnsWhitespaceAndNonAsciiIntoSeparators() {
+    fun turnsWhitespaceSymbolsAndEmojiIntoSeparators() {
         assertEquals(listOf("a", "b", "c", "d", "e"), tokens("a\tb\nc\r\nd\u00A0e"))
-        assertEquals(listOf("caf", "na", "ve"), tokens("Café naïve"))
         assertEquals(listOf("ok", "ok"), tokens("ok😀ok"))
-        assertEquals(listOf("z", "rich"), tokens("Z\u00FCrich")) // ü is not ASCII
-        assertEquals(listOf("stra", "e"), tokens("STRAẞE"))
-        assertEquals(listOf("i"), tokens("I\u0307")) // combining dot is dropped, not a Turkish i
+        assertEquals(listOf("don", "t", "a", "b", ".", ".", "."), tokens("Don’t “a” — b…")) // ’ is not ', … is ... (NFKC)
+        assertEquals(listOf("great", "!", "film"), tokens("Great 🎬! ❤️ film")) // no lone U+FE0F
+    }
+
+    @Test
+    fun keepsTheLettersMarksAndDigitsOfEveryScript() {
+        // Issue 30: v1 made `e v eraj . . . lovek . . . port` of it.
+        assertEquals(listOf("že", "včeraj", ".", ".", ".", "človek", ".", ".", ".", "šport"), tokens("Že včeraj ... človek ... šport"))
+        assertEquals(listOf("café", "naïve", "zürich"), tokens("Café naïve Z\u00FCrich"))
+        assertEquals(listOf("straße", "strasse"), tokens("STRAẞE STRASSE")) // lower case, not case folding
+        assertEquals(listOf("фильм", "хороший", "!"), tokens("ФИЛЬМ хороший!"))
+        assertEquals(listOf("٣٤٥", "१२३", "2024", "abc١٢٣"), tokens("٣٤٥ १२३ ２０２４ abc١٢٣"))
+        assertEquals(listOf("日", "本", "語", "の", "映", "画"), tokens("日本語の映画"))
+        assertEquals(listOf("हिन्दी", "फ़िल्म"), tokens("हिन्दी \u092b\u093c\u093f\u0932\u094d\u092e"))
+    }
+
+    @Test
+    fun normalizesAndLowerCasesOneCodePointAtATime() {
+        assertEquals(listOf("café", "človek"), tokens("Cafe\u0301 C\u030cLOVEK")) // NFD input
+        assertEquals(listOf("film", "full", "!", "'s"), tokens("ﬁlm ＦＵＬＬ！ ＇ｓ")) // NFKC
+        assertEquals(listOf("i"), tokens("I\u0307")) // NFKC makes İ, which is i
+        assertEquals(listOf("istanbul", "istanbul", "ıslak"), tokens("İSTANBUL i\u0307stanbul ıslak"))
+        // Σ and ς are both σ: String.lowercase() and Python place the final sigma differently.
+        assertEquals(listOf("οδοσ", "οδόσ", "ασ1α"), tokens("ΟΔΟΣ οδός ΑΣ1Α"))
+        assertEquals(listOf("ǰa", "alone"), tokens("J\u030cA \u0301alone")) // NFC after lower case; no leading mark
+        assertEquals(0x69, TextCleaner.lowerCase(0x130))
     }
 
     @Test
@@ -62,7 +85,7 @@ class TokenizerTest {
         assertEquals(emptyList<String>(), tokens(""))
         assertEquals(emptyList<String>(), tokens("   \t\n "))
         assertEquals(emptyList<String>(), tokens("@#\$%^&*-_=+[]{}<>/\\|~;:\""))
-        assertEquals(emptyList<String>(), tokens("😀 日本語"))
+        assertEquals(emptyList<String>(), tokens("😀 ☺ — “” ❤️ \u200d"))
         assertEquals(listOf("pad"), tokens("<pad>")) // special tokens cannot be typed
     }
 
@@ -98,7 +121,8 @@ class TokenizerTest {
     @Test
     fun invariantsHoldOnRandomOddStrings() {
         val alphabet = ("abcXYZ019(),!?'`. \t\n\r\u000B\u000C\u00A0\u2028\u3000-_@#\"" +
-            "éÀßİıﬁ日本😀\uD800\uDC00\u200D\u0301\u0000\uFEFF").let { s ->
+            "éÀßİıﬁ日本😀\uD800\uDC00\u200D\u0301\u0000\uFEFF" +
+            "čŠΣςΑ\u0307\u030C\uFE0FJｉ٣१ー").let { s ->
             // Split into code points so surrogate pairs stay whole most of the time.
             val points = ArrayList<String>()
             var i = 0
@@ -109,7 +133,7 @@ class TokenizerTest {
             }
             points + listOf("'s", "n't", "'ve", "'re", "'d", "'ll", "\uD83D") // clitics, lone surrogate
         }
-        val allowed = ("abcdefghijklmnopqrstuvwxyz0123456789(),!?'`.").toSet()
+        val wordTypes = setOf(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11) // Character.getType: L, M, N
         val tokenizer = Tokenizer(vocabulary, seqLen = 7)
         val random = Random(20240611)
         repeat(3000) {
@@ -117,20 +141,19 @@ class TokenizerTest {
             val tokens = TextCleaner.tokenize(text)
             for (token in tokens) {
                 assertTrue("empty token for <$text>", token.isNotEmpty())
-                assertTrue("bad char in <$token> from <$text>", token.all { it in allowed })
+                val points = token.codePoints().toArray()
+                assertTrue(
+                    "bad char in <$token> from <$text>",
+                    points.all { (it < 0x80 && it.toChar() in TextCleaner.PUNCTUATION) || Character.getType(it) in wordTypes },
+                )
+                assertTrue("leading mark in <$token>", Character.getType(points[0]) !in 6..8)
+                // Every token is one the rules make: alone, it comes back unchanged.
+                assertEquals("<$token> from <$text>", listOf(token), TextCleaner.tokenize(token))
             }
             // Tokenizing the tokens joined by spaces gives them back.
             assertEquals("not idempotent for <$text>", tokens, TextCleaner.tokenize(tokens.joinToString(" ")))
-            // A code point outside the BMP behaves like the single space Python makes of it.
-            val pythonLike = buildString {
-                var i = 0
-                while (i < text.length) {
-                    val cp = text.codePointAt(i)
-                    append(if (cp > 0xFFFF) " " else String(Character.toChars(cp)))
-                    i += Character.charCount(cp)
-                }
-            }
-            assertEquals(tokens, TextCleaner.tokenize(pythonLike))
+            // Canonically equivalent texts give the same tokens.
+            assertEquals(tokens, TextCleaner.tokenize(Normalizer.normalize(text, Normalizer.Form.NFD)))
             val ids = tokenizer.encode(text)
             assertEquals(7, ids.size)
             assertTrue(ids.all { it in 0 until vocabulary.size })
