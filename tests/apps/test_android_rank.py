@@ -43,3 +43,30 @@ def test_manifest_rank_of_single_factors_and_of_a_full_table(tmp_path):
     full = _info(tmp_path, keras.layers.Embedding(VOCAB, DIM), "full")
     assert _factor_rank(single, DIM) == 3
     assert _factor_rank(full, DIM) is None
+
+
+def test_assets_with_invalid_utf8_name_the_file(tmp_path):
+    import hashlib
+    import json
+    import shutil
+    from pathlib import Path
+
+    from tflite_lowrank.apps.android import check_android_assets
+
+    fixture = (
+        Path(__file__).resolve().parents[2]
+        / "android_demo/core/src/test/resources/assets_fixture"
+    )
+    assets = tmp_path / "assets"
+    shutil.copytree(fixture, assets)
+    test_set = assets / "test_set.tsv"
+    content = test_set.read_bytes() + b"pos\tcaf\xe9 au lait\n"
+    test_set.write_bytes(content)
+    manifest = json.loads((assets / "manifest.json").read_text())
+    manifest["files"]["test_set.tsv"] = {
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "size_bytes": len(content),
+    }
+    (assets / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"test_set\.tsv is not valid UTF-8"):
+        check_android_assets(assets)

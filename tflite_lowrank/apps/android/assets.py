@@ -20,7 +20,12 @@ import numpy as np
 
 from tflite_lowrank.data.text_vectorization import TEXT_VECTORIZATION_VERSION
 from tflite_lowrank.data.tokenizer import TOKENIZER_VERSION, Tokenizer
-from tflite_lowrank.data.vocab_files import LABELS_FILENAME, VOCAB_FILENAME, load_labels
+from tflite_lowrank.data.vocab_files import (
+    LABELS_FILENAME,
+    VOCAB_FILENAME,
+    load_labels,
+    read_utf8,
+)
 from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
 from tflite_lowrank.litert import interpreter as _interpreter
@@ -301,5 +306,5 @@ def _digest(path: Path) -> tuple[int, str]:
 
 
 def _read_text(path: Path) -> str:
-    with open(path, encoding="utf-8", newline="") as file:
-        return file.read()
+    """The UTF-8 text of `path`, line ends untouched; invalid UTF-8 names the file."""
+    return read_utf8(path)
