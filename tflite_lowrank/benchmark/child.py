@@ -71,6 +71,8 @@ def _run_child(
         "progress": progress,
         "want_predictions": want_predictions,
         "output": spec.output,
+        # One class per row, or per token of a per-token output.
+        "prediction_shape": list(spec.output_shape[1:-1]),
     }
     # The worker imports its sibling `interpreter.py` through the script's folder on
     # `sys.path`, which `PYTHONSAFEPATH` would leave out.

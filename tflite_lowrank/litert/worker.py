@@ -67,6 +67,7 @@ def _measure(
     want_predictions: bool,
     output: str | None = None,
     folder: Path | None = None,
+    prediction_shape: list[int] | None = None,
 ) -> dict[str, Any]:
     # While the marker exists the file is being loaded (and run once): a failure, or
     # a crash the parent sees as a missing report, is then the file's.
@@ -74,6 +75,18 @@ def _measure(
     # Import LiteRT first, so that its libraries are not counted as the model's memory.
     import ai_edge_litert.interpreter  # noqa: F401
     from tqdm import tqdm
+
+    # Everything that grows with the rows is made before the baseline, so that the
+    # model's memory does not depend on their number: the rows stay one int32 array
+    # (a row is a view made when it is fed), the predictions one array, written
+    # through once so that its pages are resident.
+    token_ids = _as_int32(token_ids)
+    num_rows = _num_rows(token_ids)
+    predictions = None
+    if want_predictions:  # One class per row, or per token of a per-token output.
+        shape = (num_rows, *(prediction_shape or ()))
+        predictions = np.full(shape, -1, dtype=np.int64)
+    latencies = np.zeros(num_runs)
 
     rss_before = _current_rss()
     if marker is not None:
@@ -85,15 +98,14 @@ def _measure(
     runner = _interpreter.Runner(interpreter, output)
     load_time = time.perf_counter() - start
 
-    rows = _interpreter.split_rows(token_ids)
-    runner.set_input(rows[0])
+    runner.set_input(_row(token_ids, 0))
     start = time.perf_counter()
     runner.invoke()
     first_inference = time.perf_counter() - start
     if marker is not None:
         marker.unlink()
 
-    total = warmup_runs + num_runs + (len(rows) if want_predictions else 0)
+    total = warmup_runs + num_runs + (num_rows if want_predictions else 0)
     bar = tqdm(
         total=total,
         desc=Path(path).name,
@@ -104,25 +116,21 @@ def _measure(
     )
     with bar:
         for index in range(warmup_runs):
-            runner.set_input(rows[index % len(rows)])
+            runner.set_input(_row(token_ids, index % num_rows))
             runner.invoke()
             bar.update()
-        latencies = np.empty(num_runs)
         for index in range(num_runs):
-            runner.set_input(rows[index % len(rows)])
+            runner.set_input(_row(token_ids, index % num_rows))
             start = time.perf_counter()
             runner.invoke()
             latencies[index] = time.perf_counter() - start
             bar.update()
-        predictions = None
-        if want_predictions:  # One class per row, or per token of a per-token output.
-            predicted = []
-            for row in rows:
-                runner.set_input(row)
+        if predictions is not None:
+            for index in range(num_rows):
+                runner.set_input(_row(token_ids, index))
                 runner.invoke()
-                predicted.append(_interpreter.predict_classes(runner.output()[0]))
+                predictions[index] = _interpreter.predict_classes(runner.output()[0])
                 bar.update()
-            predictions = np.stack(predicted)
     peak = _peak_rss()
     return {
         "load_time_ms": 1e3 * load_time,
@@ -134,6 +142,26 @@ def _measure(
         "model_memory_bytes": int(max(0, peak - rss_before)),
         "predictions": predictions,
     }
+
+
+def _as_int32(token_ids):
+    """The rows as contiguous int32 arrays (a dict of them for several inputs)."""
+    if isinstance(token_ids, dict):
+        return {name: _as_int32(array) for name, array in token_ids.items()}
+    return np.ascontiguousarray(token_ids, dtype=np.int32)
+
+
+def _num_rows(token_ids) -> int:
+    if isinstance(token_ids, dict):
+        return len(next(iter(token_ids.values())))
+    return len(token_ids)
+
+
+def _row(token_ids, index: int):
+    """Row `index` as a batch-1 view `[1, seq_len]` (a dict of them)."""
+    if isinstance(token_ids, dict):
+        return {name: array[index : index + 1] for name, array in token_ids.items()}
+    return token_ids[index : index + 1]
 
 
 def _heavy_modules() -> list[str]:
