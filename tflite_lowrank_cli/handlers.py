@@ -32,18 +32,27 @@ def _import_modules(names: list[str]) -> None:
     for name in names:
         try:
             importlib.import_module(name)
-        except Exception as error:  # ImportError, or an error raised by the module.
-            message = str(error).splitlines()[0] if str(error) else ""
+        # ImportError, an error raised by the module, or its `sys.exit()`; a Ctrl-C
+        # (KeyboardInterrupt) stops the command as anywhere else.
+        except (Exception, SystemExit) as error:
+            lines = str(error).splitlines()
+            detail = type(error).__name__ + (f": {lines[0]}" if lines else "")
             raise ValueError(
-                f"`--import` could not import the module {name!r} "
-                f"({type(error).__name__}: {message}); check its name and that it "
-                "is importable from the current folder or the environment. "
-                f"Received: import={name!r}"
+                f"importing {name} (--import) failed: {detail}. Check that `--import` "
+                "names a module importable from the current folder or the "
+                "environment, and that importing it neither exits nor raises. "
+                f"Received: --import={name!r}"
             ) from None
 
 
 def _model_rows(args, flag: str, path: str, model, convert, *, with_labels: bool):
-    """Rows (and labels) of `--representative-data` or `--check-data` for a model."""
+    """Rows (and labels) of `--representative-data` or `--check-data` for a model.
+
+    A `--vocab` must have as many tokens as the model's token table (as for
+    `benchmark` and `compare`: `_load_data(tables=...)`).
+    """
+    from tflite_lowrank.export.keras_model import model_vocabulary_size
+
     input_names = convert.model_input_names(model)
     seq_len = args.seq_len or convert.model_seq_len(model)
     if seq_len is None and len(input_names) < 2:
@@ -61,6 +70,7 @@ def _model_rows(args, flag: str, path: str, model, convert, *, with_labels: bool
         tokenizer_mode=args.tokenizer,
         input_names=input_names if len(input_names) > 1 else ("token_ids",),
         model=f"MODEL.keras={args.model!r}",
+        tables=[(args.model, model_vocabulary_size(model))],
     )
 
 

@@ -145,6 +145,15 @@ def model_input_names(model: keras.Model) -> tuple[str, ...]:
     return tuple(name for name, _ in _named_inputs(model))
 
 
+def model_vocabulary_size(model: keras.Model) -> int | None:
+    """Rows of the token table the model's input feeds (None: no embedding).
+
+    The size a `vocab.txt` for the model must have: the command line refuses a
+    `--vocab` of another size (`convert`, as `benchmark` and `compare` do).
+    """
+    return _vocabulary_size(model)
+
+
 def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
     fixed = model_seq_len(model)
     if seq_len is not None:
