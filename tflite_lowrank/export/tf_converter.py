@@ -4,10 +4,11 @@ Private helpers of `tflite_lowrank.export.converter`. `_run_converter` sets up t
 converter for a quantization mode (builtins only; `Optimize.DEFAULT` for the quantized
 modes, float16 storage, int8 calibration on `representative_data`; `"int4"` files are
 converted as float32 and then rewritten by `export.int4`) and turns its
-failures into errors that name the Select TF (Flex) operators and the fix
-(`_translate_converter_error`). `_unrolled` sets `unroll=True` on recurrent layers for
-one conversion: calibrating the `WHILE` loop of an LSTM or GRU crashes the converter (TF
-2.21).
+failures into errors that name the Select TF (Flex) operators, or the operators with
+no kernel at all, and the fix (`_translate_converter_error`). What the converter's
+C++ side prints goes to the DEBUG log, not to stderr. `_unrolled` sets
+`unroll=True` on recurrent layers for one conversion: calibrating the `WHILE` loop of
+an LSTM or GRU crashes the converter (TF 2.21).
 
 TensorFlow is imported inside `_run_converter` only.
 """
@@ -17,11 +18,14 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 
 import keras
 import numpy as np
+
+from tflite_lowrank.litert import interpreter as _interpreter
 
 # Records keep the name of the public module (the CLI's `-v` prints it).
 logger = logging.getLogger("tflite_lowrank.export.converter")
@@ -76,29 +80,66 @@ def _run_converter(
             tf.lite.OpsSet.TFLITE_BUILTINS,
         ]
     captured = io.StringIO()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
-            # The int32 input is not quantized; TF warns that it has no statistics.
-            warnings.filterwarnings("ignore", message=".*Statistics for quantized")
-            return converter.convert()
-    except Exception as error:
-        raise _translate_converter_error(error, wrapper) from error
-    finally:
-        if captured.getvalue().strip():
-            logger.debug("Converter output: %s", captured.getvalue().strip())
+    # The converter's C++ side (MLIR, absl, "fully_quantize: 0, ...") writes to file
+    # descriptor 2: kept back, logged at DEBUG, and written to stderr only when the
+    # conversion fails in a way the error below cannot name.
+    with _interpreter.native_stderr() as native:
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
+                # The int32 input is not quantized; TF warns it has no statistics.
+                warnings.filterwarnings("ignore", message=".*Statistics for quantized")
+                content = converter.convert()
+            error = None
+        except Exception as raised:
+            error = raised
+    output = "\n".join(
+        text.strip() for text in (captured.getvalue(), native.text) if text.strip()
+    )
+    if output:
+        logger.debug("Converter output: %s", output)
+    if error is None:
+        return content
+    translated = _translate_converter_error(error, wrapper)
+    if not isinstance(translated, ValueError) and native.text.strip():
+        sys.stderr.write(native.text)
+    raise translated from error
+
+
+def _failed_ops(error: Exception, code: str, heading: str) -> list[str]:
+    """The operators a `ConverterError` names with the error `code` (`NEEDS_FLEX`,
+    `NEEDS_CUSTOM_OPS`), or, without structured errors, on its `heading` line."""
+    found = [
+        data.operator.name
+        for data in getattr(error, "errors", None) or ()
+        if code in str(data) and data.operator.name
+    ]
+    text = str(error)
+    if not found and heading in text:
+        line = text.split(heading, 1)[1].splitlines()[0]
+        found = [f"tf.{name.strip()}" for name in line.split(",") if name.strip()]
+    return sorted(set(found))
 
 
 def _translate_converter_error(error: Exception, wrapper: keras.Model) -> Exception:
     text = str(error)
-    flex_ops = []
-    for data in getattr(error, "errors", None) or ():
-        if "NEEDS_FLEX" in str(data) and data.operator.name:
-            flex_ops.append(data.operator.name)
-    if not flex_ops and "TF Select ops:" in text:
-        line = text.split("TF Select ops:", 1)[1].splitlines()[0]
-        flex_ops = [f"tf.{name.strip()}" for name in line.split(",") if name.strip()]
+    flex_ops = _failed_ops(error, "NEEDS_FLEX", "TF Select ops:")
+    # Ops with no kernel at all, not even a Flex one ("neither a custom op nor a
+    # flex op"): MLIR calls them custom ops.
+    custom_ops = _failed_ops(error, "NEEDS_CUSTOM_OPS", "Custom ops:")
+    received = f"Received: model={wrapper.name.removesuffix('_tflite')!r}"
+    if custom_ops:
+        also = (
+            f" It also needs Select TF (Flex) ops: {', '.join(flex_ops)}."
+            if flex_ops
+            else ""
+        )
+        return ValueError(
+            "The model needs ops that LiteRT has no kernel for, neither builtin nor "
+            f"Select TF (Flex) (custom ops): {', '.join(custom_ops)}.{also} Rewrite "
+            "the layers that use them with builtin-compatible ops (see "
+            "https://ai.google.dev/edge/litert/models/ops_compatibility). " + received
+        )
     if flex_ops:
-        flex_ops = sorted(set(flex_ops))
         if any(_TENSOR_LIST_HINT in op for op in flex_ops):
             fix = (
                 "These come from a recurrent layer that could not be lowered to a "
@@ -113,8 +154,7 @@ def _translate_converter_error(error: Exception, wrapper: keras.Model) -> Except
             )
         return ValueError(
             "The model needs Select TF (Flex) ops, which the stock LiteRT runtime "
-            f"cannot run: {', '.join(flex_ops)}. {fix}. "
-            f"Received: model={wrapper.name.removesuffix('_tflite')!r}"
+            f"cannot run: {', '.join(flex_ops)}. {fix}. {received}"
         )
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     return RuntimeError(f"TFLite conversion failed: {first_line}")

@@ -3,11 +3,19 @@
 Imports NumPy and `ai_edge_litert` only, and nothing of this package: the benchmark's
 measurement process (`tflite_lowrank/litert/worker.py`, run as a script) imports this
 file as a plain sibling module, so that it never loads TensorFlow or Keras.
+
+`native_stderr` keeps what C++ libraries write to the process' stderr (LiteRT's
+"Created TensorFlow Lite XNNPACK delegate" line, the TFLite converter's MLIR and absl
+lines) off the user's terminal; `make_interpreter` uses it, and so does the converter.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -22,17 +30,75 @@ def make_interpreter(
     model_path: os.PathLike[str] | str | None = None,
     model_content: bytes | None = None,
     num_threads: int = 1,
+    quiet: bool = True,
 ):
-    """A LiteRT interpreter with the default (XNNPACK) delegate, tensors allocated."""
+    """A LiteRT interpreter with the default (XNNPACK) delegate, tensors allocated.
+
+    With `quiet`, LiteRT's lines on stderr (the delegate's INFO line) are kept back,
+    and written to stderr only when loading fails (`native_stderr`). The benchmark
+    process passes False and keeps them back itself, outside its timer.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(
-        model_path=None if model_path is None else os.fspath(model_path),
-        model_content=model_content,
-        num_threads=num_threads,
-    )
-    interpreter.allocate_tensors()
+    with native_stderr(replay_on_error=True) if quiet else contextlib.nullcontext():
+        interpreter = Interpreter(
+            model_path=None if model_path is None else os.fspath(model_path),
+            model_content=model_content,
+            num_threads=num_threads,
+        )
+        interpreter.allocate_tensors()
     return interpreter
+
+
+class CapturedText:
+    """What `native_stderr` kept: `text`, set when the block ends."""
+
+    text: str = ""
+
+
+@contextlib.contextmanager
+def native_stderr(*, replay_on_error: bool = False) -> Iterator[CapturedText]:
+    """Redirects file descriptor 2 to a temporary file for the block.
+
+    C++ libraries write to file descriptor 2 directly, past `sys.stderr`; so does
+    Python's own `sys.stderr` when it is the real one (it is flushed first). Yields a
+    `CapturedText` whose `text` holds what was written, once the block has ended.
+    With `replay_on_error`, the text is written to stderr when the block raises.
+    Where file descriptor 2 cannot be duplicated, nothing is redirected.
+    """
+    captured = CapturedText()
+    _flush_stderr()
+    try:
+        temporary = tempfile.TemporaryFile()
+    except OSError:  # No room for it: leave stderr alone.
+        yield captured
+        return
+    with temporary:
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield captured
+            return
+        os.dup2(temporary.fileno(), 2)
+        failed = False
+        try:
+            yield captured
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            _flush_stderr()
+            os.dup2(saved, 2)
+            os.close(saved)
+            temporary.seek(0)
+            captured.text = temporary.read().decode("utf-8", "replace")
+            if failed and replay_on_error and captured.text:
+                os.write(2, captured.text.encode("utf-8", "replace"))
+
+
+def _flush_stderr() -> None:
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stderr.flush()
 
 
 class Runner:

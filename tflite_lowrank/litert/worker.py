@@ -91,17 +91,19 @@ def _measure(
     rss_before = _current_rss()
     if marker is not None:
         marker.touch()
-    start = time.perf_counter()
-    interpreter = _interpreter.make_interpreter(
-        model_path=path, num_threads=num_threads
-    )
-    runner = _interpreter.Runner(interpreter, output)
-    load_time = time.perf_counter() - start
+    # LiteRT's delegate line stays off stderr unless loading fails.
+    with _interpreter.native_stderr(replay_on_error=True):
+        start = time.perf_counter()
+        interpreter = _interpreter.make_interpreter(
+            model_path=path, num_threads=num_threads, quiet=False
+        )
+        runner = _interpreter.Runner(interpreter, output)
+        load_time = time.perf_counter() - start
 
-    runner.set_input(_row(token_ids, 0))
-    start = time.perf_counter()
-    runner.invoke()
-    first_inference = time.perf_counter() - start
+        runner.set_input(_row(token_ids, 0))
+        start = time.perf_counter()
+        runner.invoke()
+        first_inference = time.perf_counter() - start
     if marker is not None:
         marker.unlink()
 
