@@ -1,7 +1,8 @@
 """The maths of the split, in NumPy only (no Keras, no TensorFlow).
 
 Truncated SVD and rank rules (`svd`), frequency bands (`bands`), the allocation of a
-parameter budget over bands (`band_ranks`) and the metric weighting of the SVD
+parameter budget over bands (`band_ranks`), the lookups bands cost and a layout chosen
+under a latency budget too (`layout`), and the metric weighting of the SVD
 (`weighting`).
 """
 
@@ -18,6 +19,13 @@ from tflite_lowrank.factorization.bands import (
     geometric_boundaries,
     num_band_parameters,
     reconstruct_table,
+)
+from tflite_lowrank.factorization.layout import (
+    Layout,
+    LookupStep,
+    lookup_steps,
+    num_lookup_ops,
+    plan_layout,
 )
 from tflite_lowrank.factorization.svd import (
     SVD_METHODS,
@@ -43,4 +51,9 @@ __all__ = [
     "geometric_boundaries",
     "num_band_parameters",
     "reconstruct_table",
+    "Layout",
+    "LookupStep",
+    "lookup_steps",
+    "num_lookup_ops",
+    "plan_layout",
 ]
