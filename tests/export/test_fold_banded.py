@@ -5,6 +5,7 @@ import pytest
 
 import tflite_lowrank as tl
 from tflite_lowrank.export import fold_projection
+from tflite_lowrank.layers.lookup import lookup_table_shapes
 
 VOCAB, DIM, SEQ = 300, 16, 6
 
@@ -42,9 +43,12 @@ def test_banded_model_converts_folded_with_builtin_ops(mode, rng, tmp_path):
     assert result.folded_into == ("hidden_1",)
     assert not any(op.startswith("FLEX") for op in result.ops)
     assert result.max_output_difference < (1e-4 if mode == "float32" else 1e-2)
-    # The embedding is the bands' gathered tables (their projections are folded).
+    # The embedding is the bands' gathered tables (their projections are folded),
+    # each with the zero rows its clamped lookup reads for ids of other bands.
     codes = model.get_layer("embedding")
-    table_shapes = sorted(a.shape for a, _ in codes.factors())
+    table_shapes = sorted(
+        lookup_table_shapes(codes.input_dim, codes.boundaries, codes.ranks)
+    )
     assert sorted(spec.shape for spec in result.embedding_tensors) == table_shapes
     if mode == "float32":
-        assert result.embedding_bytes == 4 * sum(a.size for a, _ in codes.factors())
+        assert result.embedding_bytes == 4 * sum(rows * k for rows, k in table_shapes)

@@ -70,6 +70,7 @@ from tflite_lowrank.export.result import ConversionResult as ConversionResult
 from tflite_lowrank.export.storage import _int4_content, _weight_decisions
 from tflite_lowrank.export.tf_converter import _run_converter, _unrolled
 from tflite_lowrank.layers.banded import BandedLowRankEmbedding
+from tflite_lowrank.layers.lookup import lookup_table_shapes
 from tflite_lowrank.layers.low_rank import LowRankEmbedding
 from tflite_lowrank.litert import contract as _contract
 from tflite_lowrank.litert import flatbuffer as _flatbuffer
@@ -346,13 +347,9 @@ def _embedding_tensors(model: keras.Model, info: _flatbuffer.ModelInfo):
                 (layer.rank, layer.output_dim),
             }
         elif isinstance(layer, BandedLowRankEmbedding):
-            edges = (0, *layer.boundaries, layer.input_dim)
-            table_shapes = {
-                (stop - start, rank)
-                for start, stop, rank in zip(
-                    edges[:-1], edges[1:], layer.ranks, strict=True
-                )
-            }
+            table_shapes = set(
+                lookup_table_shapes(layer.input_dim, layer.boundaries, layer.ranks)
+            )
             width = sum(layer.ranks)
             factor_shapes = {(layer.output_dim, width), (width, layer.output_dim)}
         else:

@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from tflite_lowrank.factorization.bands import band_slices, check_ranks
+from tflite_lowrank.layers.lookup import lookup_codes, select_codes
 from tflite_lowrank.layers.low_rank import check_train_basis
 from tflite_lowrank.utils.checks import python_number
 
@@ -25,15 +26,20 @@ class BandedLowRankEmbedding(keras.layers.Layer):
     `sum_i k_i * (n_i + D)`. `tl.compression.bands.allocate_band_ranks` chooses the
     boundaries and ranks, and `banded_svd` the factors of a trained table.
 
-    A lookup gathers, for every band, the row `id - start_i` (clipped into the band)
-    of `embeddings_a_i`, zeroes it unless the id is in the band, concatenates these
-    codes into one `K = sum_i k_i` vector that has only one band's block non-zero, and
-    multiplies it by the stacked `embeddings_b_i` (`K x D`). In LiteRT this is one
-    `GATHER`, `SELECT_V2` and two comparisons per band, one `CONCATENATION` and one
-    matrix product: builtin ops only, and the file stores exactly the factors (no
-    padded or block-diagonal table). The stacked `b` is a single `K x D` matrix, so
-    it folds into the next layer as `concat_i(b_i) @ W_next`, i.e. `b_i @ W_next` per
-    band. Ids outside `[0, input_dim)` are clipped into the first or last band.
+    A lookup reads, for every band, the id's row of `embeddings_a_i` (zeros when
+    the id is in another band), concatenates these codes into one `K = sum_i k_i`
+    vector that has only one band's block non-zero, and multiplies it by the stacked
+    `embeddings_b_i` (`K x D`). Training gathers and selects per band; inference (and
+    so a converted LiteRT file) reads each band's factor padded with zero rows at
+    clamped ids: one `GATHER` per band plus one `MINIMUM` for the head (`SUB`,
+    `MAXIMUM`, `MINIMUM` for a middle band, at most `SUB` and `MAXIMUM` for the tail)
+    and one `CONCATENATION` (`tflite_lowrank.factorization.layout.lookup_steps`).
+    Builtin ops only; the file stores the factors and a few zero rows. The stacked
+    `b` is a single `K x D` matrix, so it folds into the next layer as
+    `concat_i(b_i) @ W_next`, i.e. `b_i @ W_next` per
+    band. In TensorFlow, ids outside `[0, input_dim)` raise an error that names the
+    id received and `input_dim` (`ValueError` when called eagerly, an assertion inside
+    `fit()` or `predict()`); the assertion is not part of a converted LiteRT file.
 
     Masking is exactly that of `keras.layers.Embedding`: with `mask_zero=True` the
     layer returns the mask `inputs != 0`.
@@ -182,41 +188,70 @@ class BandedLowRankEmbedding(keras.layers.Layer):
             return []
         return [getattr(self, f"embeddings_b_{i}") for i in range(self.num_bands)]
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         if inputs.dtype not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
-        last = self.num_bands - 1
-        codes = []
-        for index, (band, table) in enumerate(
-            zip(self._slices, self.embeddings_a, strict=True)
-        ):
-            local = inputs - band.start if band.start else inputs
-            if index == 0 and index == last:
-                inside = None
-            elif index == 0:
-                inside = ops.less(inputs, band.stop)
-            elif index == last:
-                inside = ops.greater_equal(inputs, band.start)
-            else:
-                inside = ops.logical_and(
-                    ops.greater_equal(inputs, band.start), ops.less(inputs, band.stop)
-                )
-            if inside is None:
-                rows = local
-            else:
-                # A select, not a clip: the converter fuses an integer clip to
-                # [0, 6] into RELU6, which has no int32 kernel in LiteRT.
-                rows = ops.where(inside, local, ops.zeros_like(local))
-            code = ops.cast(ops.take(table, rows, axis=0), self.compute_dtype)
-            if inside is not None:
-                code = ops.where(ops.expand_dims(inside, -1), code, 0.0)
-            codes.append(code)
-        codes = codes[0] if len(codes) == 1 else ops.concatenate(codes, axis=-1)
+        inputs = self._checked_ids(inputs)
+        if training:
+            codes = select_codes(
+                inputs, self._slices, self.embeddings_a, self.compute_dtype
+            )
+        else:
+            codes = lookup_codes(
+                inputs,
+                self.input_dim,
+                self.boundaries,
+                self.ranks,
+                self.embeddings_a,
+                self.compute_dtype,
+            )
         if not self.projection:
             return codes
         stacked = [ops.cast(b, self.compute_dtype) for b in self.embeddings_b]
         stacked = stacked[0] if len(stacked) == 1 else ops.concatenate(stacked, axis=0)
         return ops.matmul(codes, stacked)
+
+    def _checked_ids(self, inputs):
+        """`inputs`, checked to be ids in `[0, input_dim)` (TensorFlow only).
+
+        Each band gathers `id - start` from its own factors, so a gather error
+        would name an id relative to a band. Eager calls raise a `ValueError` here;
+        traced calls assert before the gathers (the LiteRT converter drops the
+        assertion).
+        """
+        if keras.backend.backend() != "tensorflow":
+            return inputs
+        import tensorflow as tf
+
+        if tf.executing_eagerly():
+            ids = np.asarray(ops.convert_to_numpy(inputs))
+            bad = (ids < 0) | (ids >= self.input_dim)
+            if bad.any():
+                where = tuple(int(i) for i in np.argwhere(bad)[0])
+                position = ", ".join(str(i) for i in where)
+                raise ValueError(
+                    f"Layer '{self.name}' received token id {int(ids[where])} at "
+                    f"position ({position}), outside [0, {self.input_dim}) "
+                    f"(input_dim={self.input_dim}): {int(bad.sum())} of its "
+                    f"{ids.size} ids are out of range. "
+                    f"Received: inputs[{position}]={int(ids[where])}"
+                )
+            return inputs
+        valid = tf.logical_and(
+            tf.reduce_all(inputs >= 0), tf.reduce_all(inputs < self.input_dim)
+        )
+        check = tf.debugging.Assert(
+            valid,
+            [
+                f"Layer `{self.name}` received token ids outside "
+                f"[0, {self.input_dim}) (input_dim={self.input_dim}); the smallest "
+                "and the largest it received:",
+                tf.reduce_min(inputs),
+                tf.reduce_max(inputs),
+            ],
+        )
+        with tf.control_dependencies([check]):
+            return tf.identity(inputs)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:

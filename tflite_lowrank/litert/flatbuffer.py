@@ -28,6 +28,8 @@ _PASS_THROUGH_OPS = (
     "CONCATENATION",
 )
 _MATMUL_OPS = ("FULLY_CONNECTED", "BATCH_MATMUL")
+# Ops that clamp a band's ids into its zero-padded table (one zero row each).
+_CLAMP_OPS = ("MINIMUM", "MAXIMUM")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,22 +284,24 @@ def _embedding_tensors(model, op_names, type_names):
 
     graph_inputs = {int(index) for index in graph.InputsAsNumpy()}
 
-    def traced(tensor_index: int) -> tuple[int | None, bool]:
-        """(the graph input reached or None, goes through a select), walking back."""
-        seen, stack, selected = set(), [tensor_index], False
+    def traced(tensor_index: int) -> tuple[int | None, bool, int]:
+        """(the graph input reached or None, goes through a select or a clamp, the
+        clamps on the way), walking back."""
+        seen, stack, selected, clamps = set(), [tensor_index], False, 0
         while stack:
             index = stack.pop()
             if index in seen or index < 0:
                 continue
             seen.add(index)
             if index in graph_inputs:
-                return index, selected
+                return index, selected or clamps > 0, clamps
             producer = producers.get(index)
             if producer is None or len(seen) > 32:
                 continue
             selected |= name_of(producer) in ("SELECT", "SELECT_V2")
+            clamps += name_of(producer) in _CLAMP_OPS
             stack.extend(int(i) for i in producer.InputsAsNumpy())
-        return None, selected
+        return None, selected, clamps
 
     tables, projections, token_gathers = [], [], {}
 
@@ -314,10 +318,12 @@ def _embedding_tensors(model, op_names, type_names):
             continue
         tables.append(_tensor_info(model, table, type_names))
         ids_index = int(op.Inputs(1 if op_name == "GATHER" else 0))
-        graph_input, banded = traced(ids_index)
+        graph_input, banded, clamps = traced(ids_index)
         if graph_input is not None:
             # Keyed by input and table: a table shared by two inputs counts once.
-            token_gathers[(graph_input, id_of(table))] = (tables[-1].shape[0], banded)
+            # A clamped band's table holds one zero row per clamp on its ids.
+            rows = tables[-1].shape[0] - clamps
+            token_gathers[(graph_input, id_of(table))] = (rows, banded)
         tensor_index = int(op.Outputs(0))
         for _ in range(4):  # Walk through storage-only ops to the first real consumer.
             users = consumers.get(tensor_index, [])
@@ -332,16 +338,15 @@ def _embedding_tensors(model, op_names, type_names):
                 if weights is not None:
                     projections.append(_tensor_info(model, weights, type_names))
             break
-    # Band tables (their ids selected into each band) add up to the vocabulary; a
-    # plain table gathered with the token ids is the vocabulary itself. With several
-    # token inputs, the input with the smallest vocabulary.
+    # Band tables (their ids selected or clamped into each band) add up to the
+    # vocabulary; a plain table gathered with the token ids (also a band table that
+    # covers every id) is the vocabulary itself. With several token inputs, the
+    # input with the smallest vocabulary.
     per_input: dict[int, tuple[int, ...]] = {}
     for graph_input in {key[0] for key in token_gathers}:
         gathers = [v for k, v in token_gathers.items() if k[0] == graph_input]
         bands = tuple(rows for rows, banded in gathers if banded)
         plain = [rows for rows, banded in gathers if not banded]
-        per_input[graph_input] = (
-            bands if len(bands) > 1 else ((min(plain),) if plain else bands)
-        )
+        per_input[graph_input] = (min(plain),) if plain else bands
     token_rows = min(per_input.values(), key=sum, default=())
     return tuple(tables), tuple(projections), token_rows
