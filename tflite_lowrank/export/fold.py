@@ -43,6 +43,7 @@ from tflite_lowrank._keras import graph
 from tflite_lowrank._keras.graph import NoConsumer, find_consumer
 from tflite_lowrank._keras.graph import input_kernel as _kernel
 from tflite_lowrank.layers.banded import BandedLowRankEmbedding
+from tflite_lowrank.layers.lookup import GatherEmbedding
 from tflite_lowrank.layers.low_rank import LowRankEmbedding
 from tflite_lowrank.layers.reversible import (
     ReversibleBandedLowRankEmbedding,
@@ -62,6 +63,12 @@ class FoldResult:
         consumer: String or None. Name of the layer whose input weight absorbed
             `embeddings_b`; None when the projection was left unfolded.
         reason: String. Why it was folded there, or why it was not.
+        unfolded_parameters, folded_parameters: Integers or None. Parameters of
+            `embeddings_b` and the consumer's input kernel(s), and of the folded
+            kernel(s) (None when no consumer was found).
+        unfolded_macs, folded_macs: Integers or None. Multiply-adds per token of the
+            projection and the consumer's input kernel(s), and of the folded
+            kernel(s) (a mean's consumer runs once per text: not counted).
 
     Example:
 
@@ -74,19 +81,20 @@ class FoldResult:
     embedding: str
     consumer: str | None
     reason: str
+    # The numbers behind the decision; not part of a result's identity.
+    unfolded_parameters: int | None = dataclasses.field(default=None, compare=False)
+    folded_parameters: int | None = dataclasses.field(default=None, compare=False)
+    unfolded_macs: int | None = dataclasses.field(default=None, compare=False)
+    folded_macs: int | None = dataclasses.field(default=None, compare=False)
 
     @property
     def folded(self) -> bool:
         """Whether the projection was folded."""
         return self.consumer is not None
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, str | int | None]:
         """Returns the fields as JSON-ready Python values."""
-        return {
-            "embedding": self.embedding,
-            "consumer": self.consumer,
-            "reason": self.reason,
-        }
+        return dataclasses.asdict(self)
 
 
 # Their `embeddings_b` is also used by `call(x, reverse=True)`: never folded.
@@ -121,11 +129,13 @@ def fold_projection(
             `EmbeddingFactorization` has split its embedding.
         return_results: Boolean. Also return one `FoldResult` per
             `LowRankEmbedding`. Defaults to `False`.
-        only_if_smaller: Boolean. Fold an embedding only when the folded kernel
-            has no more parameters than `embeddings_b` and the consumer's input
-            kernel together (with frequency bands the code can be wider than `D`,
-            and the folded kernel larger); `convert_to_tflite` sets it, so that
-            folding never grows a file. Defaults to `False`.
+        only_if_smaller: Boolean. Fold an embedding only where it pays: when the
+            folded kernel has no more parameters than `embeddings_b` and the
+            consumer's input kernel together, and no more multiply-adds per token
+            (with frequency bands the code can be wider than `D`, and a folded
+            Conv1D or LSTM kernel larger); `convert_to_tflite` sets it, so that
+            folding never grows a file or its work. Each `FoldResult` carries both
+            counts. Defaults to `False`.
 
     Returns:
         The folded `keras.Model` (the input model itself when nothing was
@@ -161,11 +171,14 @@ def fold_projection(
                     "a reversible embedding keeps its factors for `reverse=True`"
                 )
             consumer, chain = find_consumer(functional, embedding)
-            if only_if_smaller:
-                _check_no_growth(embedding, consumer)
+            numbers, refusal = _fold_cost(embedding, consumer, chain)
+            if only_if_smaller and refusal is not None:
+                results.append(FoldResult(name, None, refusal, *numbers))
+                logger.info("Not folding the projection of %r: %s.", name, refusal)
+                continue
             current = _rebuild(functional, embedding, consumer, chain)
             reason = f"folded into {type(consumer).__name__} {consumer.name!r}"
-            results.append(FoldResult(name, consumer.name, reason))
+            results.append(FoldResult(name, consumer.name, reason, *numbers))
             logger.info(
                 "Folded `embeddings_b` of %r (%d x %d) into %s %r.",
                 name,
@@ -198,21 +211,36 @@ def _consumer_kernels(consumer) -> list:
     ]
 
 
-def _check_no_growth(embedding, consumer) -> None:
-    """`_CannotFold` when the folded kernel would hold more parameters than
-    `embeddings_b` and the unfolded kernel together."""
+def _fold_cost(embedding, consumer, chain) -> tuple[tuple[int, ...], str | None]:
+    """The parameters and multiply-adds per token, unfolded and folded, and why
+    folding does not pay (None when it grows neither).
+
+    Unfolded, each token pays the `K x D` projection and the consumer's input
+    kernel(s) (`D x n`; a Conv1D's `w x D x f` per output position); folded, only
+    the `K`-wide kernel(s). After a mean the consumer runs once per text, so per
+    token the folded model only averages `K` values. With frequency bands `K` (the
+    sum of the band ranks) can exceed `D`, and a folded Conv1D or LSTM kernel can
+    then outgrow both unfolded weights.
+    """
     width, dim = _code_width(embedding), embedding.output_dim
-    kernels = [
+    sizes = [
         int(np.prod(k.shape)) for k in _consumer_kernels(consumer) if k is not None
     ]
-    before = width * dim + sum(kernels)
-    after = sum(size // dim * width for size in kernels)
-    if after > before:
-        raise _CannotFold(
-            f"folding would grow the weights from {before:,} to {after:,} parameters "
-            f"(a code of width {width} into {type(consumer).__name__} "
-            f"{consumer.name!r}, whose input is {dim} wide)"
-        )
+    strides = int(np.prod(getattr(consumer, "strides", None) or (1,)))
+    before, after = width * dim + sum(sizes), sum(n // dim * width for n in sizes)
+    if any(type(layer).__name__ in graph.MEAN_LAYERS for layer in chain):
+        macs = (width * dim + dim, width)
+    else:
+        macs = (width * dim + sum(sizes) // strides, after // strides)
+    numbers = (before, after, *macs)
+    if after <= before and macs[1] <= macs[0]:
+        return numbers, None
+    return numbers, (
+        f"folding into {type(consumer).__name__} {consumer.name!r} (a code {width} "
+        f"wide, an input {dim} wide) would grow the weights from {before:,} to "
+        f"{after:,} parameters or the multiply-adds per token from {macs[0]:,} to "
+        f"{macs[1]:,}"
+    )
 
 
 def _low_rank_layers(model: keras.Model) -> list:
@@ -253,7 +281,9 @@ def _codes_layer(embedding):
             dtype=embedding.dtype_policy,
             name=embedding.name,
         )
-    return keras.layers.Embedding(
+    # A plain `GATHER` in the file, without the three operators of
+    # `keras.layers.Embedding`'s wrap of negative ids.
+    return GatherEmbedding(
         embedding.input_dim,
         embedding.rank,
         embeddings_initializer="zeros",
