@@ -670,8 +670,12 @@ def test_embedding_factorization_not_split_when_training_stops_first(data, caplo
     assert type(find_layer(model, "embedding")) is keras.layers.Embedding
 
 
-def test_embedding_factorization_warns_reduce_lr_on_plateau_with_schedule():
+def test_embedding_factorization_warns_reduce_lr_on_plateau_steps_per_execution():
+    """A coordinated plateau scales the schedule per batch: n steps at a time."""
     model = functional("gap")()
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2), loss=LOSS, steps_per_execution=2
+    )
     plateau = keras.callbacks.ReduceLROnPlateau()
     split = EmbeddingFactorization(
         rank=2, at_epoch=1, coordinate_with=[plateau], bands=1
@@ -679,19 +683,19 @@ def test_embedding_factorization_warns_reduce_lr_on_plateau_with_schedule():
     callbacks = keras.callbacks.CallbackList(
         [split, plateau], model=model, epochs=2, steps=1
     )
-    with pytest.warns(UserWarning, match="`ReduceLROnPlateau` cannot change"):
+    with pytest.warns(UserWarning, match="the rate changes every 2 steps only"):
         callbacks.on_train_begin()
     keeping = EmbeddingFactorization(
         rank=2,
         at_epoch=1,
-        learning_rate=None,
+        learning_rate=1e-3,
         coordinate_with=(plateau,),
         bands=1,
     )
     callbacks = keras.callbacks.CallbackList(
         [keeping, plateau], model=model, epochs=2, steps=1
     )
-    callbacks.on_train_begin()  # no warning: a float rate can be reduced
+    callbacks.on_train_begin()  # no warning: a float rate is not driven
 
 
 class Interrupt(keras.callbacks.Callback):

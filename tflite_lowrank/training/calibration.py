@@ -90,10 +90,11 @@ def check_calibration(calibration_data, calibration_steps) -> None:
 def _check_rows(calibration_data) -> None:
     """Raises unless the arrays of `(x, y[, sample_weight])` have as many rows."""
     rows = {}
-    for part, value in zip(("x", "y", "sample_weight"), calibration_data):
+    parts = ("x", "y", "sample_weight")[: len(calibration_data)]
+    for part, value in zip(parts, calibration_data, strict=True):
         if part == "sample_weight" and value is None:
             continue
-        for path, leaf in keras.tree.flatten_with_path(value):
+        for path, leaf in keras.tree.flatten_with_path(_array_like(value)):
             name = part + "".join(f"[{key!r}]" for key in path)
             shape = np.shape(leaf)
             if not shape:
@@ -116,6 +117,18 @@ def _check_rows(calibration_data) -> None:
         )
 
 
+def _array_like(value):
+    """`value`, with a (nested) list of numbers as one array, not a structure.
+
+    A list of arrays stays a list (one array per model input).
+    """
+    if isinstance(value, list | tuple) and value:
+        leaves = keras.tree.flatten(value)
+        if all(isinstance(leaf, int | float | np.number) for leaf in leaves):
+            return np.asarray(value)
+    return value
+
+
 def check_calibration_ids(calibration_data, model, layer) -> None:
     """Raises when `fit()` starts if array `calibration_data` has ids outside `layer`.
 
@@ -124,7 +137,7 @@ def check_calibration_ids(calibration_data, model, layer) -> None:
     at the split, as they are read.
     """
     if isinstance(calibration_data, tuple | list):
-        _check_ids(calibration_data[0], model, layer)
+        _check_ids(_array_like(calibration_data[0]), model, layer)
 
 
 def _check_ids(x, model, layer, batch: int | None = None) -> None:
@@ -198,7 +211,7 @@ def _checked(calibration_data, model, layer):
 def _batches(calibration_data, steps: int):
     """Up to `steps` `(x, y, sample_weight)` batches."""
     if isinstance(calibration_data, tuple | list):
-        x, y, *rest = calibration_data
+        x, y, *rest = (_array_like(part) for part in calibration_data)
         weights = rest[0] if rest else None
         count = len(keras.tree.flatten(x)[0])
         for start in range(0, count, _ARRAY_BATCH_SIZE):
