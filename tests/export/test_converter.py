@@ -318,6 +318,8 @@ def test_quantization_modes_lists_every_mode():
         "float16",
         "int8",
         "int4",
+        "int8_rows",
+        "int4_rows",
     )
 
 

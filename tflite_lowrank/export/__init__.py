@@ -3,7 +3,8 @@
 `convert_to_tflite` turns a trained model (baseline or factorized) into a file for
 the stock LiteRT runtime that follows the I/O contract of `docs/conversion.md`;
 `fold_projection` folds a factorized embedding's projection into the layer that reads
-it; `int4` writes 4-bit embedding tables and int8 matrix weights; `keras_model` loads
+it; `int4` writes 4-bit embedding tables and int8 matrix weights; `native_lookup`
+writes tables that the builtin `EMBEDDING_LOOKUP` reads row by row; `keras_model` loads
 and inspects the Keras model being converted. `ConversionResult.weights` holds one
 `tflite_lowrank.litert.WeightStorage` per weight of the file.
 """
@@ -28,6 +29,11 @@ from tflite_lowrank.export.keras_model import (
     model_input_names,
     model_seq_len,
 )
+from tflite_lowrank.export.native_lookup import (
+    NATIVE_LOOKUP_MODES,
+    LookupTable,
+    native_lookup_tables,
+)
 
 __all__ = [
     "QUANTIZATION_MODES",
@@ -41,6 +47,9 @@ __all__ = [
     "quantize_gather_tables_int4",
     "int8_fully_connected",
     "int8_matrix_weights",
+    "NATIVE_LOOKUP_MODES",
+    "LookupTable",
+    "native_lookup_tables",
     "load_keras_model",
     "check_keras_file",
     "model_seq_len",

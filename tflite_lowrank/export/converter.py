@@ -25,6 +25,10 @@ Quantization modes (`QUANTIZATION_MODES`), named after what is stored (the table
   each only when that makes it smaller.
 - `"int8"`: full integer, calibrated on `representative_data`; recurrent layers are
   unrolled for this conversion only, so recurrent `"int8"` files grow with `seq_len`.
+- `"int8_rows"`, `"int4_rows"`: embedding tables as int8 or 4-bit codes with one
+  scale per row, read by the builtin `EMBEDDING_LOOKUP`, which dequantizes only the
+  rows it looks up (`tflite_lowrank.export.native_lookup`); other matrix weights as
+  in `"int4"`.
 
 With `fold_projection=True` (the default), each `LowRankEmbedding`'s `embeddings_b` is
 folded into the layer that consumes the embedding (`tflite_lowrank.export.fold`),
@@ -58,6 +62,10 @@ from tflite_lowrank.export.keras_model import _embedding_layers, _recurrent_laye
 from tflite_lowrank.export.keras_model import load_keras_model as load_keras_model
 from tflite_lowrank.export.keras_model import model_input_names as model_input_names
 from tflite_lowrank.export.keras_model import model_seq_len as model_seq_len
+from tflite_lowrank.export.native_lookup import (
+    NATIVE_LOOKUP_MODES,
+    native_lookup_content,
+)
 from tflite_lowrank.export.parity import (
     _accuracies,
     _check_labels,
@@ -79,7 +87,10 @@ from tflite_lowrank.utils.checks import check_bool
 
 logger = logging.getLogger(__name__)
 
-QUANTIZATION_MODES = (None, "float32", "dynamic", "float16", "int8", "int4")
+QUANTIZATION_MODES = (
+    *(None, "float32", "dynamic", "float16", "int8", "int4"),
+    *NATIVE_LOOKUP_MODES,
+)
 """Values of `convert_to_tflite(quantization=...)`; `None` means `"float32"`."""
 # An accuracy on `check_data` this far below Keras' is warned about.
 _ACCURACY_WARNING = 0.01
@@ -225,11 +236,15 @@ def convert_to_tflite(
         )
     with _unrolled(recurrent if mode == "int8" else ()):
         content = _run_converter(
-            wrapper, "float32" if mode == "int4" else mode, representative_data
+            wrapper,
+            "float32" if mode in ("int4", *NATIVE_LOOKUP_MODES) else mode,
+            representative_data,
         )
     decisions: dict[str, str] = {}
     if mode == "int4":
         content, decisions = _int4_content(content)
+    elif mode in NATIVE_LOOKUP_MODES:
+        content, decisions = native_lookup_content(content, mode)
 
     # 4. Checks on the converted model.
     info = _flatbuffer.inspect_model(content)
