@@ -289,3 +289,27 @@ def test_keras_adapter_weight_paths_match_the_weights_file(tmp_path):
     assert len(groups) == 4
     for group, name in groups.items():
         assert paths[group].name == name, group
+
+
+def test_keras_adapter_saved_variables_are_the_vars_group(tmp_path):
+    """`Layer.save_own_variables`: a layer's `vars` group holds its own variables
+    (`_trainable_variables + _non_trainable_variables`), not its sub-layers'."""
+    import h5py
+
+    inputs = keras.Input((SEQ,), dtype="int32")
+    hidden = keras.layers.Embedding(VOCAB, DIM, name="table")(inputs)
+    hidden = keras.layers.LSTM(3, name="lstm")(hidden)
+    hidden = keras.layers.BatchNormalization(name="norm")(hidden)
+    model = keras.Model(inputs, hidden)
+    path = tmp_path / "model.weights.h5"
+    model.save_weights(path)
+    paths = adapter.weight_paths(model)
+    with h5py.File(path, "r") as file:
+        for name in ("embedding", "lstm", "lstm/cell", "batch_normalization"):
+            layer = paths[f"layers/{name}"]
+            group = file[f"layers/{name}/vars"]
+            saved = [tuple(group[key].shape) for key in sorted(group, key=int)]
+            expected = [tuple(v.shape) for v in adapter.saved_variables(layer)]
+            assert saved == expected, name
+    assert adapter.saved_variables(paths["layers/lstm"]) == []
+    assert len(adapter.saved_variables(paths["layers/batch_normalization"])) == 4

@@ -234,6 +234,16 @@ def model_from_config(config: dict, custom_objects=None, safe_mode: bool = True)
         )
 
 
+def saved_variables(layer) -> list:
+    """The variables `Layer.save_own_variables` writes to the layer's `vars` group.
+
+    `layer._trainable_variables + layer._non_trainable_variables`, in that order: the
+    layer's own variables, not its sub-layers' (a layer that overrides
+    `save_own_variables` may write others). Checked against: Keras 3.15.
+    """
+    return [*layer._trainable_variables, *layer._non_trainable_variables]
+
+
 def weight_paths(model) -> dict[str, object]:
     """Where each layer's variables are in a `.keras` file's `model.weights.h5`.
 

@@ -66,8 +66,10 @@ def load_model(
 
     Raises:
         FileNotFoundError: if `filepath` does not exist.
-        ValueError: if `filepath` is not a `.keras` file (a zip archive with
-            `config.json` and `model.weights.h5`).
+        ValueError: if `filepath` is a folder or not a `.keras` file (a zip archive
+            with `config.json` and `model.weights.h5`), or if the archive's
+            `config.json` and `model.weights.h5` do not belong together (the
+            message names the file and the first layer whose weights differ).
 
     Example:
 
@@ -81,19 +83,93 @@ def load_model(
     ```
     """
     filepath = os.fspath(filepath)
+    if os.path.isdir(filepath):
+        raise ValueError(_folder_message(filepath))
     if not os.path.isfile(filepath):
         raise FileNotFoundError(
             f"No such file: '{filepath}'. Received: filepath={filepath!r}"
         )
     config, saved_shapes = _read_archive(filepath)
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"'{filepath}': its {_CONFIG_FILENAME} does not describe a model (it "
+            f"holds a {type(config).__name__}). Received: filepath={filepath!r}"
+        )
     compile_config = config.get("compile_config")
     config["compile_config"] = None
-    model = adapter.model_from_config(config, custom_objects, safe_mode)
+    try:
+        model = adapter.model_from_config(config, custom_objects, safe_mode)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ValueError(
+            f"'{filepath}': Keras cannot build the model its {_CONFIG_FILENAME} "
+            f"describes: {_first_line(error)} Received: filepath={filepath!r}"
+        ) from error
     _factorize_saved_embeddings(model, saved_shapes)
     if compile and compile_config:
         model.compile_from_config(compile_config)
-    model.load_weights(filepath)
+    try:
+        model.load_weights(filepath)
+    except ValueError as error:
+        mismatch = _first_mismatch(model, saved_shapes)
+        if mismatch is None:
+            raise
+        raise ValueError(
+            f"'{filepath}': its {_WEIGHTS_FILENAME} does not fit the model its "
+            f"{_CONFIG_FILENAME} describes: {mismatch}. Was one of the two files "
+            "inside the archive replaced or edited? Received: "
+            f"filepath={filepath!r}"
+        ) from error
     return model
+
+
+def _folder_message(filepath: str) -> str:
+    """The error for a folder given as `filepath`: names the `.keras` files in it."""
+    try:
+        inside = sorted(
+            name for name in os.listdir(filepath) if name.endswith(".keras")
+        )
+    except OSError:
+        inside = []
+    hint = f" (it holds {', '.join(inside[:5])}: pass one of them)" if inside else ""
+    return (
+        f"'{filepath}' is a folder, not a `.keras` file{hint}. `tl.load_model` "
+        "reads the single file `model.save('model.keras')` writes; a SavedModel "
+        "or a `BackupAndRestore` folder is not one. "
+        f"Received: filepath={filepath!r}"
+    )
+
+
+def _first_line(error: BaseException, limit: int = 400) -> str:
+    """The first line of Keras' message, without the full object config it adds."""
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    line = line.split(" Full object config:")[0].strip()
+    if len(line) > limit:
+        line = line[:limit].rstrip() + "..."
+    return line if line.endswith(".") else f"{line}."
+
+
+def _first_mismatch(model, saved_shapes) -> str | None:
+    """The first layer whose variables differ from the weights file's, described."""
+    for path, layer in adapter.weight_paths(model).items():
+        expected = [tuple(v.shape) for v in adapter.saved_variables(layer)]
+        saved = saved_shapes.get(path)
+        if saved is None:
+            if expected:
+                return (
+                    f"layer '{layer.name}' ({type(layer).__name__}) has weights of "
+                    f"shapes {expected} in {_CONFIG_FILENAME}, and "
+                    f"{_WEIGHTS_FILENAME} has none for it (no group '{path}/vars')"
+                )
+            continue
+        saved = [tuple(shape) for shape in saved]
+        if saved != expected:
+            return (
+                f"layer '{layer.name}' ({type(layer).__name__}) has weights of shapes "
+                f"{expected} by {_CONFIG_FILENAME}, but {_WEIGHTS_FILENAME} holds "
+                f"{saved}"
+            )
+    return None
 
 
 def _read_archive(filepath: str) -> tuple[dict, dict[str, list[tuple[int, ...]]]]:
@@ -112,7 +188,14 @@ def _read_archive(filepath: str) -> tuple[dict, dict[str, list[tuple[int, ...]]]
                 f"{_WEIGHTS_FILENAME}; it lacks {sorted(missing)}. "
                 f"Received: filepath={filepath!r}"
             )
-        config = json.loads(archive.read(_CONFIG_FILENAME))
+        try:
+            config = json.loads(archive.read(_CONFIG_FILENAME))
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"'{filepath}': its {_CONFIG_FILENAME} is not valid JSON (line "
+                f"{error.lineno}, column {error.colno}: {error.msg}); was it edited "
+                f"by hand? Received: filepath={filepath!r}"
+            ) from error
         shapes: dict[str, list[tuple[int, ...]]] = {}
         with archive.open(_WEIGHTS_FILENAME) as file, h5py.File(file, "r") as h5:
 
