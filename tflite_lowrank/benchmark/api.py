@@ -84,7 +84,8 @@ def benchmark_tflite(
         labels: Integer array `(num_rows,)` of class indices (`(num_rows,
             seq_len)` for a per-token output; labels at padding are ignored), or
             None. Requires `token_ids`. Defaults to `None`.
-        num_threads: Integer. Interpreter threads. Defaults to `1` (phone-class).
+        num_threads: Integer in [1, 256]. Interpreter threads. Defaults to `1`
+            (phone-class).
         warmup_runs: Integer >= 0. Defaults to `10`.
         num_runs: Integer >= 1. Defaults to `100`.
         progress: Boolean or None. Show a progress bar on stderr; None shows it when
@@ -102,7 +103,8 @@ def benchmark_tflite(
             truncated or corrupted (also when only LiteRT, in the child process,
             finds out), or the token ids or labels do not fit it.
         TypeError: for non-integer token ids or labels.
-        RuntimeError: if the benchmark process dies.
+        RuntimeError: if the benchmark process dies (the message names the signal
+            that killed it) or fails after loading the file.
 
     Example:
 
@@ -164,7 +166,7 @@ def compare_models(
             `None`.
         reference: Integer. Index in `paths` of the reference file (negative
             indices count from the end). Defaults to `0`.
-        num_threads: Integer. Interpreter threads. Defaults to `1`.
+        num_threads: Integer in [1, 256]. Interpreter threads. Defaults to `1`.
         warmup_runs: Integer >= 0. Defaults to `10`.
         num_runs: Integer >= 1. Defaults to `100`.
         progress: Boolean or None. Progress bars on stderr; None shows them when

@@ -22,6 +22,10 @@ from tflite_lowrank.litert import scoring as _scoring
 from tflite_lowrank.litert import weights as _weights
 from tflite_lowrank.utils.checks import check_int as _check_int
 from tflite_lowrank.utils.checks import check_path as _check_path
+from tflite_lowrank.utils.checks import path_message as _path_message
+
+MAX_THREADS = 256
+"""The most interpreter threads `benchmark_tflite` starts (`num_threads`)."""
 
 
 def _check_benchmark_args(
@@ -38,14 +42,22 @@ def _check_benchmark_args(
 ) -> _FileSpec:
     """Checks one file and its rows; `scored=False`: its predictions are not used
     (a file with several outputs then needs no `output`)."""
-    for arg_name, value, minimum in (
-        ("num_threads", num_threads, 1),
-        ("warmup_runs", warmup_runs, 0),
-        ("num_runs", num_runs, 1),
-    ):
-        _check_int(arg_name, value, minimum=minimum)
+    _check_int(
+        "num_threads",
+        num_threads,
+        minimum=1,
+        maximum=MAX_THREADS,
+        why=" (LiteRT starts a thread for each; a phone has 8 cores or fewer)",
+    )
+    _check_int("warmup_runs", warmup_runs, minimum=0)
+    _check_int("num_runs", num_runs, minimum=1)
     _check_path(name, path)
-    content, info = _flatbuffer.read_and_inspect(path, name=name)
+    try:
+        content, info = _flatbuffer.read_and_inspect(path, name=name)
+    except FileNotFoundError:
+        raise
+    except OSError as error:  # unreadable (an I/O error, no permission)
+        raise ValueError(_path_message(name, path, error)) from None
     received = f"{name}={os.fspath(path)!r}"
     problems = _contract.contract_problems(info, multi_input=True, multi_output=True)
     if problems:

@@ -95,8 +95,7 @@ def _run_child(
             # child printing a traceback of its own.
             start_new_session=True,
         )
-        report_path = Path(folder, "report.json")
-        report = json.loads(report_path.read_text()) if report_path.exists() else None
+        report = _read_report(Path(folder, "report.json"))
         predictions_path = Path(folder, "predictions.npy")
         predictions = np.load(predictions_path) if predictions_path.exists() else None
         loading = Path(folder, _worker.LOADING_MARKER).exists()
@@ -113,8 +112,8 @@ def _run_child(
         )
     if report is None:
         raise RuntimeError(
-            f"The benchmark process for {spec.path} died (exit code "
-            f"{completed.returncode}) before reporting; see its messages above."
+            f"The benchmark process for {spec.path} {_death(completed.returncode)} "
+            "before reporting; see its messages above."
         )
     heavy_modules = report.pop("heavy_modules", [])
     if heavy_modules:
@@ -145,6 +144,32 @@ def _run_child(
         output=spec.output,
         **report,
     )
+
+
+def _read_report(path: Path) -> dict | None:
+    """The child's report; None when it wrote none (it died), or was killed while
+    writing it (the worker writes it atomically, but a foreign file could be
+    half-written)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _death(returncode: int) -> str:
+    """How the child ended, for messages: a signal by name (SIGKILL: often the
+    system running out of memory), else the exit code."""
+    if returncode < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (the system may have run out of memory)" if name == "SIGKILL" else ""
+        return f"was killed by {name}{hint}"
+    return f"died (exit code {returncode})"
 
 
 def _num_rows(token_ids: np.ndarray | dict[str, np.ndarray]) -> int:

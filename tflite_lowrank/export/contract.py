@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -124,9 +125,25 @@ def _check_rows_argument(rows, name: str, model, seq_len: int, inputs):
             inputs=[(s.name, s.seq_len, s.vocabulary_size) for s in inputs],
             model=repr(model.name),
         )
+    if isinstance(rows, Mapping):  # As `benchmark_tflite` takes it: {input: rows}.
+        rows = _single_input_rows(rows, name, model)
     return check_token_ids(
         rows, name=name, seq_len=seq_len, vocabulary_size=_vocabulary_size(model)
     )
+
+
+def _single_input_rows(rows: Mapping, name: str, model: keras.Model):
+    """The array of a dict given for a model with one input: one key, the input's
+    name (or `token_ids`, its name in the file)."""
+    names = [input_name for input_name, _ in _named_inputs(model)] or ["token_ids"]
+    if len(rows) != 1 or next(iter(rows)) not in {*names, "token_ids"}:
+        raise ValueError(
+            f"`{name}` is a dict, which is for models with several inputs; this "
+            f"model has one input, {names[0]!r}: pass its rows as an array, or a "
+            f"dict with that one key. Received: {name} with keys "
+            f"{sorted(map(str, rows))}"
+        )
+    return next(iter(rows.values()))
 
 
 def _check_rows(

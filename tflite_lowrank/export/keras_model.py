@@ -154,22 +154,41 @@ def model_vocabulary_size(model: keras.Model) -> int | None:
     return _vocabulary_size(model)
 
 
+MAX_SEQ_LEN = 65_536
+"""The longest input `convert_to_tflite` takes (`seq_len`, `--seq-len`): its rows and
+the model's activations grow with it (10**8 filled 20 GB before conversion began)."""
+
+
+def check_seq_len(seq_len: object) -> int:
+    """Returns `seq_len` as an int; raises unless it is an integer in
+    `[1, MAX_SEQ_LEN]`. The one check of a `seq_len` argument, shared with the command
+    line (which checks `--seq-len` before it tokenizes anything)."""
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
+        raise TypeError(
+            f"`seq_len` must be an integer. Received: seq_len={seq_len!r} "
+            f"(of type {type(seq_len).__name__})"
+        )
+    if seq_len < 1:
+        raise ValueError(f"`seq_len` must be >= 1. Received: seq_len={seq_len}")
+    if seq_len > MAX_SEQ_LEN:
+        raise ValueError(
+            f"`seq_len` must be at most {MAX_SEQ_LEN:,} token ids: the rows and the "
+            "model's activations grow with it. It is the length the tokenizer pads "
+            f"to, in tokens, not characters. Received: seq_len={seq_len}"
+        )
+    return int(seq_len)
+
+
 def _resolve_seq_len(model: keras.Model, seq_len: int | None) -> int:
     fixed = model_seq_len(model)
     if seq_len is not None:
-        if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
-            raise TypeError(
-                f"`seq_len` must be an integer. Received: seq_len={seq_len!r} "
-                f"(of type {type(seq_len).__name__})"
-            )
-        if seq_len < 1:
-            raise ValueError(f"`seq_len` must be >= 1. Received: seq_len={seq_len}")
+        seq_len = check_seq_len(seq_len)
         if fixed is not None and fixed != seq_len:
             raise ValueError(
                 f"`seq_len` must match the model's input length {fixed}, or be left "
                 f"out. Received: seq_len={seq_len}"
             )
-        return int(seq_len)
+        return seq_len
     if fixed is None:
         raise ValueError(
             "The model's input length is not fixed (e.g. `keras.Input(shape=(None,))`"

@@ -42,12 +42,23 @@ def make_interpreter(
 
     with native_stderr(replay_on_error=True) if quiet else contextlib.nullcontext():
         interpreter = Interpreter(
-            model_path=None if model_path is None else os.fspath(model_path),
+            model_path=None if model_path is None else _native_path(model_path),
             model_content=model_content,
             num_threads=num_threads,
         )
         interpreter.allocate_tensors()
     return interpreter
+
+
+def _native_path(path: os.PathLike[str] | str) -> str | bytes:
+    """The path for LiteRT: a name that is not UTF-8 (bytes on Linux, decoded by
+    Python with surrogates) as its bytes, which LiteRT takes and a str it refuses."""
+    path = os.fspath(path)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
 
 
 class CapturedText:

@@ -18,6 +18,7 @@ check that there are none.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,7 +54,9 @@ def _child_main(folder: str) -> None:
         if (folder / LOADING_MARKER).exists():
             report["stage"] = "load"
     report["heavy_modules"] = _heavy_modules()
-    (folder / "report.json").write_text(json.dumps(report))
+    # Atomically: a process killed while writing leaves no half report.
+    (folder / "report.json.partial").write_text(json.dumps(report))
+    os.replace(folder / "report.json.partial", folder / "report.json")
 
 
 def _measure(

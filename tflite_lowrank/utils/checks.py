@@ -13,8 +13,11 @@ from pathlib import Path
 import numpy as np
 
 
-def check_int(name: str, value: object, *, minimum: int) -> int:
-    """Returns `value` as an `int`; raises unless it is an integer `>= minimum`.
+def check_int(
+    name: str, value: object, *, minimum: int, maximum: int | None = None, why: str = ""
+) -> int:
+    """Returns `value` as an `int`; raises unless it is an integer `>= minimum` (and
+    `<= maximum`, when given; `why` follows the bound in the message).
 
     Python and NumPy integers are accepted (`np.int64(3)`), bools are not.
     """
@@ -25,6 +28,10 @@ def check_int(name: str, value: object, *, minimum: int) -> int:
         )
     if value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(
+            f"`{name}` must be <= {maximum}{why}. Received: {name}={value}"
+        )
     return int(value)
 
 
@@ -87,13 +94,29 @@ def check_bool(name: str, value: object) -> None:
 
 
 def check_path(name: str, value: object) -> Path:
-    """Returns `value` as a `Path`; raises unless it is a str or path-like."""
+    """Returns `value` as a `Path`; raises unless it is a str or path-like that the
+    system can look up (a name too long for it is a ValueError, not an OSError)."""
     if not isinstance(value, str | os.PathLike):
         raise TypeError(
             f"`{name}` must be a path-like. Received: {name}={value!r} "
             f"(of type {type(value).__name__})"
         )
-    return Path(value)
+    path = Path(value)
+    try:
+        path.exists()
+    except OSError as error:  # ENAMETOOLONG, or a name the system refuses
+        raise ValueError(path_message(name, path, error)) from None
+    return path
+
+
+def path_message(name: str, path: object, error: OSError) -> str:
+    """The message for a path the system refuses or cannot read (`error`); a very
+    long path is shortened."""
+    text = str(path)
+    shown = repr(text) if len(text) <= 200 else f"{text[:80]!r}...({len(text)} chars)"
+    return (
+        f"`{name}` cannot be used: {error.strerror or error}. Received: {name}={shown}"
+    )
 
 
 def check_dir(name: str, value: object) -> Path:

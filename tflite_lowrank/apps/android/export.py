@@ -212,14 +212,20 @@ def export_android_assets(
 
     # 2. The run's files, and whether they fit together.
     model_paths, metadata = _select_models(run_dir)
-    contents = {
-        key: _flatbuffer.read_tflite(path, name=f"{key} model")
+    # A truncated or corrupted file is a ValueError naming it.
+    read = {
+        key: _flatbuffer.read_and_inspect(path, name=f"{key} model")
         for key, path in model_paths.items()
     }
-    infos = {
-        key: _flatbuffer.inspect_model(content) for key, content in contents.items()
-    }
+    contents = {key: content for key, (content, _) in read.items()}
+    infos = {key: info for key, (_, info) in read.items()}
     seq_len, num_labels = _check_models_fit(infos, model_paths)
+    if not (run_dir / VOCAB_FILENAME).is_file():
+        raise FileNotFoundError(
+            f"The run folder has no {VOCAB_FILENAME}, the vocabulary the models were "
+            "trained with (`tflite-lowrank demo` writes it). "
+            f"Received: run_dir={str(run_dir)!r}"
+        )
     tokenizer = Tokenizer.load(run_dir, seq_len=seq_len)
     label_names = load_labels(run_dir)
     _check_labels(label_names, num_labels, run_dir)
