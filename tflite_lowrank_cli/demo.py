@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tflite_lowrank_cli.flags import ANDROID_PHRASES, with_flag_names
 from tflite_lowrank_cli.inputs import _PROG, _positive_int
 
 
@@ -227,6 +228,7 @@ def _add_export_android_parser(subparsers) -> None:
     parser.set_defaults(handler=_handle_export_android)
 
 
+@with_flag_names(phrases=ANDROID_PHRASES)
 def _handle_export_android(args: argparse.Namespace) -> int:
     from tflite_lowrank.apps.android.export import export_android_assets
 

@@ -31,6 +31,7 @@ _FLAGS = {
 }
 # Whole phrases first: switches are named by the flag alone.
 _PHRASES = (
+    ("`overwrite=True` (`--overwrite`)", "`--overwrite`"),
     ("keep_logits=True", "--keep-logits"),
     ("keep_logits=False", "no --keep-logits"),
     ("fold_projection=False", "--no-fold-projection"),
@@ -45,14 +46,35 @@ _PHRASES = (
 _BEFORE = r"(?<![\w\-'\"./\[])"
 
 
-def to_flags(text: str) -> str:
+# `benchmark` and `compare` pass the rows and labels of `--data` as `token_ids` and
+# `labels`.
+DATA_PHRASES = (
+    ("`token_ids` must", "the token ids of `--data` must"),
+    ("Received: token_ids with", "Received: --data token ids with"),
+    ("Received: token_ids of type", "Received: --data of type"),
+    ("of `token_ids`", "of the token ids of `--data`"),
+    ("`labels` must", "the labels of `--data` must"),
+    ("Received: labels ", "Received: --data labels "),
+)
+
+# `export-android` passes its positional arguments as `run_dir` and `assets_dir`.
+ANDROID_PHRASES = (
+    ("`run_dir`", "`RUN_DIR`"),
+    ("run_dir=", "RUN_DIR="),
+    ("`assets_dir`", "`ASSETS_DIR`"),
+    ("assets_dir=", "ASSETS_DIR="),
+)
+
+
+def to_flags(text: str, phrases: tuple[tuple[str, str], ...] = ()) -> str:
     """Names the flags where `text` names the library's arguments.
 
     `` `seq_len` `` becomes `` `--seq-len` ``, `seq_len=None` becomes `no --seq-len`,
     `quantization='int8'` becomes `--quantization int8` and `keep_logits=True`
-    becomes `--keep-logits`. Other words are left alone.
+    becomes `--keep-logits`. `phrases` (a subcommand's own, e.g. `DATA_PHRASES`) are
+    replaced first. Other words are left alone.
     """
-    for phrase, flag_text in _PHRASES:
+    for phrase, flag_text in (*phrases, *_PHRASES):
         text = text.replace(phrase, flag_text)
     for name, flag in _FLAGS.items():
         text = text.replace(f"`{name}`", f"`{flag}`")
@@ -74,8 +96,13 @@ def import_hint(text: str) -> str:
     )
 
 
-def with_flag_names(handler: Callable) -> Callable:
-    """Wraps a handler: the errors it raises name flags (`to_flags`)."""
+def with_flag_names(
+    handler: Callable | None = None, *, phrases: tuple[tuple[str, str], ...] = ()
+) -> Callable:
+    """Wraps a handler: the errors it raises name flags (`to_flags`, with the
+    subcommand's `phrases`). Used bare (`@with_flag_names`) or with `phrases`."""
+    if handler is None:
+        return functools.partial(with_flag_names, phrases=phrases)
 
     @functools.wraps(handler)
     def wrapped(args):
@@ -83,7 +110,7 @@ def with_flag_names(handler: Callable) -> Callable:
             return handler(args)
         except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
             if len(error.args) == 1 and isinstance(error.args[0], str):
-                error.args = (to_flags(error.args[0]),)
+                error.args = (to_flags(error.args[0], phrases),)
             raise
 
     return wrapped

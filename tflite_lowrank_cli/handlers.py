@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from tflite_lowrank_cli.flags import import_hint, with_flag_names
+from tflite_lowrank_cli.flags import DATA_PHRASES, import_hint, with_flag_names
 from tflite_lowrank_cli.inputs import (
     _PROG,
     _check_data_path,
@@ -76,13 +76,15 @@ def _model_rows(args, flag: str, path: str, model, convert, *, with_labels: bool
 
 @with_flag_names
 def _handle_convert(args: argparse.Namespace) -> int:
-    from tflite_lowrank.export.keras_model import check_keras_file
+    from tflite_lowrank.export.keras_model import check_keras_file, check_seq_len
     from tflite_lowrank.utils.files import check_output_file
 
     output = check_output_file(
         args.output, suffix=".tflite", name="OUT.tflite", overwrite=args.overwrite
     )
     model_path = check_keras_file(args.model, name="MODEL.keras")
+    if args.seq_len is not None:  # Before a .tsv is tokenized at that length.
+        check_seq_len(args.seq_len)
     if args.quantization == "int8" and args.representative_data is None:
         raise ValueError(
             "`--quantization int8` calibrates on real rows: pass "
@@ -168,7 +170,7 @@ def _handle_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-@with_flag_names
+@with_flag_names(phrases=DATA_PHRASES)
 def _handle_benchmark(args: argparse.Namespace) -> int:
     from tflite_lowrank.benchmark import api as benchmark
 
@@ -187,16 +189,19 @@ def _handle_benchmark(args: argparse.Namespace) -> int:
             input_names=[name for name, _ in inputs],
             model=f"MODEL.tflite={args.model!r}",
         )
-    result = benchmark.benchmark_tflite(
-        args.model,
-        token_ids=token_ids,
-        labels=labels,
-        num_threads=args.threads,
-        warmup_runs=args.warmup,
-        num_runs=args.runs,
-        progress=False if args.no_progress else None,
-        output=args.output,
-    )
+    try:
+        result = benchmark.benchmark_tflite(
+            args.model,
+            token_ids=token_ids,
+            labels=labels,
+            num_threads=args.threads,
+            warmup_runs=args.warmup,
+            num_runs=args.runs,
+            progress=False if args.no_progress else None,
+            output=args.output,
+        )
+    except RuntimeError as error:  # The LiteRT process died or failed.
+        return _process_failed("benchmark", error)
     if args.json:
         import json
 
@@ -226,7 +231,7 @@ def _handle_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
-@with_flag_names
+@with_flag_names(phrases=DATA_PHRASES)
 def _handle_compare(args: argparse.Namespace) -> int:
     from tflite_lowrank.benchmark import api as benchmark
     from tflite_lowrank.utils.files import check_output_file
@@ -261,17 +266,20 @@ def _handle_compare(args: argparse.Namespace) -> int:
             "`--max-accuracy-drop` needs labels: use a .npz with `labels` or a .tsv. "
             f"Received: data={args.data!r} without labels"
         )
-    comparison = benchmark.compare_models(
-        args.models,
-        token_ids,
-        labels,
-        reference=args.reference,
-        num_threads=args.threads,
-        warmup_runs=args.warmup,
-        num_runs=args.runs,
-        progress=False if args.no_progress else None,
-        output=args.output,
-    )
+    try:
+        comparison = benchmark.compare_models(
+            args.models,
+            token_ids,
+            labels,
+            reference=args.reference,
+            num_threads=args.threads,
+            warmup_runs=args.warmup,
+            num_runs=args.runs,
+            progress=False if args.no_progress else None,
+            output=args.output,
+        )
+    except RuntimeError as error:  # A LiteRT process died or failed.
+        return _process_failed("compare", error)
     if args.plot is not None:
         comparison.plot(args.plot, overwrite=args.overwrite)
         # The command line logs its diagnostics as `tflite_lowrank_cli.main`.
@@ -290,3 +298,10 @@ def _handle_compare(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _process_failed(command: str, error: RuntimeError) -> int:
+    """A LiteRT process that died (killed, out of memory) or failed while measuring:
+    one error line, exit 1 (not the user's input)."""
+    print(f"{_PROG} {command}: error: {error}", file=sys.stderr)
+    return 1

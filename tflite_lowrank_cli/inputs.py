@@ -89,8 +89,14 @@ def _tflite_input(path: str, name: str) -> tuple[list[tuple[str, int]], int | No
     """
     from tflite_lowrank.litert import contract as _contract
     from tflite_lowrank.litert import flatbuffer as _flatbuffer
+    from tflite_lowrank.utils.checks import path_message
 
-    _, info = _flatbuffer.read_and_inspect(path, name=name)
+    try:
+        _, info = _flatbuffer.read_and_inspect(path, name=name)
+    except FileNotFoundError:
+        raise
+    except OSError as error:  # unreadable, a name too long, ...: name the argument
+        raise ValueError(path_message(name, path, error)) from None
     problems = _contract.contract_problems(info, multi_input=True, multi_output=True)
     if problems:
         raise ValueError(
@@ -107,6 +113,11 @@ def _tflite_input(path: str, name: str) -> tuple[list[tuple[str, int]], int | No
 def _check_data_path(path: str, flag: str, vocab: str | None) -> None:
     from pathlib import Path
 
+    from tflite_lowrank.utils.checks import check_path
+
+    check_path(flag, path)
+    if vocab is not None:
+        check_path("--vocab", vocab)
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"`{flag}` must be an existing .npz or .tsv file. Received: {path!r}"
@@ -195,17 +206,19 @@ def _load_data(
         )
     from tflite_lowrank.data.tokenizer import Tokenizer
 
+    vocabulary = _read_lines(vocab, "--vocab")
     try:
         tokenizer = Tokenizer(
-            _read_lines(vocab, "--vocab"),
+            vocabulary,
             seq_len=seq_len,
             mode=None if tokenizer_mode == "auto" else tokenizer_mode,
         )
-    except ValueError as error:
+    except ValueError as error:  # The tokenizer says what a vocabulary starts with.
+        what, _, received = str(error).partition(" Received: ")
+        received = f" with {received}" if received else ""
         raise ValueError(
-            f"`--vocab` is not a vocabulary: {error}. It must start with `<pad>` and "
-            "`<unk>` lines, or with an empty line and `[UNK]` (a Keras "
-            f"TextVectorization's get_vocabulary()). Received: vocab={vocab!r}"
+            f"`--vocab` is not a vocabulary: {what} Received: --vocab={vocab!r}"
+            f"{received}"
         ) from None
     for model, rows in tables:
         if rows is not None and rows != tokenizer.vocabulary_size:
@@ -216,48 +229,52 @@ def _load_data(
             )
     names = None
     if labels_file is not None:
-        names = {
-            name: index
-            for index, name in enumerate(_read_lines(labels_file, "--labels"))
-        }
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            label, tab, text = line.partition("\t")
-            if not with_labels:
-                texts.append(text if tab else line)
-                continue
-            if not tab:
-                raise ValueError(
-                    f"Every line of `{flag}` must be `label<TAB>text`. "
-                    f"Received: line {number}={line[:60]!r}"
-                )
-            if names is not None:
-                if label not in names:
-                    raise ValueError(
-                        f"Line {number} of `{flag}` has a label missing from "
-                        f"`--labels` ({sorted(names)[:10]}). Received: label={label!r}"
-                    )
-                labels.append(names[label])
-            else:
-                try:
-                    labels.append(int(label))
-                except ValueError:
-                    raise ValueError(
-                        f"Line {number} of `{flag}` has a label name, not a class "
-                        "index: pass `--labels labels.txt` to map names to indices. "
-                        f"Received: label={label!r}"
-                    ) from None
-            texts.append(text)
+        names = _label_indices(_read_lines(labels_file, "--labels"), labels_file)
+    content = _read_text(path, flag).replace("\r\n", "\n").replace("\r", "\n")
+    texts, labels = _parse_tsv(content, flag, names, with_labels=with_labels)
     if not texts:
         raise ValueError(
             f"`{flag}` has no `label<TAB>text` lines. Received: {flag}={path!r}"
         )
     token_ids = tokenizer.encode(texts)
     return token_ids, np.asarray(labels, dtype=np.int64) if with_labels else None
+
+
+def _parse_tsv(
+    content: str, flag: str, names: dict[str, int] | None, *, with_labels: bool
+) -> tuple[list[str], list[int]]:
+    """The texts and labels of `label<TAB>text` lines (bare text without labels)."""
+    texts, labels = [], []
+    for number, line in enumerate(content.split("\n"), start=1):
+        if not line.strip():
+            continue
+        label, tab, text = line.partition("\t")
+        if not with_labels:
+            texts.append(text if tab else line)
+            continue
+        if not tab:
+            raise ValueError(
+                f"Every line of `{flag}` must be `label<TAB>text`. "
+                f"Received: line {number}={line[:60]!r}"
+            )
+        if names is not None:
+            if label not in names:
+                raise ValueError(
+                    f"Line {number} of `{flag}` has a label missing from "
+                    f"`--labels` ({sorted(names)[:10]}). Received: label={label!r}"
+                )
+            labels.append(names[label])
+        else:
+            try:
+                labels.append(int(label))
+            except ValueError:
+                raise ValueError(
+                    f"Line {number} of `{flag}` has a label name, not a class "
+                    "index: pass `--labels labels.txt` to map names to indices. "
+                    f"Received: label={label!r}"
+                ) from None
+        texts.append(text)
+    return texts, labels
 
 
 def _read_lines(path: str, flag: str) -> list[str]:
@@ -267,5 +284,38 @@ def _read_lines(path: str, flag: str) -> list[str]:
         raise FileNotFoundError(
             f"`{flag}` must be an existing file. Received: {path!r}"
         )
-    content = Path(path).read_text(encoding="utf-8")
-    return content.removesuffix("\n").split("\n")
+    return _read_text(path, flag).removesuffix("\n").split("\n")
+
+
+def _read_text(path: str, flag: str) -> str:
+    """The UTF-8 text of the file given to `flag`, without a byte order mark.
+
+    A file that cannot be read, or is not UTF-8 (the message names the line and the
+    byte offset: `data.vocab_files.read_utf8`), is a ValueError naming the flag.
+    """
+    from tflite_lowrank.data.vocab_files import read_utf8
+    from tflite_lowrank.utils.checks import path_message
+
+    try:
+        text = read_utf8(path)
+    except OSError as error:  # e.g. an I/O error on a broken disk or mount
+        raise ValueError(path_message(flag, path, error)) from None
+    except ValueError as error:  # not UTF-8
+        message = str(error).split(" Received: ")[0]
+        raise ValueError(f"`{flag}`: {message} Received: {flag}={path!r}") from None
+    return text.removeprefix("\ufeff")  # Saved by Notepad or Excel as "UTF-8 BOM".
+
+
+def _label_indices(names: list[str], path: str) -> dict[str, int]:
+    """`{label name: class index}` from the lines of `--labels`; a name given twice
+    would leave a class without a name."""
+    indices: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in indices:
+            raise ValueError(
+                f"`--labels` names {name!r} twice (lines {indices[name] + 1} and "
+                f"{index + 1}): one name per class, line = class index. "
+                f"Received: --labels={path!r}"
+            )
+        indices[name] = index
+    return indices

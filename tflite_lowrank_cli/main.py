@@ -33,8 +33,7 @@ from tflite_lowrank_cli.tflite import (
 
 
 def _handle_env(args: argparse.Namespace) -> int:
-    from tflite_lowrank.utils.versions import version as _version
-
+    _version = _installed_version
     lines = [
         f"tflite-lowrank: {_version('tflite-lowrank')}",
         f"python: {platform.python_version()} ({sys.executable})",
@@ -70,6 +69,8 @@ def _build_parser() -> argparse.ArgumentParser:
         default=0,
         help="More diagnostics on stderr (-v: INFO, -vv: DEBUG).",
     )
+    version = _installed_version("tflite-lowrank")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
 
@@ -83,7 +84,27 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_benchmark_parser(subparsers)
     _add_compare_parser(subparsers)
     _add_export_android_parser(subparsers)
+    for subparser in subparsers.choices.values():  # `tflite-lowrank convert -v ...`
+        subparser.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=argparse.SUPPRESS,
+            help="More diagnostics on stderr (-v: INFO, -vv: DEBUG).",
+        )
     return parser
+
+
+def _installed_version(dist: str) -> str:
+    """The installed version of `dist`, or "not installed": what
+    `tflite_lowrank.utils.versions.version` says, without importing the package
+    (whose `__init__` imports Keras and TensorFlow, seconds and start-up lines)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 class _Terminated(BaseException):

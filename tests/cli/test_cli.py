@@ -240,7 +240,9 @@ def test_cli_benchmark_tsv_json(workdir, cli):
 BENCHMARK_ERRORS = [
     pytest.param(["data.npz"], "not a valid `.tflite`", id="not-tflite"),
     pytest.param(["missing.tflite"], "`MODEL.tflite`", id="missing"),
-    pytest.param(["a.tflite", "--data", "bad_ids.npz"], "`token_ids`", id="ids-range"),
+    pytest.param(
+        ["a.tflite", "--data", "bad_ids.npz"], "token ids of `--data`", id="ids-range"
+    ),
     pytest.param(["a.tflite", "--data", "no_ids.npz"], "`token_ids`", id="npz-keys"),
     pytest.param(["a.tflite", "--data", "data.tsv"], "--vocab", id="tsv-no-vocab"),
     pytest.param(

@@ -220,7 +220,7 @@ def test_benchmark_per_token_output_with_labels_per_token(folder, capsys):
             folder / "binary.npz",
         )
     )
-    assert "`labels` must have shape (20, 5), one label per token" in line
+    assert "labels of `--data` must have shape (20, 5), one label per token" in line
 
 
 def test_export_android_refuses_files_with_several_outputs(folder, tmp_path, capsys):
