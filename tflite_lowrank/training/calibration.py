@@ -157,8 +157,9 @@ def _check_ids(x, model, layer, batch: int | None = None) -> None:
         raise ValueError(
             f"`calibration_data` holds token id {value}{in_batch}, outside the table "
             f"of layer '{layer.name}' (ids 0 to {layer.input_dim - 1}, "
-            f"input_dim={layer.input_dim}): {int(bad.sum())} ids are out of range. "
-            "Pass a sample of the training split, tokenized with the model's "
+            f"input_dim={layer.input_dim}): {int(bad.sum())} of {ids.size} ids are "
+            "out of range. Pass a sample of the training split, tokenized with the "
+            "model's "
             f"vocabulary. Received: calibration_data {name}[{position}]={value}"
         )
 
