@@ -102,9 +102,11 @@ def test_band_codes_are_looked_up_natively(boundaries, ranks, mode, rng, tmp_pat
     model = _per_token_model(layer)
     ids = _ids(rng)
     path = tmp_path / "m.tflite"
-    convert_to_tflite(
+    result = convert_to_tflite(
         model, path, quantization=mode, representative_data=ids, keep_logits=True
     )
+    # Every band table counts as the embedding, a padded 4-bit one too.
+    assert len(result.embedding_tensors) == len(ranks)
     content = path.read_bytes()
     ops = _ops(content)
     stored = [w for w in weight_storage(content) if w.op == "EMBEDDING_LOOKUP"]
@@ -170,6 +172,10 @@ def test_a_folded_dan_converts_natively_and_agrees_with_keras(mode, rng, tmp_pat
     result = convert_to_tflite(model, path, quantization=mode, representative_data=ids)
     assert result.quantization == mode
     assert "EMBEDDING_LOOKUP" in result.ops and "GATHER" not in result.ops
+    # Matrix weights below 1024 values stay float32, as in "dynamic".
+    dense = [w for w in result.weights if w.op == "FULLY_CONNECTED"]
+    assert dense and all(w.dtype == "float32" for w in dense)
+    assert any("fewer than 1024" in w.decision for w in dense)
     np.testing.assert_allclose(
         _run(path, ids), model.predict(ids, verbose=0), atol=0.05
     )

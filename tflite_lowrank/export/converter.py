@@ -370,10 +370,21 @@ def _embedding_tensors(model: keras.Model, info: _flatbuffer.ModelInfo):
         else:
             table_shapes = {(layer.input_dim, layer.output_dim)}
             factor_shapes = set()
-        found += [spec for spec in info.embedding_tables if spec.shape in table_shapes]
+        found += [
+            spec
+            for spec in info.embedding_tables
+            if spec.shape in table_shapes or _padded_int4(spec) in table_shapes
+        ]
         found += [spec for spec in info.projections if spec.shape in factor_shapes]
     unique = {(spec.name, spec.shape, spec.dtype): spec for spec in found}
     return tuple(unique.values())
+
+
+def _padded_int4(spec) -> tuple[int, ...] | None:
+    """A 4-bit lookup table's width before `native_lookup` padded it to even."""
+    if spec.dtype != "int4" or len(spec.shape) != 2 or spec.shape[1] % 2:
+        return None
+    return (spec.shape[0], spec.shape[1] - 1)
 
 
 def _write_bytes(content: bytes):

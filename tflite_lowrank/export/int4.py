@@ -219,7 +219,9 @@ _INT8_OPS = {
 _CHANNEL_PARAMETER_BYTES = 12
 
 
-def int8_matrix_weights(content: bytes) -> tuple[bytes, dict[str, str]]:
+def int8_matrix_weights(
+    content: bytes, *, min_elements: int = 0
+) -> tuple[bytes, dict[str, str]]:
     """Dynamic-range int8 (per-channel) weights for every matrix operator.
 
     `FULLY_CONNECTED`, `CONV_2D` (a Keras `Conv1D`), `DEPTHWISE_CONV_2D`,
@@ -227,8 +229,10 @@ def int8_matrix_weights(content: bytes) -> tuple[bytes, dict[str, str]]:
     through `ai-edge-quantizer` when it is installed (the `GATHER` tables are left
     alone, so `quantize_gather_tables_int4` can take them afterwards). Each weight
     is decided on its own: it is stored as int8 only when its int8 bytes plus its
-    per-channel scales are fewer than its float32 bytes, and the whole pass is
-    dropped if the file does not shrink.
+    per-channel scales are fewer than its float32 bytes (and, with `min_elements`,
+    it holds at least that many values: TFLite's dynamic range uses 1024, since a
+    hybrid int8 kernel costs more time than it saves on a tiny weight), and the
+    whole pass is dropped if the file does not shrink.
 
     Returns:
         The new flatbuffer and, for each weight tensor name, the decision taken.
@@ -253,15 +257,17 @@ def int8_matrix_weights(content: bytes) -> tuple[bytes, dict[str, str]]:
             elements = int(np.prod(shape))
             channels = shape[_INT8_OPS[op_name][1]] if shape else 1
             int8_bytes = elements + _CHANNEL_PARAMETER_BYTES * channels
-            if int8_bytes < 4 * elements:
+            if int8_bytes < 4 * elements and elements >= min_elements:
                 decisions[_name(tensor)] = (
                     f"int8, one scale per channel ({int8_bytes:,} < {4 * elements:,}"
                     " float32 bytes)"
                 )
                 continue
             decisions[_name(tensor)] = (
-                f"kept float32: int8 with its {channels} channel scales would take "
-                f"{int8_bytes:,} bytes, not fewer than {4 * elements:,}"
+                f"kept float32: fewer than {min_elements} elements"
+                if elements < min_elements
+                else f"kept float32: int8 with its {channels} channel scales would "
+                f"take {int8_bytes:,} bytes, not fewer than {4 * elements:,}"
             )
             outputs = [_name(subgraph.tensors[int(i)]) for i in op.outputs if i >= 0]
             scope = "^" + re.escape(";".join(outputs) + ";") + "$"

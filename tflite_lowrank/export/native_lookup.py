@@ -24,8 +24,10 @@ reads int2 rows (levels -2..1), which this module does not write: on rank-4 code
 
 `EMBEDDING_LOOKUP` takes 1-D ids: a `GATHER` on ids of another rank gets a `RESHAPE`
 before it (the ids as one axis) and after it (the rows back to the gather's shape);
-`BandedLowRankEmbedding` already gathers on flattened ids. Other matrix weights are
-stored int8 per channel, as in `"int4"` (`int4.int8_matrix_weights`).
+`BandedLowRankEmbedding` already gathers on flattened ids. Other matrix weights of
+1024 values or more are stored int8 per channel (`int4.int8_matrix_weights`; smaller
+ones stay float32, as in `"dynamic"`: on a DAN, hybrid int8 `FULLY_CONNECTED`s of a
+few hundred weights cost a quarter of its latency).
 
 Imports NumPy, `flatbuffers` and `ai_edge_litert` (and `ai_edge_quantizer` for the
 int8 matrix weights) only.
@@ -89,7 +91,7 @@ def native_lookup_content(content: bytes, mode: str) -> tuple[bytes, dict[str, s
     Returns:
         The new flatbuffer and, per weight tensor name, the decision taken.
     """
-    quantized, decisions = int8_matrix_weights(content)
+    quantized, decisions = int8_matrix_weights(content, min_elements=_MIN_ELEMENTS)
     quantized, tables = native_lookup_tables(quantized, bits=_BITS[mode])
     for table in tables:
         decisions[f"{table.name}_{table.dtype}_rows"] = (
