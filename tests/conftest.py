@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import gc  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 from typing import NamedTuple  # noqa: E402
@@ -24,6 +25,16 @@ def pytest_addoption(parser):
             "demo, notebooks, several processes)."
         ),
     )
+
+
+def pytest_collection_finish(session):
+    # Keras' `Layer.__delattr__` runs a full `gc.collect()` for each variable it drops,
+    # as every split does: after the test modules' imports that walks the millions of
+    # objects TensorFlow and Keras made (half a second a split on 2 cores). Frozen
+    # after one collection, they are left out of every later one; only garbage made
+    # from them later would stay uncollected.
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1069,6 +1069,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.integration  # a TensorFlow process of its own, two logical CPUs
 def test_embedding_factorization_mirrored_strategy_two_cpus(tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
@@ -1093,6 +1094,41 @@ def test_embedding_factorization_mirrored_strategy_two_cpus(tmp_path):
     np.testing.assert_allclose(
         report["evaluate"], report["reference_evaluate"], rtol=1e-5
     )
+
+
+def test_embedding_factorization_mirrored_strategy_one_device(data):
+    # The split under a strategy in this process, one replica; two replicas need two
+    # logical CPUs, set before TensorFlow starts: the integration test above.
+    import tensorflow as tf
+
+    x, y = data
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+
+    def build(table_layer):
+        inputs = keras.Input((SEQ,), dtype="int32")
+        h = keras.layers.GlobalAveragePooling1D()(table_layer(inputs))
+        return compiled(keras.Model(inputs, keras.layers.Dense(2)(h)))
+
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = build(embedding())
+    after = PostSplit(1, x)
+    split = EmbeddingFactorization("embedding", rank=3, at_epoch=1, bands=1, verbose=0)
+    history = model.fit(
+        x, y, batch_size=BATCH, epochs=2, callbacks=[split, after], verbose=0
+    )
+    assert strategy.num_replicas_in_sync == 1
+    layer = model.get_layer("embedding")
+    assert type(layer) is LowRankEmbedding
+    assert type(layer.embeddings_a.value).__name__ == "MirroredVariable"
+    assert type(model.optimizer.variables[-1].value).__name__ == "MirroredVariable"
+    assert int(model.optimizer.iterations.numpy()) == STEPS  # the fresh optimizer's
+    assert np.isfinite(history.history["loss"]).all()
+    reference = build(LowRankEmbedding(VOCAB, DIM, 3, mask_zero=True))
+    reference.set_weights(after.weights)
+    np.testing.assert_allclose(after.outputs, outputs(reference, x), atol=1e-5)
+    reference.set_weights(model.get_weights())
+    np.testing.assert_allclose(outputs(model, x), outputs(reference, x), atol=1e-6)
 
 
 @pytest.mark.parametrize("balanced", [False, True], ids=["paper_split", "balanced"])
@@ -1163,8 +1199,8 @@ def test_embedding_factorization_calr_paper_is_the_authors_fine_tuning_schedule(
     ],
 )
 def test_default_calr_peak_depends_on_the_kept_fraction(kwargs, vocab, expected, rng):
-    x = rng.integers(0, vocab, size=(BATCH * STEPS, SEQ)).astype("int32")
-    y = (x[:, 0] % 2).astype("int32")
+    # `split_now` installs the schedule the split in `fit()` installs (the test
+    # above, and the calibrated ones, split in `fit()`), without tracing `fit`.
     model = keras.Sequential(
         [
             keras.Input((SEQ,), dtype="int32"),
@@ -1177,7 +1213,7 @@ def test_default_calr_peak_depends_on_the_kept_fraction(kwargs, vocab, expected,
     split = EmbeddingFactorization(
         "embedding", at_epoch=1, bands=1, verbose=0, **kwargs
     )
-    model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
+    split.split_now(model, steps_per_epoch=STEPS)
     schedule = adapter.learning_rate_object(model.optimizer)
     assert isinstance(schedule, CyclicalAnnealedLearningRate)
     actual = (
