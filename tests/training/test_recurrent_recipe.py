@@ -44,6 +44,15 @@ def _fit(model, data, **kwargs):
     return split
 
 
+def _split_now(model, **kwargs):
+    """The split `_fit` makes at epoch 1, without tracing `fit` (the recipe is
+    chosen when the layer is split; `test_heavy_split_of_an_lstm_takes_the_recipe`
+    splits in `fit()`)."""
+    split = tl.EmbeddingFactorization("embedding", at_epoch=1, verbose=0, **kwargs)
+    split.split_now(model, steps_per_epoch=96 // BATCH)
+    return split
+
+
 def _peak(model) -> float:
     return float(adapter.learning_rate_object(model.optimizer).initial_learning_rate)
 
@@ -103,12 +112,11 @@ def test_heavy_split_of_an_lstm_takes_the_recipe(rng):
 
 
 def test_recipe_behind_dropout_in_a_bidirectional_gru(rng):
-    data = _data(rng)
     model = _model(
         keras.layers.Bidirectional(keras.layers.GRU(3), name="reader"),
         before=(keras.layers.SpatialDropout1D(0.1),),
     )
-    split = _fit(model, data, compression=0.9)
+    split = _split_now(model, compression=0.9)
     assert split.result.consumer == "reader"
     assert split.result.train_basis is False
 
@@ -129,30 +137,27 @@ def test_recipe_behind_dropout_in_a_bidirectional_gru(rng):
     ],
 )
 def test_plain_svd_otherwise(reader, kwargs, rng):
-    data = _data(rng)
     model = _model(reader())
-    split = _fit(model, data, **kwargs)
+    split = _split_now(model, **kwargs)
     assert split.result.consumer is None
     assert split.result.train_basis is True
     assert model.get_layer("embedding").train_basis is True
 
 
 def test_no_consumer_is_not_an_error_with_auto(rng):
-    data = _data(rng)
     # LayerNormalization reads the vectors first: no linear consumer.
     model = _model(
         keras.layers.LSTM(4, name="reader"),
         before=(keras.layers.LayerNormalization(),),
     )
-    split = _fit(model, data, compression=0.9)
+    split = _split_now(model, compression=0.9)
     assert split.result.consumer is None
     assert split.result.train_basis is True
 
 
 def test_explicit_train_basis_wins_over_the_recipe(rng):
-    data = _data(rng)
     model = _model(keras.layers.LSTM(4, name="reader"))
-    split = _fit(model, data, compression=0.9, train_basis=True)
+    split = _split_now(model, compression=0.9, train_basis=True)
     assert split.result.consumer == "reader"
     assert split.result.train_basis is True
     # A consumer-weighted split with a trained basis: the calibrated CALR.
@@ -162,7 +167,7 @@ def test_explicit_train_basis_wins_over_the_recipe(rng):
 def test_calibration_data_takes_precedence(rng):
     x, y = _data(rng)
     model = _model(keras.layers.LSTM(4, name="reader"))
-    split = _fit(model, (x, y), compression=0.9, calibration_data=(x[:32], y[:32]))
+    split = _split_now(model, compression=0.9, calibration_data=(x[:32], y[:32]))
     assert split.result.consumer is None
     assert split.result.calibration_batches == 1
     assert split.result.train_basis is True
