@@ -219,10 +219,11 @@ def test_default_is_the_plain_svd_and_consumer_weights_light_splits_too(rng):
         np.sqrt((s[split.result.rank :] ** 2).sum()),
         rtol=1e-4,
     )
+    # The light split is chosen and weighted at the split: `split_now`, no `fit`.
     light = tl.EmbeddingFactorization(
         "embedding", compression=0.5, at_epoch=1, weighting="consumer"
     )
-    _dan().fit(x, y, epochs=2, batch_size=BATCH, callbacks=[light], verbose=0)
+    light.split_now(_dan(), steps_per_epoch=len(x) // BATCH)
     assert light.result.consumer == "hidden"
     schedule = adapter.learning_rate_object(light.model.optimizer)
     assert schedule.initial_learning_rate == pytest.approx(2e-3)
@@ -294,9 +295,13 @@ def _lstm():
         # Dropout's random state is not in a backup: none in the DAN.
         (lambda: _dan(dropout=0.0), {"weighting": "consumer"}, True, 3e-3),
         # The LSTM's default (weighting="auto"): weighted, fixed basis, peak 1e-2.
-        (_lstm, {}, False, 1e-2),
+        # Integration tier: three LSTM trainings each (a fixed basis resumes in the
+        # default tier in test_train_basis.py, a weighted split above).
+        pytest.param(_lstm, {}, False, 1e-2, marks=pytest.mark.integration),
         # The same weighting with a trained basis: the weighted CALR.
-        (_lstm, {"train_basis": True}, True, 3e-3),
+        pytest.param(
+            _lstm, {"train_basis": True}, True, 3e-3, marks=pytest.mark.integration
+        ),
     ],
     ids=["dan-consumer", "lstm-default", "lstm-trained-basis"],
 )
