@@ -611,7 +611,7 @@ def test_cli_convert_imports_the_users_layers(tmp_path, monkeypatch):
             cwd=tmp_path,
         )
 
-    last_line_error(convert(), ["Could not load a Keras model"])
+    last_line_error(convert(), ["Could not locate class 'Doubling'", "--import MODULE"])
     last_line_error(
         convert("--import", "my_project_missing"),
         ["`--import`", "'my_project_missing'"],
