@@ -143,3 +143,13 @@ def test_plan_layout_rejects_bad_arguments(kwargs, match):
 def test_plan_layout_budget_too_small_names_the_compression():
     with pytest.raises(ValueError, match="compression=0.999"):
         plan_layout(100, 8, 0.999, rank_multiple=2)
+
+
+def test_plan_layout_prefers_fewer_lookup_operators_among_near_ties():
+    # The demo DAN's shapes: a tail that covers every id (one GATHER, no clamp) is
+    # within 1% of the least weighted error, so it wins over an offset tail.
+    layout = plan_layout(17_079, 50, 0.9)
+    assert layout.lookups == 2 and layout.lookup_ops == 4
+    (head,) = layout.boundaries
+    *_, tail = lookup_steps(17_079, layout.boundaries, layout.ranks)
+    assert tail.pad_top == head and tail.rows == 17_079

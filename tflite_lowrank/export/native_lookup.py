@@ -23,8 +23,8 @@ reads int2 rows (levels -2..1), which this module does not write: on rank-4 code
 6%, int8: 0.3%).
 
 `EMBEDDING_LOOKUP` takes 1-D ids: a `GATHER` on ids of another rank gets a `RESHAPE`
-before it (the ids as one axis) and after it (the rows back to the gather's shape);
-`BandedLowRankEmbedding` already gathers on flattened ids. Other matrix weights of
+before it (the ids as one axis) and after it (the rows back to the gather's shape).
+Other matrix weights of
 1024 values or more are stored int8 per channel (`int4.int8_matrix_weights`; smaller
 ones stay float32, as in `"dynamic"`: on a DAN, hybrid int8 `FULLY_CONNECTED`s of a
 few hundred weights cost a quarter of its latency).

@@ -19,8 +19,9 @@ an LSTM whose folded input is wider than `D` runs slower than its baseline.
   `compression` and a latency budget: at most `max_lookups` bands (lookups per
   token) and a code at most `max_code_width` wide (default `D`: a folded consumer
   never wider than the baseline's). Among the head sizes it tries, it keeps the
-  layout with the least frequency-weighted squared reconstruction error, with the
-  greedy rank rule of `band_ranks.py` (capped by the code width).
+  layout with the least frequency-weighted squared reconstruction error (within 1%,
+  the one with the fewest lookup operators), with the greedy rank rule of
+  `band_ranks.py` (capped by the code width).
 
 Reference: Chen, Si, Li, Chelba, Hsieh, "GroupReduce: Block-Wise Low-Rank
 Approximation for Neural Language Model Shrinking", NeurIPS 2018.
@@ -49,8 +50,10 @@ from tflite_lowrank.factorization.bands import (
 # A tail that covers all ids (its rows preceded by zero rows, one GATHER and no
 # clamp) when those zero rows hold at most this share of the factors' entries.
 _PREFIX_SHARE = 1 / 16
-# Head sizes `plan_layout` tries for two bands: round(V ** (j / 12)), j = 2 .. 10.
-_HEAD_GRID = 12
+# Head sizes `plan_layout` tries for two bands: round(V ** (j / 24)), j = 4 .. 20.
+_HEAD_GRID = 24
+# Layouts whose weighted error is within this fraction of the least are ties.
+_ERROR_TOLERANCE = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,8 +184,9 @@ def plan_layout(
     Tries one band and, for each number of bands up to `max_lookups`, the head sizes
     `round(V ** (j / 12))` (two bands) or the geometric boundaries (more), allocates
     the ranks greedily (largest weighted energy per parameter first, as
-    `allocate_band_ranks`) with `sum(ranks) <= max_code_width`, and keeps the layout
-    with the least weighted error (fewer lookups on a tie).
+    `allocate_band_ranks`) with `sum(ranks) <= max_code_width`, and keeps, among the
+    layouts within 1% of the least weighted error, the one with the fewest lookup
+    operators (`num_lookup_ops`), then the narrowest code.
 
     Args:
         input_dim: Integer. Vocabulary size V.
@@ -221,15 +225,17 @@ def plan_layout(
     spectra = _Spectra(table, output_dim)
     candidates = [()]
     if max_lookups >= 2:
-        heads = {round(input_dim ** (j / _HEAD_GRID)) for j in range(2, _HEAD_GRID - 1)}
+        heads = {
+            round(input_dim ** (j / _HEAD_GRID))
+            for j in range(_HEAD_GRID // 6, _HEAD_GRID * 5 // 6 + 1)
+        }
         candidates += [(h,) for h in sorted(heads) if 0 < h < input_dim]
     for bands in range(3, max_lookups + 1):
         boundaries = geometric_boundaries(input_dim, bands)
         if len(boundaries) == bands - 1:
             candidates.append(boundaries)
-    best = None
-    for boundaries in candidates:
-        layout = _allocate(
+    layouts = [
+        _allocate(
             input_dim,
             output_dim,
             boundaries,
@@ -239,10 +245,21 @@ def plan_layout(
             weights,
             spectra,
         )
-        if layout is not None and (
-            best is None or layout.weighted_error < best.weighted_error - 1e-12
-        ):
-            best = layout
+        for boundaries in candidates
+    ]
+    layouts = [layout for layout in layouts if layout is not None]
+    best = None
+    if layouts:
+        # Within `_ERROR_TOLERANCE` of the least error, the fewest lookup operators
+        # (then the narrowest code): on a model as cheap as a DAN each operator costs
+        # about as much as 20 columns of code.
+        least = min(layout.weighted_error for layout in layouts)
+        near = [
+            layout
+            for layout in layouts
+            if layout.weighted_error <= least * (1 + _ERROR_TOLERANCE) + 1e-12
+        ]
+        best = min(near, key=lambda x: (x.lookup_ops, x.code_width, x.weighted_error))
     if best is None:
         raise ValueError(
             f"`compression={compression}` leaves {budget} parameters, too few for "

@@ -10,10 +10,10 @@ band's columns of a `sum_i k_i`-wide vector, zeros elsewhere.
 - `lookup_codes` (inference, and so the converted LiteRT file): each band's factor
   padded with zero rows and read at clamped ids (`factorization.layout.lookup_steps`),
   without a select and without Keras' wrap of negative ids (`tf.gather` on the
-  TensorFlow backend), on the ids flattened to one axis, so that each lookup is a
-  plain `GATHER` (an `EMBEDDING_LOOKUP` once `tflite_lowrank.export.native_lookup`
-  rewrites it). Two bands cost one `MINIMUM`, two `GATHER`s and one
-  `CONCATENATION` where the select graph costs about a dozen operators.
+  TensorFlow backend), so that each lookup is a plain `GATHER` (an
+  `EMBEDDING_LOOKUP` once `tflite_lowrank.export.native_lookup` rewrites it). Two
+  bands cost one `MINIMUM`, two `GATHER`s and one `CONCATENATION` where the select
+  graph costs about a dozen operators.
 """
 
 from __future__ import annotations
@@ -69,21 +69,19 @@ def lookup_codes(
     TensorFlow converter into `RELU6` for the bounds `[0, 6]`, which has no int32
     kernel.
     """
-    flat = ops.reshape(inputs, (-1,))
     codes = []
     for step, table in zip(
         lookup_steps(input_dim, boundaries, ranks), tables, strict=True
     ):
         if step.pad_top or step.pad_bottom:
             table = ops.pad(table, ((step.pad_top, step.pad_bottom), (0, 0)))
-        rows = flat - step.shift if step.shift else flat
+        rows = inputs - step.shift if step.shift else inputs
         if step.lower is not None:
             rows = ops.maximum(rows, step.lower)
         if step.upper is not None:
             rows = ops.minimum(rows, step.upper)
         codes.append(ops.cast(_gather(table, rows), dtype))
-    codes = codes[0] if len(codes) == 1 else ops.concatenate(codes, axis=-1)
-    return _unflatten(codes, inputs, sum(ranks))
+    return codes[0] if len(codes) == 1 else ops.concatenate(codes, axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="tflite_lowrank")
@@ -119,16 +117,6 @@ def _gather(table, rows):
 
         return tf.gather(ops.convert_to_tensor(table), rows)
     return ops.take(table, rows, axis=0)
-
-
-def _unflatten(codes, inputs, width: int):
-    """`codes` (`[N, width]`) back to the shape of `inputs` plus `width`."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        shape = tf.concat([tf.shape(inputs), [width]], axis=0)
-        return tf.reshape(codes, shape)
-    return ops.reshape(codes, (*inputs.shape, width))
 
 
 def lookup_table_shapes(
