@@ -774,15 +774,31 @@ def assert_same_training(model, reference):
         np.testing.assert_allclose(resumed_weight, reference_weight, atol=1e-6)
 
 
+# Two 5-epoch trainings per case: the default tier resumes before the split (no
+# marker) and right after the post-split backup (marker); the other windows are in
+# the integration tier.
+_LATER = pytest.mark.integration
+
+
 @pytest.mark.parametrize(
     "order, interrupt, marker_after_kill",
     [
         ("backup,split", Interrupt(1), False),
-        ("backup,split", Interrupt(2, "on_train_batch_end", batch=1), False),
-        ("split,backup", Interrupt(2, "on_train_batch_end", batch=1), False),
+        pytest.param(
+            "backup,split",
+            Interrupt(2, "on_train_batch_end", batch=1),
+            False,
+            marks=_LATER,
+        ),
+        pytest.param(
+            "split,backup",
+            Interrupt(2, "on_train_batch_end", batch=1),
+            False,
+            marks=_LATER,
+        ),
         ("backup,split", Interrupt(2, "on_epoch_end"), True),
-        ("split,backup", Interrupt(3), True),
-        ("backup,split", Interrupt(4), True),
+        pytest.param("split,backup", Interrupt(3), True, marks=_LATER),
+        pytest.param("backup,split", Interrupt(4), True, marks=_LATER),
     ],
     ids=[
         "killed_before_split",
