@@ -24,9 +24,10 @@ is post-training dynamic-range int8, the fastest peer.
 
 Timing: one child process (NumPy and LiteRT only) loads every file of a model and
 runs `--rounds` rounds; each round visits the files in a new random order and runs
-each `--runs` times (after `--warmup`). Ratios are taken per round (each file's p50
-against the float32 baseline's and the dynamic baseline's of the same round), then
-the median over rounds, so slow phases of a shared machine hit both sides.
+each at least `--runs` times and `--min-burst-ms` long (after `--warmup`). Ratios
+are taken per round (each file's p50 against the float32 baseline's and the dynamic
+baseline's of the same round), then the median over rounds, so slow phases of a
+shared machine hit both sides.
 
 Writes `results/latency_layouts.json` (per file: layout, mode, ranks, bytes, the
 operators and lookup tables read with `inspect_model`, the fold decision, p50 per
@@ -83,6 +84,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--min-burst-ms",
+        type=float,
+        default=20.0,
+        help="each file runs at least this long per round (more runs for fast files)",
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
     parser.add_argument("--report", action="store_true", help="tables and plot only")
@@ -257,7 +264,7 @@ def export(
         )
         info = inspect_model(path.read_bytes())
         files[f"{layout}/{mode}"] = {
-            "path": str(path),
+            "file": path.name,
             "layout": layout,
             "mode": mode,
             "boundaries": list(boundaries),
@@ -267,11 +274,53 @@ def export(
             "embedding_bytes": result.embedding_bytes,
             "ops": list(info.ops),
             "lookup_tables": [t.to_dict() for t in info.embedding_tables],
+            "lookup_scale_bytes": scale_bytes(path.read_bytes()),
             "folded_into": list(result.folded_into),
             "fold_results": [fold.to_dict() for fold in result.fold_results],
             "max_output_difference": result.max_output_difference,
         }
     return {"kind": kind, "vocab": vocab, "dim": dim, "seq_len": seq_len}, files, ids
+
+
+def scale_bytes(content: bytes) -> int:
+    """Bytes of the quantization scales (and zero points) of the gathered tables.
+
+    `inspect_model` counts a table's codes only; a table with one scale per row
+    (`"int8_rows"`: a float32 scale and an int64 zero point, `"int4_rows"`: a
+    float16 scale tensor) also stores these.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if k[0] != "_"}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    total = 0
+    for graph in model.subgraphs:
+        producers = {int(o): op for op in graph.operators for o in op.outputs}
+        for op in graph.operators:
+            name = names.get(codes[op.opcodeIndex])
+            if name not in ("GATHER", "EMBEDDING_LOOKUP"):
+                continue
+            index = int(op.inputs[0 if name == "GATHER" else 1])
+            source = producers.get(index)
+            if source is not None and names.get(codes[source.opcodeIndex]) == (
+                "DEQUANTIZE"
+            ):
+                index = int(source.inputs[0])
+            quantization = graph.tensors[index].quantization
+            if quantization is None:
+                continue
+            total += 4 * len(
+                quantization.scale if quantization.scale is not None else []
+            )
+            total += 8 * len(
+                quantization.zeroPoint if quantization.zeroPoint is not None else []
+            )
+            details = quantization.details
+            if details is not None and hasattr(details, "scales"):
+                data = model.buffers[graph.tensors[details.scales].buffer].data
+                total += 0 if data is None else len(data)
+    return int(total)
 
 
 # ---------------------------------------------------------------------- timing
@@ -287,6 +336,7 @@ def measure(paths: dict[str, str], ids, args) -> dict[str, list[float]]:
             "rounds": args.rounds,
             "runs": args.runs,
             "warmup": args.warmup,
+            "min_burst_s": args.min_burst_ms / 1e3,
             "progress": not args.no_progress,
         }
         (folder / "request.json").write_text(json.dumps(request))
@@ -322,12 +372,13 @@ def child(folder: Path) -> None:
     with tqdm(total=total, desc="timing", disable=not request["progress"]) as bar:
         for _ in range(request["rounds"]):
             for index in order.permutation(len(names)):
-                runner, times = runners[names[index]], np.empty(request["runs"])
-                for run in range(request["runs"]):
-                    runner.set_input(rows[run % len(rows)])
+                runner, times = runners[names[index]], []
+                deadline = time.perf_counter() + request["min_burst_s"]
+                while len(times) < request["runs"] or time.perf_counter() < deadline:
+                    runner.set_input(rows[len(times) % len(rows)])
                     start = time.perf_counter()
                     runner.invoke()
-                    times[run] = time.perf_counter() - start
+                    times.append(time.perf_counter() - start)
                 report[names[index]].append(float(np.median(times)))
                 bar.update()
     (folder / "report.json").write_text(json.dumps(report))
@@ -353,6 +404,7 @@ def settings(args) -> dict:
         "threads": 1,
         "rounds": args.rounds,
         "runs": args.runs,
+        "min_burst_ms": args.min_burst_ms,
         "warmup": args.warmup,
         "layouts": list(args.layouts),
     }
@@ -376,7 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 logger.info("%s: kept from %s", name, args.output)
                 continue
             description, files, ids = export(name, work, args.layouts)
-            p50 = measure({k: v["path"] for k, v in files.items()}, ids, args)
+            paths = {key: str(work / entry["file"]) for key, entry in files.items()}
+            p50 = measure(paths, ids, args)
             summarize(files, p50)
             report["models"][name] = {**description, "files": files}
             report["finished_at"] = harness.timestamp()
@@ -398,7 +451,8 @@ def write_markdown(report: dict, path: Path) -> None:
         f"{s['compression']}",
         "",
         f"Median over {s['rounds']} interleaved rounds of per-round p50 ratios "
-        f"({s['runs']} runs per file and round). Cells: latency relative to the "
+        f"(at least {s['runs']} runs and {s.get('min_burst_ms', 0):g} ms per file "
+        "and round). Cells: latency relative to the "
         "float32 baseline; in brackets, relative to post-training dynamic int8 of "
         "the baseline (the fastest peer). From `latency_layouts.json`, which also "
         "holds each file's operators, lookup tables and fold decision.",
@@ -425,12 +479,16 @@ def write_markdown(report: dict, path: Path) -> None:
                 + " | ".join(cells)
                 + " |"
             )
-        lines += ["", "| file | bytes | embedding bytes | p50 (µs) | operators |"]
-        lines.append("|---|---:|---:|---:|---|")
+        lines += [
+            "",
+            "| file | bytes | embedding bytes | their scales | p50 (µs) | operators |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
         for key, entry in files.items():
             lines.append(
                 f"| {key} | {entry['size_bytes']:,} | {entry['embedding_bytes']:,} | "
-                f"{entry['p50_us']:.1f} | {' '.join(entry['ops'])} |"
+                f"{entry.get('lookup_scale_bytes', 0):,} | {entry['p50_us']:.1f} | "
+                f"{' '.join(entry['ops'])} |"
             )
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
