@@ -233,13 +233,16 @@ def _fold_cost(embedding, consumer, chain) -> tuple[tuple[int, ...], str | None]
     else:
         macs = (width * dim + sum(sizes) // strides, after // strides)
     numbers = (before, after, *macs)
-    if after <= before and macs[1] <= macs[0]:
+    grows = []
+    if after > before:
+        grows.append(f"the weights from {before:,} to {after:,} parameters")
+    if macs[1] > macs[0]:
+        grows.append(f"the multiply-adds per token from {macs[0]:,} to {macs[1]:,}")
+    if not grows:
         return numbers, None
     return numbers, (
         f"folding into {type(consumer).__name__} {consumer.name!r} (a code {width} "
-        f"wide, an input {dim} wide) would grow the weights from {before:,} to "
-        f"{after:,} parameters or the multiply-adds per token from {macs[0]:,} to "
-        f"{macs[1]:,}"
+        f"wide, an input {dim} wide) would grow {' and '.join(grows)}"
     )
 
 
