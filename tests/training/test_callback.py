@@ -385,7 +385,10 @@ def test_embedding_factorization_learning_rate_options(learning_rate, expected, 
     split = EmbeddingFactorization(
         rank=2, at_epoch=1, learning_rate=learning_rate, bands=1
     )
-    model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
+    # The learning rate is installed with the fresh optimizer at the split:
+    # `split_now`, without tracing `fit` (the CALR of a split in `fit()` is checked
+    # in test_embedding_factorization_calr_paper_is_the_authors_fine_tuning_schedule).
+    split.split_now(model, steps_per_epoch=STEPS)
     rate = adapter.learning_rate_object(model.optimizer)
     assert type(model.optimizer) is keras.optimizers.SGD
     assert model.optimizer.momentum == 0.5
@@ -399,15 +402,13 @@ def test_embedding_factorization_learning_rate_options(learning_rate, expected, 
 
 @pytest.mark.parametrize("energy", [0.6, 1.0], ids=["energy0.6", "energy1.0_capped"])
 def test_embedding_factorization_rank_from_energy(energy, data, caplog):
-    x, y = data
+    # The rank is read from the table's spectrum at the split: `split_now`, without
+    # tracing `fit`.
     model = functional("gap")()
-    before = Snapshot(1)
+    table = np.array(find_layer(model, "embedding").embeddings)
     split = EmbeddingFactorization(energy=energy, at_epoch=1, bands=1)
     with caplog.at_level(logging.WARNING, logger="tflite_lowrank.training.callback"):
-        model.fit(
-            x, y, batch_size=BATCH, epochs=2, callbacks=[before, split], verbose=0
-        )
-    table = before.weights[before.table_index]
+        split.split_now(model, steps_per_epoch=STEPS)
     wanted = rank_for_energy(singular_values(table), energy)
     assert split.result.rank == min(wanted, 6)  # 6 = largest rank below 400 / 58
     assert ("would not save parameters" in caplog.text) == (wanted > 6)
@@ -558,7 +559,7 @@ def test_embedding_factorization_rejects_reuse_after_split(data):
     x, y = data
     model = functional("gap")()
     split = EmbeddingFactorization(rank=2, at_epoch=1, bands=1)
-    model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
+    split.split_now(model, steps_per_epoch=STEPS)  # as a split in `fit()` leaves it
     with pytest.raises(ValueError, match="already split layer 'embedding' at epoch 1"):
         model.fit(x, y, batch_size=BATCH, epochs=1, callbacks=[split], verbose=0)
 
@@ -567,7 +568,7 @@ def test_embedding_factorization_rejects_already_factorized_layer(data):
     x, y = data
     model = functional("gap")()
     split = EmbeddingFactorization(rank=2, at_epoch=1, bands=1)
-    model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[split], verbose=0)
+    split.split_now(model, steps_per_epoch=STEPS)  # as a split in `fit()` leaves it
     again = EmbeddingFactorization("embedding", rank=2, at_epoch=1, bands=1)
     with pytest.raises(ValueError, match="already a `LowRankEmbedding`"):
         model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[again], verbose=0)
