@@ -64,7 +64,12 @@ def split_and_save(model, layer_name, bands, path, rng):
 @pytest.mark.filterwarnings(KERAS_IO_BUILD_WARNING)
 @pytest.mark.parametrize(
     "bands, layer_class",
-    [(1, LowRankEmbedding), ("auto", BandedLowRankEmbedding)],
+    [
+        # Integration tier: a nested LowRankEmbedding also reloads in
+        # `test_load_model_without_compile` below.
+        pytest.param(1, LowRankEmbedding, marks=pytest.mark.integration),
+        ("auto", BandedLowRankEmbedding),
+    ],
     ids=["bands1", "banded"],
 )
 def test_load_model_reloads_nested_embedding_exactly(bands, layer_class, rng, tmp_path):

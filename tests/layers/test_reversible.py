@@ -162,25 +162,34 @@ def reversible_model(embedding_class, tie_weights):
     return build
 
 
-@pytest.mark.parametrize(
-    "embedding_class",
-    [
-        pytest.param(keras.layers.ReversibleEmbedding, id="keras"),
-        pytest.param(
-            getattr(getattr(keras_hub, "layers", None), "ReversibleEmbedding", None),
-            id="keras_hub",
-            marks=needs_keras_hub,
-        ),
-    ],
+_SPLITS = {  # id: bands, tie_weights, the class after the split
+    "bands1_tied": (1, True, ReversibleLowRankEmbedding),
+    "banded_tied": ("auto", True, ReversibleBandedLowRankEmbedding),
+    "banded_untied": ("auto", False, ReversibleBandedLowRankEmbedding),
+}
+_HUB_REVERSIBLE = getattr(
+    getattr(keras_hub, "layers", None), "ReversibleEmbedding", None
 )
+
+
 @pytest.mark.parametrize(
-    "bands, tie_weights, layer_class",
+    "embedding_class, bands, tie_weights, layer_class",
     [
-        (1, True, ReversibleLowRankEmbedding),
-        ("auto", True, ReversibleBandedLowRankEmbedding),
-        ("auto", False, ReversibleBandedLowRankEmbedding),
+        pytest.param(keras.layers.ReversibleEmbedding, *split, id=f"{name}-keras")
+        for name, split in _SPLITS.items()
+    ]
+    + [
+        # KerasHub's class (a subclass of Keras'): split once in the default tier;
+        # its banded splits are in the integration tier (Keras' class above).
+        pytest.param(
+            _HUB_REVERSIBLE,
+            *split,
+            id=f"{name}-keras_hub",
+            marks=[needs_keras_hub]
+            + ([] if name == "bands1_tied" else [pytest.mark.integration]),
+        )
+        for name, split in _SPLITS.items()
     ],
-    ids=["bands1_tied", "banded_tied", "banded_untied"],
 )
 def test_split_reversible_embedding_keeps_reverse(
     embedding_class, bands, tie_weights, layer_class, data, tmp_path
@@ -213,7 +222,12 @@ def keras_hub_classifier():
 
 
 @needs_keras_hub
-@pytest.mark.parametrize("bands", [1, "auto"], ids=["bands1", "banded"])
+@pytest.mark.parametrize(
+    "bands",
+    # Integration tier: one band (the banded case takes the same path, with bands).
+    [pytest.param(1, marks=pytest.mark.integration), "auto"],
+    ids=["bands1", "banded"],
+)
 def test_split_keras_hub_token_and_position_embedding(bands, data, tmp_path):
     model, split = split_keeps_function(
         keras_hub_classifier, "token_embedding", data, bands=bands

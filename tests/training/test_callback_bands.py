@@ -72,6 +72,10 @@ def test_split_with_bands_preserves_the_reconstructed_function(rng):
     assert 0.0 <= split.result.relative_error < 1.0
 
 
+# Integration tier: a training, a save and load and two conversions; banded
+# models reload in tests/layers/test_loading.py and convert in
+# tests/export/test_fold_banded.py.
+@pytest.mark.integration
 def test_banded_model_saves_loads_and_converts(rng, tmp_path):
     x, y = _data(rng)
     model = _dan()

@@ -261,6 +261,10 @@ def test_weighting_is_checked_in_the_constructor(kwargs, match):
     assert "Received: weighting=" in str(info.value)
 
 
+# Integration tier: a training, a save and load and three conversions; the weighted
+# split is checked above, the factors folding into a Conv1D in
+# tests/export/test_fold.py.
+@pytest.mark.integration
 def test_consumer_weighting_on_sequential_conv1d_converts(rng, tmp_path):
     x, y = _data(rng, vocab=2000)
     model = _sequential(keras.layers.Conv1D(6, 3), vocab=2000)

@@ -121,6 +121,10 @@ def test_fixed_basis_preserves_the_function_and_trains_only_the_codes(bands, rng
     ) == pytest.approx((1e-2, 1e-5, 0.8))
 
 
+# Integration tier: a training, a save and load and three conversions; the fixed
+# basis' config round trip is checked on the layers below, the conversions of
+# factorized models in tests/export/.
+@pytest.mark.integration
 def test_fixed_basis_saves_loads_and_converts(rng, tmp_path):
     x, y = _data(rng)
     model = _dan()
