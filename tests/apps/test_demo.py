@@ -1,12 +1,14 @@
 """Tests of `tflite_lowrank.apps.demo.run` and `tflite-lowrank demo`.
 
 The default tier checks the arguments and the run folder's guards through the command
-line in this process (the `cli` fixture). The integration tier runs the reduced demo
-through the real `python -m tflite_lowrank_cli demo` (`--quick`: 500 training texts,
-one epoch before and one after the split, real Rotten Tomatoes and GloVe) and checks
-the run folder it leaves, and runs the full default demo.
+line in this process (the `cli` fixture), and runs the demo there on a slice of the
+splits (60 training, 40 dev and 40 test texts). The integration tier runs the reduced
+demo through the real `python -m tflite_lowrank_cli demo` (`--quick`: 500 training
+texts, one epoch before and one after the split, real Rotten Tomatoes and GloVe) and
+checks the run folder it leaves, and runs the full default demo.
 """
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -460,3 +462,62 @@ def test_demo_full_default_run_keeps_accuracy_and_shrinks_the_model(tmp_path):
     rerun = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
     assert rerun["settings"]["max_train_samples"] == 500
     assert (output_dir / "notes.txt").read_text() == "mine"
+
+
+def test_demo_on_a_slice_of_the_data_writes_the_run_in_process(
+    tmp_path, monkeypatch, cli
+):
+    # The default tier's demo run: the command line in this process, on the first
+    # 60 training texts and 40 dev and test texts of the real splits (the quick demo
+    # on whole splits is in the integration tier above). Checks the streams, the run
+    # folder, results.json's layout and the files' contracts, not the accuracies.
+    from tflite_lowrank.apps.demo import training
+    from tflite_lowrank.data.datasets import TextSplit
+    from tflite_lowrank.litert import contract as _contract
+    from tflite_lowrank.litert import flatbuffer as _flatbuffer
+
+    def head(split, rows):
+        groups = None if split.groups is None else split.groups[:rows]
+        return TextSplit(list(split.texts[:rows]), split.labels[:rows], groups)
+
+    load_dataset = training.load_dataset
+
+    def sliced(name, **kwargs):
+        data = load_dataset(name, **kwargs)
+        return dataclasses.replace(
+            data, dev=head(data.dev, 40), test=head(data.test, 40)
+        )
+
+    monkeypatch.setattr(training, "load_dataset", sliced)
+    output_dir = tmp_path / "run"
+    completed = cli(
+        "demo", "--quick", "--max-train-samples", "60", "--output-dir", output_dir
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = completed.stdout.splitlines()
+    assert lines[0].startswith("| model | rank | weights | accuracy |")
+    for stem in demo.TFLITE_FILES:
+        assert any(line.startswith(f"| {stem}") for line in lines), stem
+    assert f"Run folder {output_dir}" in completed.stdout
+    assert "[1/6]" in completed.stderr and "[6/6] done" in completed.stderr
+    assert "Epoch 1/2" in completed.stderr and "Epoch 1/2" not in completed.stdout
+    assert sorted(path.name for path in output_dir.iterdir()) == sorted(demo.RUN_FILES)
+    assert [path.name for path in tmp_path.iterdir()] == [output_dir.name]
+    results = json.loads((output_dir / demo.RESULTS_JSON).read_text(encoding="utf-8"))
+    assert results["format_version"] == demo.RESULTS_FORMAT_VERSION
+    assert results["settings"]["max_train_samples"] == 60
+    assert (results["data"]["num_train"], results["data"]["num_test"]) == (60, 40)
+    assert list(results["models"]) == list(demo.TFLITE_FILES)
+    for stem, model in results["models"].items():
+        assert set(model) == _MODEL_KEYS, stem
+        assert model["size_bytes"] == (output_dir / model["file"]).stat().st_size
+        info = _flatbuffer.inspect_model((output_dir / model["file"]).read_bytes())
+        assert _contract.contract_problems(info) == [], stem
+    models = results["models"]
+    for quantization in ("float32", "dynamic"):
+        compressed = models[f"compressed_{quantization}"]
+        assert (
+            compressed["size_bytes"] < models[f"baseline_{quantization}"]["size_bytes"]
+        )
+    lines = (output_dir / "test.tsv").read_text(encoding="utf-8").split("\n")
+    assert len(lines) - 1 == 40
