@@ -62,9 +62,12 @@ TINY_VOCAB, TINY_SEQ_LEN = 50, 5
 def tiny_dan_files(tmp_path_factory):
     """A folder with a tiny DAN built once per session, to read and not to change
     (copy a file into `tmp_path` first): `dan.keras` (`build_dan`, vocabulary 50,
-    5 token ids, embedding 8, 2 classes, seed 0) and `dan.tflite`, its float32
-    conversion."""
+    5 token ids, embedding 8, 2 classes, seed 0), `dan.tflite`, its float32
+    conversion, `data.npz` (`token_ids`: 30 rows of ids in [2, 50), every other row
+    padded after 3 ids; `labels`: the classes `dan.tflite` predicts for them) and
+    `vocab.txt` (`<pad>`, `<unk>`, `w0` ... `w47`, one a line)."""
     import keras
+    from ai_edge_litert.interpreter import Interpreter
 
     from tflite_lowrank.export.converter import convert_to_tflite
     from tflite_lowrank.models.paper import build_dan
@@ -74,6 +77,16 @@ def tiny_dan_files(tmp_path_factory):
     dan = build_dan(TINY_VOCAB, 2, seq_len=TINY_SEQ_LEN, embedding_dim=8)
     dan.save(folder / "dan.keras")
     convert_to_tflite(dan, folder / "dan.tflite")
+    ids = np.random.default_rng(0).integers(2, TINY_VOCAB, size=(30, TINY_SEQ_LEN))
+    ids = ids.astype(np.int32)
+    ids[::2, 3:] = 0
+    runner = Interpreter(model_path=str(folder / "dan.tflite")).get_signature_runner(
+        "serving_default"
+    )
+    labels = [np.argmax(runner(token_ids=row[None])["output_0"]) for row in ids]
+    np.savez(folder / "data.npz", token_ids=ids, labels=np.array(labels))
+    words = ["<pad>", "<unk>", *(f"w{index}" for index in range(TINY_VOCAB - 2))]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
     return folder
 
 

@@ -25,19 +25,15 @@ VOCAB, SEQ_LEN = 50, 5
 WORDS = [f"w{index}" for index in range(VOCAB - 2)]
 
 
-def predictions(path, token_ids):
-    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
-    return np.array(
-        [np.argmax(runner(token_ids=row[None, :])["output_0"]) for row in token_ids]
-    )
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, tiny_dan_files):
     """Tiny models, converted files and data files, shared by the module."""
     folder = tmp_path_factory.mktemp("cli")
     shutil.copy(tiny_dan_files / "dan.keras", folder / "dan.keras")
     shutil.copy(tiny_dan_files / "dan.tflite", folder / "a.tflite")
+    # Labelled by a.tflite's predictions: the reference is always right.
+    shutil.copy(tiny_dan_files / "data.npz", folder / "data.npz")
+    shutil.copy(tiny_dan_files / "vocab.txt", folder / "vocab.txt")
 
     keras.utils.set_random_seed(0)
     token_ids = keras.Input((SEQ_LEN,), dtype="int32", name="token_ids")
@@ -46,10 +42,8 @@ def workdir(tmp_path_factory, tiny_dan_files):
     lowrank = keras.Model(token_ids, keras.layers.Dense(2)(x))  # Ends in logits.
     lowrank.save(folder / "lowrank.keras")
 
-    rng = np.random.default_rng(0)
-    ids = rng.integers(2, VOCAB, size=(30, SEQ_LEN)).astype(np.int32)
-    ids[::2, 3:] = 0
-    labels = predictions(folder / "a.tflite", ids)  # The reference is always right.
+    with np.load(folder / "data.npz") as data:
+        ids, labels = data["token_ids"], data["labels"]
     # b.tflite always predicts the class the labels hold least: a sure accuracy drop.
     constant = build_dan(VOCAB, 2, seq_len=SEQ_LEN, embedding_dim=8)
     minority = int(np.argmin(np.bincount(labels, minlength=2)))
@@ -58,11 +52,9 @@ def workdir(tmp_path_factory, tiny_dan_files):
     probs.bias.assign(np.where(np.arange(2) == minority, 20.0, -20.0).astype("float32"))
     convert_to_tflite(constant, folder / "b.tflite")
 
-    np.savez(folder / "data.npz", token_ids=ids, labels=labels)
     np.savez(folder / "unlabeled.npz", token_ids=ids)
     np.savez(folder / "bad_ids.npz", token_ids=np.full((2, SEQ_LEN), VOCAB))
     np.savez(folder / "no_ids.npz", ids=ids)
-    (folder / "vocab.txt").write_text("\n".join(["<pad>", "<unk>", *WORDS]) + "\n")
     (folder / "labels.txt").write_text("negative\npositive\n")
     (folder / "data.tsv").write_text(
         "positive\tw1 w2 w3, W4!\nnegative\tw7 unknown w9\npositive\tw10\n"
