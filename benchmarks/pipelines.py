@@ -42,18 +42,26 @@ at_epoch=<the protocol's split>)` with the callback's learning rate (its default
   `train_basis=False`;
 - `hedged`: `recipe="hedged"` (consumer-weighted, codes at the table's scale, the
   basis trained at a tenth of the codes' rate: `basis_learning_rate=0.1`);
+- `hedged_03`: `recipe="hedged", basis_learning_rate=0.3` (the hedge nearer a
+  trained basis);
+- `slow_basis`: the defaults with `basis_learning_rate=0.3` (plain SVD, the basis
+  trained at 0.3 of the codes' rate);
+- `qat_int4`, `qat_int4_rows`: the defaults with `quantization_aware="int4"` or
+  `"int4_rows"` (the codes retrained on the grid of that file, which is measured);
+- `default_p08`: the defaults at `compression=0.8` (for the 5% target);
 - `small_scratch` (control, `user` only): the same model with a
   `tl.LowRankEmbedding` of rank `tl.rank_for_compression(V, D, 0.9)` trained from
   random initialization for the same epochs, no split.
 
 Each trained model is converted with `tl.convert_to_tflite` to float32, dynamic
-int8 (`quantization="dynamic"`) and 4-bit (`"int4"`) files, and each file is
-scored on the dev and the test rows in LiteRT (`ai_edge_litert` Interpreter, 1
-thread). One JSON line per finished (dataset, model, protocol, recipe, seed) goes
-to `results/pipelines.jsonl` (appended and fsync'ed; a restart skips finished
-keys, so the run can be killed at any moment). The work is breadth first: seed 0
-of every pipeline and recipe, then seed 1, and so on. `--report` writes
-`results/pipelines.md`, `results/pipelines_summary.json` and
+int8 (`quantization="dynamic"`), 4-bit (`"int4"`, one scale per column) and, in
+the runs added with `qat_*`, `"int4_rows"` files (4-bit, one scale per row), and
+each file is scored on the dev and the test rows in LiteRT (`ai_edge_litert`
+Interpreter, 1 thread). One JSON line per finished (dataset, model, protocol,
+recipe, seed) goes to `results/pipelines.jsonl` (appended and fsync'ed; a restart
+skips finished keys, so the run can be killed at any moment). The work is
+breadth first: seed 0 of every pipeline and recipe, then seed 1, and so on.
+`--report` writes `results/pipelines.md`, `results/pipelines_summary.json` and
 `results/pipelines.png` (also written after every run). Test accuracy is only
 reported, never used for choosing.
 
@@ -123,12 +131,25 @@ RECIPES: dict[str, dict] = {
     "calibrated_fixed": {"train_basis": False},  # + calibration_data
     "hedged": {"recipe": "hedged"},
     "small_scratch": {},
+    "hedged_03": {"recipe": "hedged", "basis_learning_rate": 0.3},
+    "slow_basis": {"basis_learning_rate": 0.3},
+    "qat_int4": {"quantization_aware": "int4"},
+    "qat_int4_rows": {"quantization_aware": "int4_rows"},
+    "default_p08": {"compression": 0.8},
 }
-CANDIDATES = ("default", "consumer_fixed", "single", "calibrated_fixed", "hedged")
+CANDIDATES = (
+    *("default", "consumer_fixed", "single", "calibrated_fixed", "hedged"),
+    *("hedged_03", "slow_basis"),
+)
 """The recipes a default is chosen among (`small_scratch` is a control)."""
 CONTROL_PROTOCOLS = {"small_scratch": ("user",)}
 """Recipes run under some protocols only."""
-MODES = {"float32": "float32", "int8": "dynamic", "int4": "int4"}
+MODES = {
+    "float32": "float32",
+    "int8": "dynamic",
+    "int4": "int4",
+    "int4_rows": "int4_rows",
+}
 """File variant -> `convert_to_tflite(quantization=...)`."""
 REFERENCE = ("baseline", "float32")
 """Deltas are taken against the uncompressed model's float32 file."""
@@ -372,11 +393,12 @@ def split_callback(protocol: Protocol, recipe: str, seed: int, coordinate=()):
     import tflite_lowrank as tl
 
     options = dict(RECIPES[recipe])
+    compression = options.pop("compression", COMPRESSION)
     if recipe == "calibrated_fixed":
         options["calibration_data"] = calibration_sample(protocol.data, seed)
     return tl.EmbeddingFactorization(
         "embedding",
-        compression=COMPRESSION,
+        compression=compression,
         at_epoch=protocol.split_epoch,
         verbose=0,
         coordinate_with=list(coordinate),
@@ -659,15 +681,16 @@ def run_one(key: dict, protocol: Protocol, state: dict, work: Path, smoke: bool)
     trained = protocol.train(protocol, key["model"], key["seed"], key["recipe"], state)
     files = measure_files(trained.model, data, work)
     compressed = key["recipe"] != "baseline"
+    compression = RECIPES[key["recipe"]].get("compression", COMPRESSION)
     return {
         **key,
-        "compression": COMPRESSION if compressed else None,
+        "compression": compression if compressed else None,
         "vocab_size": data.vocab_size,
         "seq_len": data.seq_len,
         "train_rows": len(data.x_train),
         "dev_rows": len(data.x_dev),
         "test_rows": len(data.x_test),
-        "rank": tl.rank_for_compression(data.vocab_size, GLOVE_DIM, COMPRESSION),
+        "rank": tl.rank_for_compression(data.vocab_size, GLOVE_DIM, compression),
         "batch_size": protocol.batch_size,
         "epochs": protocol.epochs,
         "split_epoch": protocol.split_epoch,
@@ -1149,9 +1172,10 @@ def report(rows: list[dict], output: Path) -> None:
         "file (bytes of the stored table or factors over the file's bytes, from "
         "`ConversionResult`).",
         "",
-        "| dataset | model | protocol | recipe | float32 bytes | int8 bytes "
-        "| int4 bytes | embedding share (int8) | Δ test float32 | Δ test int4 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | model | protocol | recipe | "
+        + " | ".join(f"{v} bytes" for v in MODES)
+        + " | embedding share (int8) | Δ test float32 | Δ test int4 |",
+        "|---|---|---|---|" + "---|" * len(MODES) + "---|---|---|",
     ]
     for pipeline in pipelines:
         for recipe in sorted(
@@ -1173,14 +1197,141 @@ def report(rows: list[dict], output: Path) -> None:
                     else f"{_pm_test(got['float32'])} | {_pm_test(got['int4'])} |"
                 )
             )
+    targets = target_table(rows)
+    lines += target_lines(targets)
     lines.append("")
     _write_text(folder / f"{stem}.md", "\n".join(lines))
-    summary = {"cells": cells, "choice": choice, "runs": len(rows)}
+    summary = {"cells": cells, "choice": choice, "targets": targets, "runs": len(rows)}
     _write_text(folder / f"{stem}_summary.json", json.dumps(summary, indent=1) + "\n")
     try:
         plot(cells, pipelines, folder / f"{stem}.png")
     except ModuleNotFoundError as error:
         logger.warning("No plot: %s", error)
+
+
+TARGETS = (
+    {
+        "target": "<= 1.0 pt at <= 2.5% of the table's bytes",
+        "max_drop": 1.0,
+        "budget": 0.025,
+        "options": (("default", "int8"), ("qat_int4_rows", "int4_rows")),
+    },
+    {
+        "target": "<= 1.5 pt at <= 1.3% (4-bit)",
+        "max_drop": 1.5,
+        "budget": 0.013,
+        "options": (("default", "int4"), ("qat_int4", "int4")),
+    },
+    {
+        "target": "<= 0.5 pt at <= 5%",
+        "max_drop": 0.5,
+        "budget": 0.05,
+        "options": (("default_p08", "int8"), ("default", "int8")),
+    },
+)
+"""The issue's targets and the (recipe, file) pairs measured against each: the
+embedding's bytes in the file over the baseline float32 file's table bytes must be
+within `budget`, and the mean test drop (paired by seed) at most `max_drop`."""
+
+
+def target_table(rows: list[dict]) -> list[dict]:
+    """Per target, option and pipeline: the share of the table's bytes, Δ dev and
+    Δ test (mean over the seeds with a baseline), and whether the target is met."""
+    by_key = {store.run_key(r, KEY): r for r in rows}
+    pipelines = sorted({(r["dataset"], r["model"], r["protocol"]) for r in rows})
+    table = []
+    for target in TARGETS:
+        for recipe, variant in target["options"]:
+            for dataset, model, protocol in pipelines:
+                head = {"dataset": dataset, "model": model, "protocol": protocol}
+                shares, deltas = [], {"dev": [], "test": []}
+                for row in rows:
+                    if row["recipe"] != recipe or any(
+                        row[k] != v for k, v in head.items()
+                    ):
+                        continue
+                    base = by_key.get(
+                        store.run_key(
+                            {**head, "recipe": REFERENCE[0], "seed": row["seed"]},
+                            KEY,
+                        )
+                    )
+                    file = row["files"].get(variant, {})
+                    if base is None or "bytes" not in file:
+                        continue
+                    table_bytes = base["files"][REFERENCE[1]]["embedding_bytes"]
+                    shares.append(file["embedding_bytes"] / table_bytes)
+                    for split in deltas:
+                        deltas[split].append(
+                            _accuracy(row, variant, split)
+                            - _accuracy(base, REFERENCE[1], split)
+                        )
+                if not shares:
+                    continue
+                test = statistics.fmean(deltas["test"])
+                share = statistics.median(shares)
+                table.append(
+                    {
+                        "target": target["target"],
+                        "recipe": recipe,
+                        "variant": variant,
+                        "pipeline": f"{dataset}/{model}/{protocol}",
+                        "seeds": len(shares),
+                        "share": share,
+                        "dev_delta": statistics.fmean(deltas["dev"]),
+                        "test_delta": test,
+                        "test_se": _se(deltas["test"]),
+                        "met": share <= target["budget"]
+                        and test >= -target["max_drop"],
+                    }
+                )
+    return table
+
+
+def target_lines(table: list[dict]) -> list[str]:
+    """The targets section of the report: a summary and the per-pipeline table."""
+    if not table:
+        return []
+    lines = [
+        "",
+        "## The targets",
+        "",
+        "Each target against the (recipe, file) pairs measured for it: the "
+        "embedding's bytes in the file over the uncompressed float32 table's bytes "
+        "(median over seeds), and the file's accuracy minus the baseline float32 "
+        "file's, paired by seed (mean over the seeds run; test ± standard error). A "
+        "pipeline meets the target when the share is within the budget and the mean "
+        "test drop within the limit. `qat_*`: `quantization_aware=` the file's "
+        "mode; `default_p08`: the defaults at `compression=0.8`.",
+        "",
+        "| target | recipe, file | pipelines met | worst pipeline (Δ test) | "
+        "share of the table (median) |",
+        "|---|---|---|---|---|",
+    ]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for entry in table:
+        groups[(entry["target"], entry["recipe"], entry["variant"])].append(entry)
+    for (target, recipe, variant), entries in groups.items():
+        worst = min(entries, key=lambda e: e["test_delta"])
+        met = sum(e["met"] for e in entries)
+        share = statistics.median(e["share"] for e in entries)
+        lines.append(
+            f"| {target} | {recipe}, {variant} | {met} / {len(entries)} | "
+            f"{worst['pipeline']} ({worst['test_delta']:+.2f}) | {100 * share:.2f}% |"
+        )
+    lines += [
+        "",
+        "| target | recipe, file | pipeline | seeds | share | Δ dev | Δ test | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in table:
+        lines.append(
+            f"| {e['target']} | {e['recipe']}, {e['variant']} | {e['pipeline']} | "
+            f"{e['seeds']} | {100 * e['share']:.2f}% | {e['dev_delta']:+.2f} | "
+            f"{_pm(e['test_delta'], e['test_se'], n=e['seeds'])} | "
+            f"{'yes' if e['met'] else 'no'} |"
+        )
+    return lines
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -1238,6 +1389,11 @@ def plot(cells: list[dict], pipelines: list[tuple], path: Path) -> None:
                 "tab:red",
                 "tab:purple",
                 "tab:gray",
+                "tab:brown",
+                "tab:pink",
+                "tab:olive",
+                "tab:cyan",
+                "black",
             ),
             strict=True,
         )

@@ -22,7 +22,10 @@ from tflite_lowrank_cli.inputs import (
     _positive_int,
 )
 
-_QUANTIZATION_CHOICES = ("float32", "dynamic", "float16", "int8", "int4")
+_QUANTIZATION_CHOICES = (
+    *("float32", "dynamic", "float16", "int8", "int4"),
+    *("int8_rows", "int4_rows"),
+)
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,9 +85,10 @@ def _add_convert_parser(subparsers) -> None:
         default="float32",
         help=(
             "float32 (none), dynamic (int8 weights), float16 (float16 weights), "
-            "int8 (full integer, needs --representative-data) or int4 (4-bit "
-            "embedding table, int8 matrix weights, Conv1D included). Default: "
-            "float32."
+            "int8 (full integer, needs --representative-data), int4 (4-bit "
+            "embedding table, int8 matrix weights, Conv1D included), int8_rows or "
+            "int4_rows (int8 or 4-bit codes with one scale per row, read by "
+            "EMBEDDING_LOOKUP). Default: float32."
         ),
     )
     parser.add_argument(

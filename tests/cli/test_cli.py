@@ -124,6 +124,20 @@ def test_cli_convert_int4_without_folding(workdir, cli):
     assert result["folded_into"] == []  # Folding is on unless switched off.
 
 
+@pytest.mark.parametrize("mode", ["int8_rows", "int4_rows"])
+def test_cli_convert_writes_native_row_lookups(tmp_path, cli, mode):
+    # A table of 1024 values or more (smaller ones stay float32 GATHERs).
+    build_dan(600, 2, seq_len=SEQ_LEN, embedding_dim=8).save(tmp_path / "d.keras")
+    output = tmp_path / f"dan_{mode}.tflite"
+    completed = cli(
+        "convert", tmp_path / "d.keras", output, "--quantization", mode, "--json"
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["quantization"] == mode
+    assert "EMBEDDING_LOOKUP" in result["ops"]
+
+
 def test_cli_convert_int8_with_tsv_representative_data(workdir, cli):
     output = workdir / "lowrank_int8.tflite"
     completed = cli(

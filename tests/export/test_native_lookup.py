@@ -13,9 +13,9 @@ from tflite_lowrank.export import convert_to_tflite
 from tflite_lowrank.export.native_lookup import (
     NATIVE_LOOKUP_MODES,
     native_lookup_tables,
-    quantize_rows,
 )
 from tflite_lowrank.factorization import banded_svd
+from tflite_lowrank.factorization.quantization import quantize_rows
 from tflite_lowrank.layers.lookup import lookup_table_shapes
 from tflite_lowrank.litert import inspect_model
 from tflite_lowrank.litert import interpreter as _interpreter

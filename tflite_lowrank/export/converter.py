@@ -41,10 +41,9 @@ atomically, so a failed or interrupted conversion never leaves a partial or clob
 file.
 
 The steps live in private modules of `tflite_lowrank.export`: `keras_model` (the
-`.keras` file, input length, layers; `load_keras_model`, `model_seq_len` and
-`model_input_names` are re-exported here), `contract` (the wrapper and its outputs),
-`parity` (the check against Keras), `tf_converter`, `int4`, `storage` (the decision
-per weight), `fold` and `result` (`ConversionResult`, re-exported here).
+`.keras` file, input length, layers), `contract` (the wrapper and its outputs),
+`parity` (the check against Keras), `baked_codes` (codes trained on a file's grid),
+`tf_converter`, `int4`, `storage`, `fold` and `result`.
 """
 
 from __future__ import annotations
@@ -57,6 +56,7 @@ import keras
 import numpy as np
 
 from tflite_lowrank.errors import OutputMismatchError as OutputMismatchError
+from tflite_lowrank.export.baked_codes import baked_codes
 from tflite_lowrank.export.contract import _contract_wrapper, _resolve_inputs
 from tflite_lowrank.export.keras_model import _embedding_layers, _recurrent_layers
 from tflite_lowrank.export.keras_model import load_keras_model as load_keras_model
@@ -219,27 +219,30 @@ def convert_to_tflite(
         )
     # 2. The batch-1 wrapper and the rows used to check the converted file. The
     # expected outputs come from `model` itself, so the check covers the folding.
-    converted, fold_results = _folded(model) if fold_projection else (model, ())
-    recurrent = _recurrent_layers(converted)
-    wrapper, heads = _contract_wrapper(
-        converted, seq_len, keep_logits, check_rows, inputs
-    )
-    check = _check_labels(check, heads)
-    rows = check.rows if check is not None else check_rows
-    expected = _expected_outputs(_keras_outputs(model, rows), heads)
+    with baked_codes(model, mode):
+        converted, fold_results = _folded(model) if fold_projection else (model, ())
+        recurrent = _recurrent_layers(converted)
+        wrapper, heads = _contract_wrapper(
+            converted, seq_len, keep_logits, check_rows, inputs
+        )
+        check = _check_labels(check, heads)
+        rows = check.rows if check is not None else check_rows
+        expected = _expected_outputs(_keras_outputs(model, rows), heads)
 
-    # 3. Conversion.
-    unrolled = tuple(layer.name for layer in recurrent) if mode == "int8" else ()
-    if unrolled:
-        logger.info(
-            "Unrolling %s over %d steps for int8 calibration.", list(unrolled), seq_len
-        )
-    with _unrolled(recurrent if mode == "int8" else ()):
-        content = _run_converter(
-            wrapper,
-            "float32" if mode in ("int4", *NATIVE_LOOKUP_MODES) else mode,
-            representative_data,
-        )
+        # 3. Conversion.
+        unrolled = tuple(layer.name for layer in recurrent) if mode == "int8" else ()
+        if unrolled:
+            logger.info(
+                "Unrolling %s over %d steps for int8 calibration.",
+                list(unrolled),
+                seq_len,
+            )
+        with _unrolled(recurrent if mode == "int8" else ()):
+            content = _run_converter(
+                wrapper,
+                "float32" if mode in ("int4", *NATIVE_LOOKUP_MODES) else mode,
+                representative_data,
+            )
     decisions: dict[str, str] = {}
     if mode == "int4":
         content, decisions = _int4_content(content)

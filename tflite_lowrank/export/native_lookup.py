@@ -29,6 +29,9 @@ Other matrix weights of
 ones stay float32, as in `"dynamic"`: on a DAN, hybrid int8 `FULLY_CONNECTED`s of a
 few hundred weights cost a quarter of its latency).
 
+The levels and scales are `tflite_lowrank.factorization.quantization`'s, the grid the
+factorized layers' quantization-aware training rounds to.
+
 Imports NumPy, `flatbuffers` and `ai_edge_litert` (and `ai_edge_quantizer` for the
 int8 matrix weights) only.
 """
@@ -47,13 +50,18 @@ from tflite_lowrank.export.int4 import (
     _name,
     int8_matrix_weights,
 )
+from tflite_lowrank.factorization.quantization import (
+    LEVELS,
+    ROW_QUANTIZATION,
+    quantize_rows,
+)
 
 logger = logging.getLogger(__name__)
 
 NATIVE_LOOKUP_MODES = ("int8_rows", "int4_rows")
 """The `convert_to_tflite(quantization=...)` modes written by this module."""
-_BITS = {"int8_rows": 8, "int4_rows": 4}
-_LEVELS = {8: 127, 4: 7}
+_BITS = ROW_QUANTIZATION
+_LEVELS = LEVELS
 # Tables below this many elements stay float32 GATHERs (as in "dynamic").
 _MIN_ELEMENTS = 1024
 # Bytes of one row's scale: float32 scale + int64 zero point (int8), float16 (int4).
@@ -150,24 +158,6 @@ def native_lookup_tables(
         "Stored %d table(s) for EMBEDDING_LOOKUP: %s", len(rewritten), rewritten
     )
     return bytes(builder.Output()), tuple(rewritten)
-
-
-def quantize_rows(values: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric per-row levels and scales: `values ~= levels * scales[:, None]`.
-
-    The scale is `max|row| / 127` (8 bits) or `/ 7` (4 bits), in float32 for 8 bits
-    and float16 for 4 bits (what the file stores); an all-zero row gets scale 1.
-
-    >>> levels, scales = quantize_rows(np.array([[0.5, -1.0], [0.0, 0.0]]), 4)
-    >>> levels.tolist(), scales.dtype.name
-    ([[4, -7], [0, 0]], 'float16')
-    """
-    top = _LEVELS[bits]
-    peak = np.abs(values).max(axis=1).astype(np.float64)
-    scales = np.where(peak > 0, peak / top, 1.0)
-    scales = scales.astype(np.float16 if bits == 4 else np.float32)
-    levels = np.clip(np.rint(values / scales.astype(np.float64)[:, None]), -top, top)
-    return levels.astype(np.int8), scales
 
 
 def _pack_int4(levels: np.ndarray) -> bytes:

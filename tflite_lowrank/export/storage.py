@@ -1,9 +1,9 @@
 """How each weight of a converted file is stored, and why: `ConversionResult.weights`.
 
 Private helpers of `tflite_lowrank.export.converter`. `_int4_content` writes an
-`"int4"` file from the float32 one (int8 matrix weights, then 4-bit tables; each
-weight only when that makes it smaller, and never a file larger than the float32
-one). `_weight_decisions` reads every weight of the written file
+`"int4"` file from the float32 one (int8 matrix weights of 1024 values or more,
+then 4-bit tables; each weight only when that makes it smaller, and never a file
+larger than the float32 one). `_weight_decisions` reads every weight of the written file
 (`litert.weights.weight_storage`) and says why it is stored the way it is.
 """
 
@@ -27,7 +27,11 @@ def _int4_content(content: bytes) -> tuple[bytes, dict[str, str]]:
     """The `"int4"` file from the float32 one, and the int8 decision per weight."""
     from tflite_lowrank.export import int4 as _int4
 
-    int8_content, decisions = _int4.int8_matrix_weights(content)
+    # As in "dynamic": a hybrid int8 kernel costs more time than it saves on a
+    # weight of a few hundred values (a DAN's hidden layers).
+    int8_content, decisions = _int4.int8_matrix_weights(
+        content, min_elements=_MIN_ELEMENTS
+    )
     quantized, _ = _int4.quantize_gather_tables_int4(
         int8_content, min_elements=_MIN_ELEMENTS
     )

@@ -9,7 +9,13 @@ import numpy as np
 from keras import ops
 
 from tflite_lowrank.factorization.bands import band_slices, check_ranks
-from tflite_lowrank.layers.lookup import lookup_codes, select_codes
+from tflite_lowrank.factorization.quantization import check_code_quantization
+from tflite_lowrank.layers.lookup import (
+    fake_quantize_rows,
+    fake_quantize_table,
+    lookup_codes,
+    select_codes,
+)
 from tflite_lowrank.layers.low_rank import check_train_basis
 from tflite_lowrank.utils.checks import python_number
 
@@ -72,6 +78,10 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         train_basis: Boolean. If `False`, every `embeddings_b_i` is a fixed basis
             (a non-trainable weight) and training moves only the words' codes in
             the `embeddings_a_i`, as in `LowRankEmbedding`. Defaults to `True`.
+        code_quantization: `None`, `"int8_rows"`, `"int4_rows"` or `"int4"`.
+            Quantization-aware training, as in `LowRankEmbedding`: each
+            `embeddings_a_i`'s codes are rounded to that file's grid (per row, or
+            per column of each band's table for `"int4"`). Defaults to `None`.
         **kwargs: Base layer arguments such as `name`, `dtype` and `trainable`.
 
     Input shape:
@@ -108,9 +118,11 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         mask_zero: bool = False,
         projection: bool = True,
         train_basis: bool = True,
+        code_quantization: str | None = None,
         **kwargs,
     ):
         check_train_basis(train_basis)
+        code_quantization = check_code_quantization(code_quantization)
         # NumPy integers are stored as Python ones, for `get_config` (JSON).
         input_dim, output_dim = python_number(input_dim), python_number(output_dim)
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
@@ -131,6 +143,7 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         self.mask_zero = mask_zero
         self.projection = projection
         self.train_basis = train_basis
+        self.code_quantization = code_quantization
         self.supports_masking = mask_zero
         self.autocast = False
 
@@ -192,19 +205,22 @@ class BandedLowRankEmbedding(keras.layers.Layer):
         if inputs.dtype not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
         inputs = self._checked_ids(inputs)
+        tables = [
+            fake_quantize_table(a, self.code_quantization) for a in self.embeddings_a
+        ]
         if training:
-            codes = select_codes(
-                inputs, self._slices, self.embeddings_a, self.compute_dtype
-            )
+            codes = select_codes(inputs, self._slices, tables, self.compute_dtype)
         else:
             codes = lookup_codes(
                 inputs,
                 self.input_dim,
                 self.boundaries,
                 self.ranks,
-                self.embeddings_a,
+                tables,
                 self.compute_dtype,
             )
+        # One band's block of a row is non-zero: its peak is the band row's.
+        codes = fake_quantize_rows(codes, self.code_quantization)
         if not self.projection:
             return codes
         stacked = [ops.cast(b, self.compute_dtype) for b in self.embeddings_b]
@@ -370,4 +386,5 @@ class BandedLowRankEmbedding(keras.layers.Layer):
             "mask_zero": self.mask_zero,
             "projection": self.projection,
             "train_basis": self.train_basis,
+            "code_quantization": self.code_quantization,
         }

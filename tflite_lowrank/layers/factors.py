@@ -134,17 +134,24 @@ def _weighted_factors(table, *, rank, bands, token_counts, svd_method, covarianc
     return Factors(pairs, plan.boundaries, relative_error(table, pairs, slices))
 
 
-def install_factors(layer, factors: Factors, train_basis: bool = True) -> None:
+def install_factors(
+    layer,
+    factors: Factors,
+    train_basis: bool = True,
+    code_quantization: str | None = None,
+) -> None:
     """Swaps the `Embedding` `layer` in place for the layer holding `factors`.
 
-    With `train_basis=False` the bases `embeddings_b*` are not trainable.
+    With `train_basis=False` the bases `embeddings_b*` are not trainable; with
+    `code_quantization` (a `convert_to_tflite` mode) the layer looks up its codes
+    rounded to that file's grid (quantization-aware training).
     """
     if not factors.boundaries:
         ((a, b),) = factors.pairs
-        _factorize_in_place(layer, a, b, train_basis)
+        _factorize_in_place(layer, a, b, train_basis, code_quantization)
     else:
         _factorize_banded_in_place(
-            layer, factors.boundaries, factors.pairs, train_basis
+            layer, factors.boundaries, factors.pairs, train_basis, code_quantization
         )
 
 

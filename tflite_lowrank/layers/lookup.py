@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from tflite_lowrank.factorization.layout import lookup_steps
+from tflite_lowrank.factorization.quantization import LEVELS, ROW_QUANTIZATION
 
 
 def select_codes(inputs, slices: Sequence[slice], tables: Sequence, dtype):
@@ -53,6 +54,55 @@ def select_codes(inputs, slices: Sequence[slice], tables: Sequence, dtype):
             code = ops.where(ops.expand_dims(inside, -1), code, 0.0)
         codes.append(code)
     return codes[0] if len(codes) == 1 else ops.concatenate(codes, axis=-1)
+
+
+def fake_quantize_rows(codes, mode: str):
+    """Looked-up `codes` rounded to their per-row grid (the last axis is the row)
+    for `mode` `"int8_rows"` or `"int4_rows"`, with the straight-through gradient:
+    the forward pass reads the values that file stores (`factorization.quantization`:
+    scale `max|row| / 127` in float32, or `/ 7` rounded to float16), the backward
+    pass the identity. Any other mode returns `codes` as they are.
+
+    Example:
+
+    >>> codes = np.array([[0.5, -1.0]], "float32")
+    >>> fake_quantize_rows(codes, "int4_rows").numpy().tolist()
+    [[0.5712890625, -0.999755859375]]
+    """
+    if mode not in ROW_QUANTIZATION:
+        return codes
+    bits = ROW_QUANTIZATION[mode]
+    codes = ops.convert_to_tensor(codes)
+    peak = ops.max(ops.abs(codes), axis=-1, keepdims=True)
+    scale = _scale(peak, LEVELS[bits])
+    if bits == 4:
+        scale = ops.cast(ops.cast(scale, "float16"), codes.dtype)
+    return _rounded(codes, scale, LEVELS[bits])
+
+
+def fake_quantize_table(table, mode: str):
+    """A code table (rows x rank) rounded to its per-column 4-bit grid for `mode`
+    `"int4"` (scale `max|column| / 7`), with the straight-through gradient; any other
+    mode returns `table` as it is.
+
+    >>> fake_quantize_table(np.array([[0.5], [-1.0]], "float32"), "int4").numpy()
+    array([[ 0.5714286],
+           [-1.       ]], dtype=float32)
+    """
+    if mode != "int4":
+        return table
+    table = ops.convert_to_tensor(table)
+    peak = ops.max(ops.abs(table), axis=0, keepdims=True)
+    return _rounded(table, _scale(peak, LEVELS[4]), LEVELS[4])
+
+
+def _scale(peak, top: int):
+    return ops.where(peak > 0, peak / top, ops.ones_like(peak))
+
+
+def _rounded(values, scale, top: int):
+    levels = ops.clip(ops.round(values / scale), -top, top)
+    return values + ops.stop_gradient(levels * scale - values)
 
 
 def lookup_codes(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tflite_lowrank.factorization.quantization import check_code_quantization
+from tflite_lowrank.layers.lookup import fake_quantize_rows, fake_quantize_table
 from tflite_lowrank.utils.checks import python_number
 
 
@@ -45,6 +47,12 @@ class LowRankEmbedding(keras.layers.Layer):
             `EmbeddingFactorization(train_basis=False)` installs the codes at the
             table's scale, `U_k S_k`, and the orthonormal basis `V_k^T`.
             Defaults to `True`.
+        code_quantization: `None`, `"int8_rows"`, `"int4_rows"` or `"int4"`.
+            Quantization-aware training: the codes (rows of `embeddings_a`) are
+            rounded to the grid that `convert_to_tflite(quantization=...)` stores in
+            that mode (one scale per row, or per column for `"int4"`), with a
+            straight-through gradient, so the model trains and evaluates with the
+            file's values. Defaults to `None` (float codes).
         **kwargs: Base layer arguments such as `name`, `dtype` and `trainable`.
 
     Input shape:
@@ -74,11 +82,13 @@ class LowRankEmbedding(keras.layers.Layer):
         ),
         mask_zero: bool = False,
         train_basis: bool = True,
+        code_quantization: str | None = None,
         **kwargs,
     ):
         # NumPy integers are stored as Python ones, for `get_config` (JSON).
         input_dim, output_dim, rank = map(python_number, (input_dim, output_dim, rank))
         check_train_basis(train_basis)
+        code_quantization = check_code_quantization(code_quantization)
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -105,6 +115,7 @@ class LowRankEmbedding(keras.layers.Layer):
         self.embeddings_b_initializer = keras.initializers.get(embeddings_b_initializer)
         self.mask_zero = mask_zero
         self.train_basis = train_basis
+        self.code_quantization = code_quantization
         self.supports_masking = mask_zero
         self.autocast = False
 
@@ -128,8 +139,9 @@ class LowRankEmbedding(keras.layers.Layer):
     def call(self, inputs):
         if inputs.dtype not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
-        codes = ops.take(self.embeddings_a, inputs, axis=0)
-        codes = ops.cast(codes, self.compute_dtype)
+        table = fake_quantize_table(self.embeddings_a, self.code_quantization)
+        codes = ops.cast(ops.take(table, inputs, axis=0), self.compute_dtype)
+        codes = fake_quantize_rows(codes, self.code_quantization)
         return ops.matmul(codes, ops.cast(self.embeddings_b, self.compute_dtype))
 
     def compute_mask(self, inputs, mask=None):
@@ -154,6 +166,7 @@ class LowRankEmbedding(keras.layers.Layer):
             ),
             "mask_zero": self.mask_zero,
             "train_basis": self.train_basis,
+            "code_quantization": self.code_quantization,
         }
 
 

@@ -191,13 +191,14 @@ def _factorize_in_place(
     embeddings_a: np.ndarray,
     embeddings_b: np.ndarray,
     train_basis: bool = True,
+    code_quantization: str | None = None,
 ):
     """Turns a built `Embedding` into a `LowRankEmbedding` holding the factors.
 
     A `ReversibleEmbedding` becomes a `ReversibleLowRankEmbedding`.
     """
     new_class, config = _factorized_layout(
-        layer, (), (int(embeddings_a.shape[1]),), train_basis
+        layer, (), (int(embeddings_a.shape[1]),), train_basis, code_quantization
     )
     weights = {"embeddings_a": embeddings_a, "embeddings_b": embeddings_b}
     _swap_layer_class(
@@ -209,7 +210,11 @@ def _factorize_in_place(
 
 
 def _factorized_layout(
-    layer, boundaries, ranks, train_basis: bool = True
+    layer,
+    boundaries,
+    ranks,
+    train_basis: bool = True,
+    code_quantization: str | None = None,
 ) -> tuple[type, dict]:
     """The factorized class for `layer` and its config, for these bands and ranks.
 
@@ -229,6 +234,7 @@ def _factorized_layout(
         "output_dim": layer.output_dim,
         "mask_zero": layer.mask_zero,
         "train_basis": bool(train_basis),
+        "code_quantization": code_quantization,
     }
     reversible = _is_reversible(layer)
     if reversible:
@@ -328,7 +334,11 @@ def _relative_error(table: np.ndarray, embeddings_a, embeddings_b) -> float:
 
 
 def _factorize_banded_in_place(
-    layer, boundaries, pairs, train_basis: bool = True
+    layer,
+    boundaries,
+    pairs,
+    train_basis: bool = True,
+    code_quantization: str | None = None,
 ) -> None:
     """Turns a built `Embedding` into a `BandedLowRankEmbedding` holding the factors.
 
@@ -337,7 +347,9 @@ def _factorize_banded_in_place(
     `ReversibleEmbedding` becomes a `ReversibleBandedLowRankEmbedding`.
     """
     ranks = tuple(int(a.shape[1]) for a, _ in pairs)
-    new_class, config = _factorized_layout(layer, boundaries, ranks, train_basis)
+    new_class, config = _factorized_layout(
+        layer, boundaries, ranks, train_basis, code_quantization
+    )
     weights = {}
     for index, (a, b) in enumerate(pairs):
         weights[f"embeddings_a_{index}"] = a

@@ -145,6 +145,11 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             Defaults to `False`.
         basis_learning_rate: Float in (0, 1]. A trained basis' updates are scaled
             by it (the `"hedged"` recipe: 0.1). Defaults to `1.0`.
+        quantization_aware: `None`, `"int8_rows"`, `"int4_rows"` or `"int4"`.
+            Trains the codes after the split rounded to the grid that
+            `tl.convert_to_tflite(quantization=...)` stores in that mode (a
+            straight-through gradient), so that file scores as the Keras model
+            does. Defaults to `None`.
         max_dev_drop: Float or `None`. An accuracy budget instead of a size
             budget: `compression` is then a sequence of candidates, and right
             before the split each is evaluated on `validation_data` (forward
@@ -202,6 +207,7 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         svd_method: str = FROM_RECIPE,
         balanced: bool = FROM_RECIPE,
         basis_learning_rate: float = FROM_RECIPE,
+        quantization_aware: str | None = FROM_RECIPE,
         max_dev_drop: float | None = None,
         validation_data=None,
     ):
@@ -216,6 +222,7 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             svd_method=svd_method,
             balanced=balanced,
             basis_learning_rate=basis_learning_rate,
+            quantization_aware=quantization_aware,
         )
         compression = check_budget(
             compression, max_dev_drop, validation_data, rank=rank, energy=energy

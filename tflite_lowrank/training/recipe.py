@@ -29,6 +29,7 @@ from typing import Any
 
 import keras
 
+from tflite_lowrank.factorization.quantization import check_code_quantization
 from tflite_lowrank.factorization.svd import SVD_METHODS
 from tflite_lowrank.training.arguments import (
     _WEIGHTINGS,
@@ -79,6 +80,10 @@ class SplitRecipe:
             Defaults to `"auto"`.
         balanced: Boolean. Split the singular values evenly between the factors.
             Defaults to `False`.
+        quantization_aware: `None`, `"int8_rows"`, `"int4_rows"` or `"int4"`.
+            After the split, the codes train rounded to the grid of that
+            `convert_to_tflite` mode (straight-through gradient): the file then
+            reads the values the model trained with. Defaults to `None`.
 
     Example:
 
@@ -97,6 +102,7 @@ class SplitRecipe:
     learning_rate: Any = "calr"
     svd_method: str = "auto"
     balanced: bool = False
+    quantization_aware: str | None = None
 
     def __post_init__(self):
         _check_bands(self.bands, None, energy=None)
@@ -127,6 +133,7 @@ class SplitRecipe:
                 f"Received: svd_method={self.svd_method!r}"
             )
         check_bool("balanced", self.balanced)
+        check_code_quantization(self.quantization_aware, "quantization_aware")
 
     @classmethod
     def preset(cls, name: str) -> SplitRecipe:
@@ -222,7 +229,10 @@ class SplitRecipe:
         rate = self.learning_rate
         if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
             rate = type(rate).__name__
-        return f"{layout}, {weighting}, {basis}, learning rate {rate!r}"
+        described = f"{layout}, {weighting}, {basis}, learning rate {rate!r}"
+        if self.quantization_aware:
+            described += f", codes trained for {self.quantization_aware!r} files"
+        return described
 
 
 @dataclasses.dataclass(frozen=True)

@@ -138,7 +138,12 @@ def split_embedding(
     if resolved.table_scale:
         factors = to_table_scale(factors)
     with model.distribute_strategy.scope():
-        install_factors(layer, factors, train_basis=not resolved.fixed_basis)
+        install_factors(
+            layer,
+            factors,
+            train_basis=not resolved.fixed_basis,
+            code_quantization=settings.recipe.quantization_aware,
+        )
     _finish_swap(model)
     result = FactorizationResult(
         epoch=epoch,
