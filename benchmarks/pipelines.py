@@ -46,6 +46,8 @@ at_epoch=<the protocol's split>)` with the callback's learning rate (its default
   trained basis);
 - `slow_basis`: the defaults with `basis_learning_rate=0.3` (plain SVD, the basis
   trained at 0.3 of the codes' rate);
+- `two_bands`: `bands=2` (a head and a tail: at most two lookups per token, the
+  latency layout of `benchmarks/latency_layouts.py`);
 - `qat_int4`, `qat_int4_rows`: the defaults with `quantization_aware="int4"` or
   `"int4_rows"` (the codes retrained on the grid of that file, which is measured);
 - `default_p08`: the defaults at `compression=0.8` (for the 5% target);
@@ -133,13 +135,14 @@ RECIPES: dict[str, dict] = {
     "small_scratch": {},
     "hedged_03": {"recipe": "hedged", "basis_learning_rate": 0.3},
     "slow_basis": {"basis_learning_rate": 0.3},
+    "two_bands": {"bands": 2},
     "qat_int4": {"quantization_aware": "int4"},
     "qat_int4_rows": {"quantization_aware": "int4_rows"},
     "default_p08": {"compression": 0.8},
 }
 CANDIDATES = (
     *("default", "consumer_fixed", "single", "calibrated_fixed", "hedged"),
-    *("hedged_03", "slow_basis"),
+    *("hedged_03", "slow_basis", "two_bands"),
 )
 """The recipes a default is chosen among (`small_scratch` is a control)."""
 CONTROL_PROTOCOLS = {"small_scratch": ("user",)}
@@ -1394,6 +1397,7 @@ def plot(cells: list[dict], pipelines: list[tuple], path: Path) -> None:
                 "tab:olive",
                 "tab:cyan",
                 "black",
+                "gold",
             ),
             strict=True,
         )
