@@ -67,6 +67,18 @@ CASES = {
         ["--report", "--model", "lstm", "--output", "{tmp}/split_probes_lstm.jsonl"],
         ["split_probes_lstm.md"],
     ),
+    "pipelines": (
+        "pipelines",
+        ["pipelines.jsonl"],
+        ["--report", "--output", "{tmp}/pipelines.jsonl"],
+        ["pipelines.md", "pipelines_summary.json"],
+    ),
+    "unseen_model": (
+        "unseen_model",
+        ["unseen_model.jsonl"],
+        ["--report", "--output", "{tmp}/unseen_model.jsonl"],
+        ["unseen_model.md", "unseen_model.json"],
+    ),
     "split_defaults": (
         "split_defaults",
         ["split_defaults.json"],
