@@ -70,7 +70,9 @@ def test_row_fake_quantization_is_the_files_grid_with_an_identity_gradient(mode,
     values = rng.standard_normal((50, 7)).astype("float32")
     values[3] = 0.0
     values[4] *= 1e-3
+    values[5] *= 1e-8  # a 4-bit scale that rounds to 0 in float16
     rounded = np.asarray(fake_quantize_rows(values, mode))
+    assert np.isfinite(rounded).all()
     np.testing.assert_array_equal(rounded, dequantize_codes(values, mode))
     levels, scales = quantize_rows(values, bits)
     assert np.abs(levels).max() == {8: 127, 4: 7}[bits]
@@ -78,10 +80,14 @@ def test_row_fake_quantization_is_the_files_grid_with_an_identity_gradient(mode,
     assert np.all(
         np.abs(rounded - values) <= 0.5 * scales.astype("float64")[:, None] + 1e-7
     )
+    # A row too small for a float16 scale is stored as zeros (int8: float32 scales).
+    assert np.abs(rounded[5] - values[5]).max() <= 4.2e-7
+    assert bits == 8 or not rounded[5].any()
     tensor = tf.constant(values)
     with tf.GradientTape() as tape:
         tape.watch(tensor)
         loss = tf.reduce_sum(fake_quantize_rows(tensor, mode) * 3.0)
+    assert np.isfinite(loss.numpy())
     np.testing.assert_array_equal(tape.gradient(loss, tensor).numpy(), 3.0)
 
 
@@ -240,3 +246,14 @@ def test_quantization_aware_split_resumes_from_backup_and_restore(rng, tmp_path)
         model.get_weights(), reference.get_weights(), strict=True
     ):
         np.testing.assert_allclose(resumed, expected, atol=1e-5)
+
+
+def test_the_grid_modules_examples_hold():
+    import doctest
+
+    from tflite_lowrank.factorization import quantization
+    from tflite_lowrank.layers import lookup
+
+    for module in (quantization, lookup):
+        result = doctest.testmod(module, extraglobs={"np": np})
+        assert result.attempted and not result.failed, module.__name__

@@ -24,7 +24,11 @@ import keras
 from keras import ops
 
 from tflite_lowrank.factorization.layout import lookup_steps
-from tflite_lowrank.factorization.quantization import LEVELS, ROW_QUANTIZATION
+from tflite_lowrank.factorization.quantization import (
+    FLOAT16_MAX,
+    LEVELS,
+    ROW_QUANTIZATION,
+)
 
 
 def select_codes(inputs, slices: Sequence[slice], tables: Sequence, dtype):
@@ -76,7 +80,11 @@ def fake_quantize_rows(codes, mode: str):
     peak = ops.max(ops.abs(codes), axis=-1, keepdims=True)
     scale = _scale(peak, LEVELS[bits])
     if bits == 4:
+        # As the file stores it: float16, at most its largest finite value, and
+        # 1 (a row of zeros) where it rounds to 0.
+        scale = ops.minimum(scale, FLOAT16_MAX)
         scale = ops.cast(ops.cast(scale, "float16"), codes.dtype)
+        scale = ops.where(scale > 0, scale, ops.ones_like(scale))
     return _rounded(codes, scale, LEVELS[bits])
 
 
@@ -85,7 +93,7 @@ def fake_quantize_table(table, mode: str):
     `"int4"` (scale `max|column| / 7`), with the straight-through gradient; any other
     mode returns `table` as it is.
 
-    >>> fake_quantize_table(np.array([[0.5], [-1.0]], "float32"), "int4").numpy()
+    >>> fake_quantize_table(np.array([[0.6], [-1.0]], "float32"), "int4").numpy()
     array([[ 0.5714286],
            [-1.       ]], dtype=float32)
     """
