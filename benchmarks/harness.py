@@ -708,6 +708,22 @@ def measure(path: Path, data: PreparedData) -> dict:
     }
 
 
+def litert_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of a `.tflite` file in LiteRT (1 thread, one row per invoke)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    (inputs,) = interpreter.get_input_details()
+    (outputs,) = interpreter.get_output_details()
+    correct = 0
+    for row, label in zip(x, y, strict=True):
+        interpreter.set_tensor(inputs["index"], row[None].astype(inputs["dtype"]))
+        interpreter.invoke()
+        correct += int(interpreter.get_tensor(outputs["index"])[0].argmax() == label)
+    return correct / max(len(x), 1)
+
+
 def relative_to(row: dict, base: dict) -> dict:
     """Adds the ratios and the accuracy delta against the group's float baseline."""
     row["embedding_bytes_ratio"] = row["embedding_bytes"] / base["embedding_bytes"]

@@ -104,7 +104,7 @@ for _name, _value in (
 
 import numpy as np  # noqa: E402
 
-from benchmarks import store  # noqa: E402
+from benchmarks import harness, store  # noqa: E402
 
 logger = logging.getLogger("pipelines")
 
@@ -618,22 +618,6 @@ def train_bench(protocol: Protocol, model_name: str, seed: int, recipe: str, sta
 # ---------------------------------------------------------------- files
 
 
-def litert_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of a `.tflite` file in LiteRT (1 thread, one row per invoke)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
-    (inputs,) = interpreter.get_input_details()
-    (outputs,) = interpreter.get_output_details()
-    correct = 0
-    for row, label in zip(x, y, strict=True):
-        interpreter.set_tensor(inputs["index"], row[None].astype(inputs["dtype"]))
-        interpreter.invoke()
-        correct += int(interpreter.get_tensor(outputs["index"])[0].argmax() == label)
-    return correct / max(len(x), 1)
-
-
 def measure_files(model, data: Data, work: Path) -> dict:
     """Converts to each variant and scores every file on dev and test in LiteRT."""
     import tflite_lowrank as tl
@@ -667,8 +651,8 @@ def measure_files(model, data: Data, work: Path) -> dict:
             ],
             "folded_into": list(result.folded_into),
             "max_output_difference": float(result.max_output_difference),
-            "dev_accuracy": litert_accuracy(path, data.x_dev, data.y_dev),
-            "test_accuracy": litert_accuracy(path, data.x_test, data.y_test),
+            "dev_accuracy": harness.litert_accuracy(path, data.x_dev, data.y_dev),
+            "test_accuracy": harness.litert_accuracy(path, data.x_test, data.y_test),
             "convert_seconds": convert_seconds,
             "eval_seconds": time.perf_counter() - start,
         }

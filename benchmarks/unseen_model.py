@@ -147,7 +147,7 @@ def run_one(recipe: str, seed: int, splits, num_classes: int, work: Path) -> dic
         files[variant] = {
             "bytes": result.size_bytes,
             "embedding_bytes": result.embedding_bytes,
-            "test_accuracy": _litert_accuracy(path, x_test, y_test),
+            "test_accuracy": harness.litert_accuracy(path, x_test, y_test),
         }
         path.unlink()
     return {
@@ -165,21 +165,6 @@ def run_one(recipe: str, seed: int, splits, num_classes: int, work: Path) -> dic
         "tflite_lowrank": tl.__version__,
         "finished_at": harness.timestamp(),
     }
-
-
-def _litert_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
-    (inputs,) = interpreter.get_input_details()
-    (outputs,) = interpreter.get_output_details()
-    correct = 0
-    for row, label in zip(x, y, strict=True):
-        interpreter.set_tensor(inputs["index"], row[None].astype(inputs["dtype"]))
-        interpreter.invoke()
-        correct += int(interpreter.get_tensor(outputs["index"])[0].argmax() == label)
-    return correct / len(x)
 
 
 def summarize(rows: list[dict]) -> dict:
