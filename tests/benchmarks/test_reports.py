@@ -55,6 +55,12 @@ CASES = {
         ["--report", "--output", "{tmp}/demo_seeds.jsonl"],
         ["demo_seeds.md"],
     ),
+    "demo_seeds_current": (
+        "demo_seeds",
+        ["demo_seeds_current.jsonl"],
+        ["--report", "--output", "{tmp}/demo_seeds_current.jsonl"],
+        ["demo_seeds_current.md"],
+    ),
     "split_probes": (
         "split_probes",
         ["split_probes.jsonl"],
