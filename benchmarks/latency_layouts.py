@@ -454,8 +454,9 @@ def write_markdown(report: dict, path: Path) -> None:
         f"(at least {s['runs']} runs and {s.get('min_burst_ms', 0):g} ms per file "
         "and round). Cells: latency relative to the "
         "float32 baseline; in brackets, relative to post-training dynamic int8 of "
-        "the baseline (the fastest peer). From `latency_layouts.json`, which also "
-        "holds each file's operators, lookup tables and fold decision.",
+        "the baseline (the fastest peer). From "
+        f"`{path.with_suffix('.json').name}`, which also holds each file's "
+        "operators, lookup tables and fold decision.",
         "",
     ]
     for name, model in report["models"].items():
