@@ -1007,11 +1007,16 @@ def report(rows: list[dict], output: Path) -> None:
         "`default` (the defaults: 6 frequency bands, both factors trained), "
         '`consumer_fixed` (`weighting="consumer", train_basis=False`), `single` '
         "(`bands=1`), `calibrated_fixed` (`calibration_data=` 3,200 training rows, "
-        "`train_basis=False`); control `small_scratch` (`user` only): a "
-        "`LowRankEmbedding` of the single-SVD rank trained from random "
+        '`train_basis=False`), `hedged` (`recipe="hedged"`, the basis at 0.1 of '
+        "the codes' rate), `hedged_03` (the same at 0.3), `slow_basis` (the "
+        "defaults, basis at 0.3), `two_bands` (`bands=2`), `qat_int4` and "
+        "`qat_int4_rows` (`quantization_aware=` that file's mode), `default_p08` "
+        "(the defaults at `compression=0.8`); control `small_scratch` (`user` "
+        "only): a `LowRankEmbedding` of the single-SVD rank trained from random "
         "initialization, no split. Every model is converted to float32, dynamic "
-        "int8 and int4 `.tflite` files and each file is scored on dev and test in "
-        "LiteRT (1 thread).",
+        "int8 and int4 `.tflite` files (and `int4_rows` in the runs added with the "
+        "QAT recipes), and each file is scored on dev and test in LiteRT (1 "
+        "thread).",
         "",
         f"Rows: {len(rows)} runs; per seed: "
         + ", ".join(f"seed {s}: {n}" for s, n in sorted(seeds_done.items()))
@@ -1100,7 +1105,7 @@ def report(rows: list[dict], output: Path) -> None:
             f"**Dev-chosen recipe (best worst pipeline): `{choice['chosen']}`** "
             f"({len(choice['pipelines'])} pipelines, seeds "
             f"{', '.join(map(str, seeds))}; each pipeline on the seeds that its "
-            "baseline and all four candidates share).",
+            "baseline and every candidate share).",
             "",
             "Per model and protocol (the same per-pipeline Δ dev of the int8 "
             "file): worst dataset and mean over datasets, in points; last column: "
