@@ -284,28 +284,19 @@ def glove_table(vocabulary: Sequence[str], seed: int, missing: str) -> np.ndarra
     return table
 
 
-BENCH_SEQ_LEN = {"rotten_tomatoes": 40, "r8": 100, "bbc": 200, "20newsgroups": 150}
-"""`experiment.SEQ_LEN` and `recipe_study.EXTRA_SEQ_LEN`."""
-BENCH = {
-    "batch_size": 50,
-    "pretrain_epochs": 3,
-    "retrain_epochs": 5,
-    "peak_learning_rate": 1e-2,
-    "adam_epsilon": 1e-7,
-    "decay": 0.1,
-}
-"""`experiment.Recipe()`: the benchmarks' fixed schedule."""
+BENCH = harness.recipe_for(quick=False)
+"""The benchmarks' fixed schedule (`harness.Recipe`), at `harness.SEQ_LEN`."""
 
 
 def bench(dataset: str, smoke: bool = False) -> Protocol:
     """The benchmarks' protocol (`experiment.py`, `frontier.py`)."""
-    data = encode(dataset, BENCH_SEQ_LEN[dataset], 1, True, smoke)
-    pre, post = (1, 1) if smoke else (BENCH["pretrain_epochs"], BENCH["retrain_epochs"])
+    data = encode(dataset, harness.SEQ_LEN[dataset], 1, True, smoke)
+    pre, post = (1, 1) if smoke else (BENCH.pretrain_epochs, BENCH.retrain_epochs)
     return Protocol(
         name="bench",
         data=data,
         table=lambda seed: glove_table(data.vocabulary, seed, "glove_sd"),
-        batch_size=BENCH["batch_size"],
+        batch_size=BENCH.batch_size,
         epochs=pre + post,
         split_epoch=pre,
         train=train_bench,
@@ -409,19 +400,6 @@ def split_callback(protocol: Protocol, recipe: str, seed: int, coordinate=()):
     )
 
 
-def keras_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy in inference mode (batched direct calls; safe inside `fit`)."""
-    import keras
-
-    correct = 0
-    for start in range(0, len(x), 1024):
-        probs = keras.ops.convert_to_numpy(
-            model(x[start : start + 1024], training=False)
-        )
-        correct += int((probs.argmax(axis=-1) == y[start : start + 1024]).sum())
-    return correct / max(len(x), 1)
-
-
 def train_one_fit(protocol: Protocol, model_name: str, seed: int, recipe: str, state):
     """`user` and `scratch`: one `fit()` with `EarlyStopping` on the dev split."""
     import keras
@@ -462,7 +440,7 @@ def train_one_fit(protocol: Protocol, model_name: str, seed: int, recipe: str, s
     curve = [float(v) for v in history.history.get("val_accuracy", [])]
     return Trained(
         model=model,
-        keras_dev_accuracy=keras_accuracy(model, data.x_dev, data.y_dev),
+        keras_dev_accuracy=harness.accuracy(model, data.x_dev, data.y_dev),
         best_epoch=int(stopping.best_epoch) + 1,
         epochs_run=len(curve),
         dev_curve=curve,
@@ -477,62 +455,18 @@ def _split_result(split) -> dict | None:
     return split.result.to_dict()
 
 
-def dev_selection(data: Data, select_from: int = 0, start=None):
-    """`experiment.DevSelection`: dev accuracy after each epoch, best weights kept.
-
-    Only epochs with index `>= select_from` are candidates; `start` continues the
-    pretraining's selection (its curve, and its best when `select_from == 0`).
-    """
-    return _selection_class()(data, select_from, start)
-
-
-@functools.cache
-def _selection_class():
-    import keras
-
-    class DevSelection(keras.callbacks.Callback):
-        def __init__(self, data: Data, select_from: int, start):
-            super().__init__()
-            self.data = data
-            self.select_from = select_from
-            self.curve: list[float] = []
-            self.best = -1.0
-            self.best_epoch = 0
-            self.best_weights = None
-            if start is not None:
-                self.curve = list(start.curve)
-                if select_from == 0:
-                    self.best = start.best
-                    self.best_epoch = start.best_epoch
-                    self.best_weights = start.best_weights
-
-        def on_epoch_end(self, epoch, logs=None):
-            dev = keras_accuracy(self.model, self.data.x_dev, self.data.y_dev)
-            self.curve.append(float(dev))
-            if epoch >= self.select_from and dev > self.best:
-                self.best = float(dev)
-                self.best_epoch = epoch + 1
-                self.best_weights = self.model.get_weights()
-
-        def restore_best(self):
-            if self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
-
-    return DevSelection
-
-
 def bench_calr(protocol: Protocol, phase: str):
     """`experiment.calr`: peak 1e-2, floor peak*1e-5 (pretrain) or *1e-3, half-epoch
     half cycle, peak x0.1 per epoch."""
     import tflite_lowrank as tl
 
     steps = -(-len(protocol.data.x_train) // protocol.batch_size)
-    peak = BENCH["peak_learning_rate"]
+    peak = BENCH.peak_learning_rate
     return tl.CyclicalAnnealedLearningRate(
         initial_learning_rate=peak,
         minimal_learning_rate=peak * (1e-5 if phase == "pretrain" else 1e-3),
         step_size=steps / 2,
-        decay=BENCH["decay"],
+        decay=BENCH.decay,
         steps_per_epoch=steps,
     )
 
@@ -541,9 +475,7 @@ def _bench_compile(model, rate) -> None:
     import keras
 
     model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=rate, epsilon=BENCH["adam_epsilon"]
-        ),
+        optimizer=keras.optimizers.Adam(learning_rate=rate, epsilon=BENCH.adam_epsilon),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
     )
@@ -563,7 +495,7 @@ def train_bench(protocol: Protocol, model_name: str, seed: int, recipe: str, sta
         keras.utils.set_random_seed(seed)
         model = build_model(model_name, data, protocol.table(seed))
         _bench_compile(model, bench_calr(protocol, "pretrain"))
-        selection = dev_selection(data)
+        selection = harness.DevSelection(data)
         start = time.perf_counter()
         model.fit(
             data.x_train,
@@ -585,7 +517,7 @@ def train_bench(protocol: Protocol, model_name: str, seed: int, recipe: str, sta
     model.set_weights(state["weights"])
     _bench_compile(model, bench_calr(protocol, "retrain"))
     compressed = recipe != "baseline"
-    selection = dev_selection(
+    selection = harness.DevSelection(
         data,
         select_from=protocol.split_epoch if compressed else 0,
         start=state["selection"],
@@ -606,10 +538,10 @@ def train_bench(protocol: Protocol, model_name: str, seed: int, recipe: str, sta
     selection.restore_best()
     return Trained(
         model=model,
-        keras_dev_accuracy=keras_accuracy(model, data.x_dev, data.y_dev),
-        best_epoch=selection.best_epoch,
-        epochs_run=len(selection.curve),
-        dev_curve=selection.curve,
+        keras_dev_accuracy=harness.accuracy(model, data.x_dev, data.y_dev),
+        best_epoch=selection.result.best_epoch,
+        epochs_run=len(selection.result.dev_curve),
+        dev_curve=selection.result.dev_curve,
         split=_split_result(split),
         train_seconds=state["seconds"] + seconds,
     )
@@ -1033,7 +965,6 @@ def report(rows: list[dict], output: Path) -> None:
         "| Δ dev int8 | Δ test int8 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    order = {r: i for i, r in enumerate(RECIPES)}
     cells_by = {
         (c["dataset"], c["model"], c["protocol"], c["recipe"], c["variant"]): c
         for c in cells
@@ -1044,14 +975,7 @@ def report(rows: list[dict], output: Path) -> None:
     )
     no_split = 0
     for pipeline in pipelines:
-        for recipe in sorted(
-            {
-                c["recipe"]
-                for c in cells
-                if (c["dataset"], c["model"], c["protocol"]) == pipeline
-            },
-            key=order.get,
-        ):
+        for recipe in _recipes_of(cells, pipeline):
             if recipe == REFERENCE[0]:
                 cell = cells_by[(*pipeline, recipe, REFERENCE[1])]
                 lines.append(
@@ -1170,14 +1094,7 @@ def report(rows: list[dict], output: Path) -> None:
         "|---|---|---|---|" + "---|" * len(MODES) + "---|---|---|",
     ]
     for pipeline in pipelines:
-        for recipe in sorted(
-            {
-                c["recipe"]
-                for c in cells
-                if (c["dataset"], c["model"], c["protocol"]) == pipeline
-            },
-            key=order.get,
-        ):
+        for recipe in _recipes_of(cells, pipeline):
             got = {v: cells_by.get((*pipeline, recipe, v)) for v in MODES}
             lines.append(
                 f"| {pipeline[0]} | {pipeline[1]} | {pipeline[2]} | {recipe} | "
@@ -1335,6 +1252,17 @@ def target_lines(table: list[dict]) -> list[str]:
             f"{'yes' if e['met'] else 'no'} |"
         )
     return lines
+
+
+def _recipes_of(cells: list[dict], pipeline: tuple) -> list[str]:
+    """The recipes with a cell in `pipeline`, in `RECIPES` order."""
+    order = {r: i for i, r in enumerate(RECIPES)}
+    found = {
+        c["recipe"]
+        for c in cells
+        if (c["dataset"], c["model"], c["protocol"]) == pipeline
+    }
+    return sorted(found, key=order.get)
 
 
 def _mean_sd(values: list[float]) -> str:
