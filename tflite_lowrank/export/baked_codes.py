@@ -30,7 +30,7 @@ def quantization_aware_layers(model) -> list:
     """The factorized layers of `model` that train their codes on a per-row grid."""
     return [
         layer
-        for layer in (model, *flatten_layers(model))
+        for layer in flatten_layers(model)
         if isinstance(layer, LowRankEmbedding | BandedLowRankEmbedding)
         and getattr(layer, "code_quantization", None)
     ]

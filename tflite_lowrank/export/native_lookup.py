@@ -58,10 +58,8 @@ from tflite_lowrank.factorization.quantization import (
 
 logger = logging.getLogger(__name__)
 
-NATIVE_LOOKUP_MODES = ("int8_rows", "int4_rows")
+NATIVE_LOOKUP_MODES = tuple(ROW_QUANTIZATION)
 """The `convert_to_tflite(quantization=...)` modes written by this module."""
-_BITS = ROW_QUANTIZATION
-_LEVELS = LEVELS
 # Tables below this many elements stay float32 GATHERs (as in "dynamic").
 _MIN_ELEMENTS = 1024
 # Bytes of one row's scale: float32 scale + int64 zero point (int8), float16 (int4).
@@ -100,7 +98,7 @@ def native_lookup_content(content: bytes, mode: str) -> tuple[bytes, dict[str, s
         The new flatbuffer and, per weight tensor name, the decision taken.
     """
     quantized, decisions = int8_matrix_weights(content, min_elements=_MIN_ELEMENTS)
-    quantized, tables = native_lookup_tables(quantized, bits=_BITS[mode])
+    quantized, tables = native_lookup_tables(quantized, bits=ROW_QUANTIZATION[mode])
     for table in tables:
         decisions[f"{table.name}_{table.dtype}_rows"] = (
             f"{table.dtype}, one scale per row ({table.scale_bytes:,} bytes of "
@@ -129,7 +127,7 @@ def native_lookup_tables(
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    if bits not in _LEVELS:
+    if bits not in LEVELS:
         raise ValueError(f"`bits` must be 8 or 4. Received: bits={bits!r}")
     model = schema.ModelT.InitFromPackedBuf(content, 0)
     _inline_buffers(model, content)
@@ -332,7 +330,7 @@ class _Writer:
             num_bytes=len(codes),
             scale_bytes=rows * _SCALE_BYTES[bits],
             max_abs_error=error,
-            max_step=float(np.abs(values).max(initial=0.0) / _LEVELS[bits]),
+            max_step=float(np.abs(values).max(initial=0.0) / LEVELS[bits]),
         )
         return ops, info
 
