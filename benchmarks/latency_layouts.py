@@ -273,6 +273,7 @@ def export(
             "size_bytes": result.size_bytes,
             "embedding_bytes": result.embedding_bytes,
             "ops": list(info.ops),
+            "operators": info.num_operators,
             "lookup_tables": [t.to_dict() for t in info.embedding_tables],
             "lookup_scale_bytes": scale_bytes(path.read_bytes()),
             "folded_into": list(result.folded_into),
@@ -440,6 +441,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _operators(entry: dict) -> str:
+    """`"31: ADD CAST ..."`: the count (files measured before it was recorded
+    give the types only)."""
+    types = " ".join(entry["ops"])
+    return f"{entry['operators']}: {types}" if "operators" in entry else types
+
+
 def _cell(entry: dict) -> str:
     return f"{entry['ratio_to_float32']:.2f}x"
 
@@ -482,14 +490,15 @@ def write_markdown(report: dict, path: Path) -> None:
             )
         lines += [
             "",
-            "| file | bytes | embedding bytes | their scales | p50 (µs) | operators |",
+            "| file | bytes | embedding bytes | their scales | p50 (µs) | "
+            "operators (count: types) |",
             "|---|---:|---:|---:|---:|---|",
         ]
         for key, entry in files.items():
             lines.append(
                 f"| {key} | {entry['size_bytes']:,} | {entry['embedding_bytes']:,} | "
                 f"{entry.get('lookup_scale_bytes', 0):,} | {entry['p50_us']:.1f} | "
-                f"{' '.join(entry['ops'])} |"
+                f"{_operators(entry)} |"
             )
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")

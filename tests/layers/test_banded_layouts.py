@@ -102,6 +102,9 @@ def test_converted_file_has_one_gather_per_band_and_no_select(
     info = inspect_model(content)
     assert not {"SELECT", "SELECT_V2", "LESS", "LOGICAL_AND"} & set(info.ops)
     assert _count(content, "GATHER") == len(ranks)
+    # The reader's counts agree with the flatbuffer's object API, op by op.
+    assert dict(info.op_counts) == {name: _count(content, name) for name in info.ops}
+    assert info.num_operators == sum(count for _, count in info.op_counts)
     tables = sorted(t.shape for t in info.embedding_tables)
     assert tables == sorted(lookup_table_shapes(VOCAB, boundaries, ranks))
     assert info.vocabulary_size == VOCAB

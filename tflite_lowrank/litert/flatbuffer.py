@@ -77,6 +77,12 @@ class ModelInfo:
     embedding_tables: tuple[TensorInfo, ...]
     projections: tuple[TensorInfo, ...]
     token_table_rows: tuple[int, ...] = ()
+    op_counts: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def num_operators(self) -> int:
+        """Operators in the file's subgraphs, counted with repeats (`op_counts`)."""
+        return sum(count for _, count in self.op_counts)
 
     @property
     def vocabulary_size(self) -> int | None:
@@ -180,11 +186,12 @@ def inspect_model(content: bytes) -> ModelInfo:
             name = f"CUSTOM:{custom.decode() if custom else '?'}"
         op_names.append(name)
 
-    ops = set()
+    counts: dict[str, int] = {}
     for graph_index in range(model.SubgraphsLength()):
         graph = model.Subgraphs(graph_index)
         for op_index in range(graph.OperatorsLength()):
-            ops.add(op_names[graph.Operators(op_index).OpcodeIndex()])
+            name = op_names[graph.Operators(op_index).OpcodeIndex()]
+            counts[name] = counts.get(name, 0) + 1
 
     signature_keys, inputs, outputs = [], [], []
     for index in range(model.SignatureDefsLength()):
@@ -208,13 +215,14 @@ def inspect_model(content: bytes) -> ModelInfo:
 
     tables, projections, token_rows = _embedding_tensors(model, op_names, type_names)
     return ModelInfo(
-        ops=tuple(sorted(ops)),
+        ops=tuple(sorted(counts)),
         signature_keys=tuple(signature_keys),
         inputs=tuple(inputs),
         outputs=tuple(outputs),
         embedding_tables=tables,
         projections=projections,
         token_table_rows=token_rows,
+        op_counts=tuple(sorted(counts.items())),
     )
 
 
