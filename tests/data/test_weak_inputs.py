@@ -79,3 +79,18 @@ def test_loading_such_a_vocabulary_names_the_file(tmp_path):
         Tokenizer.load(tmp_path, seq_len=4)
     with pytest.warns(UserWarning, match="and 2 more"):
         Tokenizer.load(tmp_path, seq_len=4)
+
+
+@pytest.mark.parametrize("build", ["init", "from_texts"])
+def test_an_absurd_seq_len_is_refused_before_any_work(build):
+    from tflite_lowrank.data.tokenizer import MAX_SEQ_LEN, Tokenizer
+
+    message = r"`seq_len` must be <= 1000000. Received: seq_len=10+$"
+    with pytest.raises(ValueError, match=message):
+        if build == "init":
+            Tokenizer(["<pad>", "<unk>", "a"], seq_len=10**12)
+        else:
+            Tokenizer.from_texts(["a b"], seq_len=10**12)
+    assert (
+        Tokenizer(["<pad>", "<unk>", "a"], seq_len=MAX_SEQ_LEN).seq_len == MAX_SEQ_LEN
+    )

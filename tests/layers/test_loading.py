@@ -163,6 +163,13 @@ def test_load_model_top_level_embedding_as_keras(rng, tmp_path):
 def test_load_model_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="Received: filepath="):
         tl.load_model(tmp_path / "missing.keras")
+    with pytest.raises(TypeError, match=r"Received: filepath=None \(of type NoneType"):
+        tl.load_model(None)
+    loop_a, loop_b = tmp_path / "a.keras", tmp_path / "b.keras"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    with pytest.raises(FileNotFoundError, match="dangling, or a loop"):
+        tl.load_model(loop_a)
     not_keras = tmp_path / "model.h5"
     not_keras.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="must be a `.keras` file"):

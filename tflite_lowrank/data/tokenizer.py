@@ -67,6 +67,7 @@ __all__ = [
 
 DEFAULT_SEQ_LEN = 40
 """The paper's `maxlen`."""
+MAX_SEQ_LEN = 1_000_000  # Every row is padded to `seq_len`: more is a typo.
 MODES = ("clean", "text_vectorization", "clean_v1")
 """Tokenizer modes: our `clean_text` rules, `keras.layers.TextVectorization`'s, or our
 rules before version 2 (`clean_text_v1`)."""
@@ -140,7 +141,7 @@ class Tokenizer:
         seq_len: int = DEFAULT_SEQ_LEN,
         mode: str | None = None,
     ):
-        _check_int("seq_len", seq_len, minimum=1)
+        _check_int("seq_len", seq_len, minimum=1, maximum=MAX_SEQ_LEN)
         source = (
             str(vocabulary.path)
             if isinstance(vocabulary, VocabFile)
@@ -208,7 +209,7 @@ class Tokenizer:
         )
         ```
         """
-        _check_int("seq_len", seq_len, minimum=1)
+        _check_int("seq_len", seq_len, minimum=1, maximum=MAX_SEQ_LEN)
         _check_int("min_count", min_count, minimum=1)
         if max_size is not None:
             _check_int("max_size", max_size, minimum=1)
@@ -257,7 +258,13 @@ class Tokenizer:
         ```
         """
         if seq_len is not None:
-            _check_int("seq_len", seq_len, minimum=1)
+            _check_int(
+                "seq_len",
+                seq_len,
+                minimum=1,
+                maximum=MAX_SEQ_LEN,
+                why=" (tokens per encoded row; every row is padded to it)",
+            )
         vocabulary, seq_len = layer_vocabulary_and_length(layer, seq_len)
         return cls(vocabulary, seq_len=seq_len, mode="text_vectorization")
 

@@ -65,7 +65,9 @@ def load_model(
         The `keras.Model`, with the file's weights.
 
     Raises:
-        FileNotFoundError: if `filepath` does not exist.
+        TypeError: if `filepath` is not a string or `os.PathLike`.
+        FileNotFoundError: if `filepath` does not exist (or is a symbolic link
+            that leads to no file).
         ValueError: if `filepath` is a folder or not a `.keras` file (a zip archive
             with `config.json` and `model.weights.h5`), or if the archive's
             `config.json` and `model.weights.h5` do not belong together (the
@@ -82,12 +84,23 @@ def load_model(
     model = tl.load_model("model.keras")
     ```
     """
+    if not isinstance(filepath, str | os.PathLike):
+        raise TypeError(
+            "`filepath` must be the path of a `.keras` file (a string or "
+            f"`os.PathLike`). Received: filepath={filepath!r} (of type "
+            f"{type(filepath).__name__})"
+        )
     filepath = os.fspath(filepath)
     if os.path.isdir(filepath):
         raise ValueError(_folder_message(filepath))
     if not os.path.isfile(filepath):
+        why = (
+            " (a symbolic link that leads to no file: dangling, or a loop)"
+            if os.path.islink(filepath)
+            else ""
+        )
         raise FileNotFoundError(
-            f"No such file: '{filepath}'. Received: filepath={filepath!r}"
+            f"No such file: '{filepath}'{why}. Received: filepath={filepath!r}"
         )
     config, saved_shapes = _read_archive(filepath)
     if not isinstance(config, dict):
