@@ -61,6 +61,12 @@ CASES = {
         ["--report", "--output", "{tmp}/demo_seeds_current.jsonl"],
         ["demo_seeds_current.md"],
     ),
+    "demo_seeds_split_last": (
+        "demo_seeds",
+        ["demo_seeds_split_last.jsonl"],
+        ["--report", "--output", "{tmp}/demo_seeds_split_last.jsonl"],
+        ["demo_seeds_split_last.md"],
+    ),
     "split_probes": (
         "split_probes",
         ["split_probes.jsonl"],
@@ -84,6 +90,12 @@ CASES = {
         ["unseen_model.jsonl"],
         ["--report", "--output", "{tmp}/unseen_model.jsonl"],
         ["unseen_model.md", "unseen_model.json"],
+    ),
+    "unseen_model_current": (
+        "unseen_model",
+        ["unseen_model_current.jsonl"],
+        ["--report", "--output", "{tmp}/unseen_model_current.jsonl"],
+        ["unseen_model_current.md", "unseen_model_current.json"],
     ),
     "split_defaults": (
         "split_defaults",

@@ -27,6 +27,7 @@ from tflite_lowrank.training.optimizer import _CALR_KEPT_THRESHOLD
 from tflite_lowrank.utils.checks import check_compression, check_energy
 from tflite_lowrank.utils.checks import check_int as _check_int
 
+SPLIT_FROM = ("last", "best")
 _LEARNING_RATE_DEFAULT = "calr"
 # Named CALR settings: the default (chosen on dev) and the authors' fine-tuning values.
 _LEARNING_RATE_NAMES = ("calr", "calr_peak_1e-2", "calr_peak_2e-3", "calr_paper")
@@ -339,3 +340,23 @@ def _normalize_bands(bands) -> int | str | tuple[int, ...]:
     if isinstance(bands, int | np.integer):
         return int(bands)
     return tuple(int(b) for b in bands)
+
+
+def check_split_from(value) -> str:
+    """`split_from`: the weights the split factorizes (`coordination.BestWeights`)."""
+    if not isinstance(value, str) or value not in SPLIT_FROM:
+        raise ValueError(
+            f"`split_from` must be one of {SPLIT_FROM}: the weights the split "
+            "factorizes, the last epoch's or those of the epoch with the best "
+            f"`monitor` value. Received: split_from={value!r}"
+        )
+    return value
+
+
+def check_monitor(value) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(
+            "`monitor` must be the name of a logged metric such as 'val_loss' or "
+            f"'val_accuracy', or None. Received: monitor={value!r}"
+        )
+    return value

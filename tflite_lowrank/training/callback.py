@@ -28,6 +28,7 @@ from tflite_lowrank.training.arguments import (
     _check_rank,
     _check_weighting,
     _warn_if_never_splits,
+    check_monitor,
 )
 from tflite_lowrank.training.budget import check_budget
 from tflite_lowrank.training.calibration import (
@@ -38,11 +39,13 @@ from tflite_lowrank.training.consumer import (
     check_consumer,
 )
 from tflite_lowrank.training.coordination import (
+    BestWeights,
     _check_coordinate_with,
     _checkpoint_bests,
     _SplitMarkers,
     _warn_not_attached,
     _warn_reduce_lr_on_plateau,
+    resolve_monitor,
 )
 from tflite_lowrank.training.guards import (
     _check_token_counts,
@@ -157,6 +160,14 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             is within `max_dev_drop` points of the full model's. Defaults to
             `None`.
         validation_data: `(x, y)` arrays for `max_dev_drop`. Defaults to `None`.
+        split_from: `"best"` or `"last"`. The weights the split factorizes: those
+            of the epoch before the split with the best `monitor` value (restored
+            first; a copy of the weights is kept in memory until the split), or
+            the last epoch's (also what `"best"` does without validation logs).
+            Defaults to the recipe's, `"best"`.
+        monitor: String or `None`. The logged metric `split_from="best"` reads;
+            `None` takes an `EarlyStopping`'s in `coordinate_with`, else
+            `"val_loss"`. Defaults to `None`.
 
     Raises:
         ValueError: in the constructor, for a bad value of any argument; when
@@ -210,6 +221,8 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         quantization_aware: str | None = FROM_RECIPE,
         max_dev_drop: float | None = None,
         validation_data=None,
+        split_from: str = FROM_RECIPE,
+        monitor: str | None = None,
     ):
         super().__init__()
         recipe = resolve_arguments(
@@ -223,7 +236,9 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             balanced=balanced,
             basis_learning_rate=basis_learning_rate,
             quantization_aware=quantization_aware,
+            split_from=split_from,
         )
+        monitor = check_monitor(monitor)
         compression = check_budget(
             compression, max_dev_drop, validation_data, rank=rank, energy=energy
         )
@@ -259,6 +274,9 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         self.balanced = recipe.balanced
         self.max_dev_drop = max_dev_drop
         self.validation_data = validation_data
+        self.split_from = recipe.split_from
+        self.monitor = monitor
+        self._best: BestWeights | None = None
         self.result: FactorizationResult | None = None
         self._layer = None
         self._checkpoint_best: dict[int, object] = {}
@@ -286,6 +304,10 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         if self.weighting == "consumer" and self.result is None:
             check_consumer(model, self._layer)
         self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
+        if self.split_from == "best" and self.result is None:
+            self._best = BestWeights(
+                resolve_monitor(self.monitor, self.coordinate_with)
+            )
         _claim_layer(self, self._layer)  # Refuses a second callback on this layer.
 
     def set_params(self, params):
@@ -322,6 +344,8 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._markers.write_ready()
+        if self.result is None and self._best is not None:
+            self._best.update(epoch, logs, self.model)
         if self.result is None and self._epoch_start_iterations is not None:
             self._steps_in_last_epoch = (
                 _iterations(self.model) - self._epoch_start_iterations

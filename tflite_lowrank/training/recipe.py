@@ -10,7 +10,8 @@ Presets (`SPLIT_RECIPES`):
 
 - `"default"`: frequency bands, the plain SVD with both factors trained, except a
   heavy split read by a recurrent layer (the recurrent recipe: consumer-weighted,
-  fixed basis); CALR with its peak set by the budget.
+  fixed basis); CALR with its peak set by the budget; the weights of the best
+  pre-split epoch on the validation data are split (`split_from="best"`).
 - `"fixed_basis"`: the SVD weighted by the input kernel of the layer reading the
   vectors (`weighting="consumer"`), codes at the table's scale over a fixed basis
   (`train_basis=False`); the data-free recipe that held on users' pipelines.
@@ -18,7 +19,7 @@ Presets (`SPLIT_RECIPES`):
   codes' rate (`basis_learning_rate=0.1`).
 - `"plain"`: the plain banded SVD with both factors trained for every model.
 - `"paper"`: the paper's single rank-k SVD, both factors trained, the authors'
-  fine-tuning CALR (`learning_rate="calr_paper"`).
+  fine-tuning CALR (`learning_rate="calr_paper"`), the last epoch's weights split.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tflite_lowrank.training.arguments import (
     _check_learning_rate,
     _check_train_basis,
     _normalize_bands,
+    check_split_from,
 )
 from tflite_lowrank.utils.checks import check_bool
 
@@ -84,6 +86,11 @@ class SplitRecipe:
             After the split, the codes train rounded to the grid of that
             `convert_to_tflite` mode (straight-through gradient): the file then
             reads the values the model trained with. Defaults to `None`.
+        split_from: `"best"` or `"last"`. The weights the split factorizes:
+            those of the epoch before the split with the best validation metric
+            (`EmbeddingFactorization(monitor=...)`), restored first, so that a
+            model past its peak is split from its peak; or the last epoch's (also
+            what `"best"` does without validation logs). Defaults to `"best"`.
 
     Example:
 
@@ -103,6 +110,7 @@ class SplitRecipe:
     svd_method: str = "auto"
     balanced: bool = False
     quantization_aware: str | None = None
+    split_from: str = "best"
 
     def __post_init__(self):
         _check_bands(self.bands, None, energy=None)
@@ -134,6 +142,7 @@ class SplitRecipe:
             )
         check_bool("balanced", self.balanced)
         check_code_quantization(self.quantization_aware, "quantization_aware")
+        check_split_from(self.split_from)
 
     @classmethod
     def preset(cls, name: str) -> SplitRecipe:
@@ -152,6 +161,7 @@ class SplitRecipe:
                 "weighting": "none",
                 "train_basis": True,
                 "learning_rate": "calr_paper",
+                "split_from": "last",
             },
         }
         if not isinstance(name, str) or name not in presets:
@@ -232,6 +242,11 @@ class SplitRecipe:
         described = f"{layout}, {weighting}, {basis}, learning rate {rate!r}"
         if self.quantization_aware:
             described += f", codes trained for {self.quantization_aware!r} files"
+        described += (
+            ", the best pre-split epoch's weights split"
+            if self.split_from == "best"
+            else ", the last epoch's weights split"
+        )
         return described
 
 
@@ -270,6 +285,9 @@ class FactorizationResult:
         budget_evaluations: Tuple of `(compression, dev_accuracy)` pairs: the
             candidates the accuracy budget evaluated right before the split, the
             uncompressed model first (`(0.0, accuracy)`); empty without a budget.
+        weights_from_epoch: Integer or None. With `split_from="best"`, the epoch
+            (1-based) whose weights were restored and factorized; `None` when the
+            split factorized the last epoch's weights.
     """
 
     epoch: int
@@ -290,6 +308,7 @@ class FactorizationResult:
     recipe: SplitRecipe | None = None
     compression: float | None = None
     budget_evaluations: tuple[tuple[float, float], ...] = ()
+    weights_from_epoch: int | None = None
 
     def to_dict(self) -> dict:
         """Returns the fields as a plain dictionary (e.g. for JSON)."""
@@ -316,6 +335,8 @@ class FactorizationResult:
             )
         if self.consumer:
             layout += f", weighted by the input kernel of '{self.consumer}'"
+        if self.weights_from_epoch is not None:
+            layout += f", from the weights of epoch {self.weights_from_epoch}"
         return (
             f"Epoch {self.epoch}: factorized layer '{self.layer_name}' "
             f"({self.input_dim} x {self.output_dim}) to {layout}: "

@@ -238,9 +238,15 @@ class _Splitter:
 
     def _split(self, epoch: int) -> None:
         model = self.model
+        restored = None
+        if self._best is not None:
+            restored = self._best.restore(model, self.verbose)
         self.result = split_embedding(
             model, self._layer, self, epoch, prepare=self._prepare_split
         )
+        if self._best is not None:
+            self._best.clear()
+            self.result = dataclasses.replace(self.result, weights_from_epoch=restored)
         self._start_damping()
         reset = _reset_siblings(self.coordinate_with, self._checkpoint_best)
         self._markers = _SplitMarkers(
