@@ -97,6 +97,12 @@ CASES = {
         ["--report", "--output", "{tmp}/unseen_model_current.jsonl"],
         ["unseen_model_current.md", "unseen_model_current.json"],
     ),
+    "op_cost": (
+        "op_cost",
+        ["op_cost.json"],
+        ["--report", "--output", "{tmp}/op_cost.json"],
+        ["op_cost.md"],
+    ),
     "split_defaults": (
         "split_defaults",
         ["split_defaults.json"],
