@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tflite_lowrank as tl
-from tflite_lowrank.training.coordination import BestWeights, maximized
+from tflite_lowrank.training.resume import BestWeights, maximized
 
 VOCAB, DIM, SEQ = 400, 8, 6
 
@@ -180,3 +180,77 @@ def test_the_recipe_field_round_trips_and_prints():
 def test_bad_values_are_named(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         tl.EmbeddingFactorization(compression=0.5, at_epoch=1, **kwargs)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Kills the run at the start of epoch `epoch`."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError(f"interrupted at epoch {epoch}")
+
+
+def _overfitting_run(backup_dir, interrupt=None):
+    """6 epochs, the split after epoch 4, on noise labels for dev (it overfits)."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, VOCAB, size=(256, SEQ)).astype("int32")
+    y = (x[:, 0] % 2).astype("int32")
+    dev = (
+        rng.integers(1, VOCAB, size=(64, SEQ)).astype("int32"),
+        rng.integers(0, 2, size=64).astype("int32"),
+    )
+    keras.utils.set_random_seed(0)
+    model = _dan()
+    backup = keras.callbacks.BackupAndRestore(backup_dir)
+    split = tl.EmbeddingFactorization(
+        compression=0.5, at_epoch=4, coordinate_with=[backup], verbose=0
+    )
+    callbacks = [backup, split] + ([interrupt] if interrupt else [])
+    history = model.fit(
+        x,
+        y,
+        epochs=6,
+        batch_size=32,
+        shuffle=False,
+        validation_data=dev,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return model, split, history
+
+
+def test_a_run_killed_before_the_split_splits_the_same_best_weights(tmp_path):
+    reference, split, history = _overfitting_run(tmp_path / "reference")
+    best = int(np.argmin(history.history["val_loss"][:4])) + 1
+    assert best < 3  # The case: the best epoch is before the kill below.
+    assert split.result.weights_from_epoch == best
+    backup_dir = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _overfitting_run(backup_dir, _Interrupt(3))
+    assert (backup_dir / "tflite_lowrank_best_weights.npz").exists()
+    model, resumed, _ = _overfitting_run(backup_dir)
+    assert resumed.result.weights_from_epoch == best
+    for got, expected in zip(model.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert not backup_dir.exists()  # BackupAndRestore removed its folder at the end.
+
+
+def test_a_fresh_run_ignores_a_copy_left_in_its_backup_folder(tmp_path):
+    model = _dan()
+    best = BestWeights("val_loss", [str(tmp_path)])
+    best.update(2, {"val_loss": 0.3}, model)
+    assert (tmp_path / "tflite_lowrank_best_weights.npz").exists()
+    again = BestWeights("val_loss", [str(tmp_path)])
+    again.load(model)
+    again.start(0)  # A fresh run: epoch 0 comes first.
+    assert again.epoch is None and again.restore(model) is None
+    resumed = BestWeights("val_loss", [str(tmp_path)])
+    resumed.load(model)
+    resumed.start(4)  # Resumed after epoch 3: the copy of epoch 2 counts.
+    assert resumed.epoch == 2 and resumed.value == pytest.approx(0.3)
+    resumed.clear()
+    assert not (tmp_path / "tflite_lowrank_best_weights.npz").exists()

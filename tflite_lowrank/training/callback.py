@@ -39,13 +39,12 @@ from tflite_lowrank.training.consumer import (
     check_consumer,
 )
 from tflite_lowrank.training.coordination import (
-    BestWeights,
+    _backup_dirs,
     _check_coordinate_with,
     _checkpoint_bests,
     _SplitMarkers,
     _warn_not_attached,
     _warn_reduce_lr_on_plateau,
-    resolve_monitor,
 )
 from tflite_lowrank.training.guards import (
     _check_token_counts,
@@ -63,6 +62,7 @@ from tflite_lowrank.training.recipe import (
     SplitRecipe,
     resolve_arguments,
 )
+from tflite_lowrank.training.resume import BestWeights, resolve_monitor
 from tflite_lowrank.training.split import _Splitter
 from tflite_lowrank.utils.checks import check_int
 
@@ -305,9 +305,8 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             check_consumer(model, self._layer)
         self._checkpoint_best = _checkpoint_bests(self.coordinate_with)
         if self.split_from == "best" and self.result is None:
-            self._best = BestWeights(
-                resolve_monitor(self.monitor, self.coordinate_with)
-            )
+            monitor = resolve_monitor(self.monitor, self.coordinate_with)
+            self._best = BestWeights(monitor, _backup_dirs(self.coordinate_with))
         _claim_layer(self, self._layer)  # Refuses a second callback on this layer.
 
     def set_params(self, params):
@@ -322,6 +321,8 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             _warn_if_never_splits(self.at_epoch, epochs)
         _warn_reduce_lr_on_plateau(self.learning_rate, self.coordinate_with)
         _warn_not_attached(self.coordinate_with, self.model)
+        if self.result is None and self._best is not None:
+            self._best.load(self.model)  # A copy a killed run left in its backup.
 
     def on_train_batch_begin(self, batch, logs=None):
         self._markers.write_ready()
@@ -337,6 +338,8 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         self._markers.write_ready()
         if self.result is not None:
             return
+        if self._best is not None:
+            self._best.start(epoch)
         if epoch >= self.at_epoch:
             self._split(epoch)
         elif epoch == self.at_epoch - 1 and not (self.params or {}).get("steps"):

@@ -27,11 +27,6 @@ looks at the call stack or at private attributes of Keras callbacks.
   `epoch` counts the epochs completed before the split. The layer's class is named
   generically (its registered name and config), so any registered factorized layer
   class resumes the same way.
-- `BestWeights` keeps the weights of the pre-split epoch with the best `monitor`
-  value for `split_from="best"` (`resolve_monitor`: the callback's `monitor`, else a
-  coordinated `EarlyStopping`'s, else `"val_loss"`; maximized for accuracy, AUC,
-  precision, recall and F-scores, as `EarlyStopping(mode="auto")` does), restored
-  right before the split; without that value in the logs, the last weights are split.
 """
 
 from __future__ import annotations
@@ -50,7 +45,6 @@ from tflite_lowrank.layers.swap import _base_layer_arguments
 
 logger = logging.getLogger(__name__)
 
-_MAXIMIZED = ("acc", "auc", "precision", "recall", "f1", "fbeta")
 _MARKER_NAME = "tflite_lowrank_split.json"
 _MARKER_FORMAT = 1
 
@@ -310,69 +304,3 @@ def _factorized_class(marker: dict, layer, folder: str) -> type:
             f"another model. Received: backup_dir={folder!r}"
         )
     return new_class
-
-
-# ------------------------------------------------------ split_from="best"
-
-
-def resolve_monitor(monitor: str | None, coordinate_with) -> str:
-    """`monitor`, else a coordinated `EarlyStopping`'s, else `"val_loss"`."""
-    if monitor is not None:
-        return monitor
-    for callback in coordinate_with:
-        if isinstance(callback, keras.callbacks.EarlyStopping):
-            return callback.monitor
-    return "val_loss"
-
-
-def maximized(monitor: str) -> bool:
-    """Whether a larger `monitor` value is better (from its name)."""
-    name = monitor.lower().removeprefix("val_")
-    return any(part in name for part in _MAXIMIZED)
-
-
-class BestWeights:
-    """The model's weights (a host copy) at the best `monitor` value seen so far."""
-
-    def __init__(self, monitor: str):
-        self.monitor, self.maximize = monitor, maximized(monitor)
-        self.epoch: int | None = None
-        self.value: float | None = None
-        self.last_epoch: int | None = None
-        self._weights: list[np.ndarray] | None = None
-
-    def update(self, epoch: int, logs: dict | None, model) -> None:
-        """Records epoch `epoch` (0-based, as `on_epoch_end` gets it)."""
-        self.last_epoch = epoch
-        value = (logs or {}).get(self.monitor)
-        if value is None or not np.isfinite(float(value)):
-            return
-        value = float(value)
-        if self.value is None or (
-            value > self.value if self.maximize else value < self.value
-        ):
-            self.epoch, self.value = epoch, value
-            self._weights = [np.array(w, copy=True) for w in model.get_weights()]
-
-    def restore(self, model, verbose: int = 1) -> int | None:
-        """Sets the best epoch's weights unless it is the last; returns its 1-based
-        number, or `None` when the model keeps its weights (also when no epoch
-        ended before the split, as with `split_now`)."""
-        if self._weights is None:
-            if self.last_epoch is not None and verbose:
-                # The callback's logger: the name users configure.
-                logging.getLogger("tflite_lowrank.training.callback").info(
-                    "split_from='best': no '%s' in the logs of the epochs before "
-                    "the split (fit() without validation_data?); the split "
-                    "factorizes the last epoch's weights.",
-                    self.monitor,
-                )
-            return None
-        if self.epoch == self.last_epoch:
-            return None
-        model.set_weights(self._weights)
-        return self.epoch + 1
-
-    def clear(self) -> None:
-        """Frees the copy (after the split)."""
-        self._weights = None
