@@ -1179,11 +1179,16 @@ def target_table(rows: list[dict]) -> list[dict]:
         for recipe, variant in target["options"]:
             for dataset, model, protocol in pipelines:
                 head = {"dataset": dataset, "model": model, "protocol": protocol}
-                shares, deltas = [], {"dev": [], "test": []}
+                shares, deltas, no_split = [], {"dev": [], "test": []}, 0
                 for row in rows:
                     if row["recipe"] != recipe or any(
                         row[k] != v for k, v in head.items()
                     ):
+                        continue
+                    if not row.get("split_happened", True):
+                        # Early stopping ended the run before the split: its file
+                        # is the uncompressed model, not a measurement of the recipe.
+                        no_split += 1
                         continue
                     base = by_key.get(
                         store.run_key(
@@ -1216,6 +1221,7 @@ def target_table(rows: list[dict]) -> list[dict]:
                         "variant": variant,
                         "pipeline": f"{dataset}/{model}/{protocol}",
                         "seeds": len(shares),
+                        "no_split": no_split,
                         "share": share,
                         "dev_delta": statistics.fmean(deltas["dev"]),
                         "test_delta": test,
@@ -1268,11 +1274,18 @@ def target_lines(table: list[dict]) -> list[str]:
     for e in table:
         lines.append(
             f"| {e['target']} | {e['recipe']}, {e['variant']} | {e['pipeline']} | "
-            f"{e['seeds']} | {100 * e['share']:.2f}% | {e['dev_delta']:+.2f} | "
+            f"{e['seeds']}{_no_split(e)} | {100 * e['share']:.2f}% | "
+            f"{e['dev_delta']:+.2f} | "
             f"{_pm(e['test_delta'], e['test_se'], n=e['seeds'])} | "
             f"{'yes' if e['met'] else 'no'} |"
         )
     return lines
+
+
+def _no_split(entry: dict) -> str:
+    """ " (+k without a split)" for runs early stopping ended before the split."""
+    count = entry.get("no_split", 0)
+    return f" (+{count} without a split)" if count else ""
 
 
 def _recipes_of(cells: list[dict], pipeline: tuple) -> list[str]:
