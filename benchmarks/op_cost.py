@@ -83,18 +83,18 @@ def graph(case: dict, length: int):
     """The case as a `tf.function` of int32 ids `(1, length)`."""
     import tensorflow as tf
 
-    from tflite_lowrank.layers.lookup import lookup_codes, lookup_table_shapes
+    from tflite_lowrank.factorization.bands import band_slices
+    from tflite_lowrank.layers.lookup import lookup_codes
 
     rng = np.random.default_rng(0)
     spec = [tf.TensorSpec((1, length), tf.int32)]
     if "layout" in case:
-        shapes = lookup_table_shapes(VOCAB, case["boundaries"], case["ranks"])
         # `lookup_codes` pads the band tables itself: give it the unpadded ones.
+        bands = band_slices(VOCAB, case["boundaries"])
         tables = [
-            rng.standard_normal((n, k)).astype("float32")
-            for n, k in zip(_band_rows(case), case["ranks"], strict=True)
+            rng.standard_normal((band.stop - band.start, k)).astype("float32")
+            for band, k in zip(bands, case["ranks"], strict=True)
         ]
-        assert len(tables) == len(shapes)
 
         @tf.function(input_signature=spec)
         def banded(ids):
@@ -122,11 +122,6 @@ def graph(case: dict, length: int):
         return tf.reduce_sum(codes, axis=1)
 
     return plain
-
-
-def _band_rows(case: dict) -> list[int]:
-    edges = [0, *case["boundaries"], VOCAB]
-    return [stop - start for start, stop in zip(edges, edges[1:], strict=False)]
 
 
 def convert(function) -> bytes:

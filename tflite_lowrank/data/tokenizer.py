@@ -258,13 +258,7 @@ class Tokenizer:
         ```
         """
         if seq_len is not None:
-            _check_int(
-                "seq_len",
-                seq_len,
-                minimum=1,
-                maximum=MAX_SEQ_LEN,
-                why=" (tokens per encoded row; every row is padded to it)",
-            )
+            _check_int("seq_len", seq_len, minimum=1, maximum=MAX_SEQ_LEN)
         vocabulary, seq_len = layer_vocabulary_and_length(layer, seq_len)
         return cls(vocabulary, seq_len=seq_len, mode="text_vectorization")
 

@@ -204,8 +204,7 @@ class BestWeights:
         ended before the split, as with `split_now`)."""
         if self._weights is None:
             if self.last_epoch is not None and verbose:
-                # The callback's logger: the name users configure.
-                logging.getLogger("tflite_lowrank.training.callback").info(
+                logger.info(
                     "split_from='best': no '%s' in the logs of the epochs before "
                     "the split (fit() without validation_data?); the split "
                     "factorizes the last epoch's weights.",
