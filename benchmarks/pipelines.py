@@ -147,6 +147,9 @@ RECIPES: dict[str, dict] = {
     "qat_int4_rows": {"quantization_aware": "int4_rows", **_LAST},
     "default_p08": {"compression": 0.8, **_LAST},
     "best_start": {"split_from": "best"},
+    "thaw_1": {"basis_frozen_epochs": 1},
+    "thaw_2": {"basis_frozen_epochs": 2},
+    "thaw_2_consumer": {"weighting": "consumer", "basis_frozen_epochs": 2},
 }
 """Every recipe but `best_start` ran when the callback split the last epoch's
 weights by default (`split_from="last"`, pinned here so that a re-run repeats
@@ -399,6 +402,10 @@ def split_callback(protocol: Protocol, recipe: str, seed: int, coordinate=()):
 
     options = dict(RECIPES[recipe])
     compression = options.pop("compression", COMPRESSION)
+    if "basis_frozen_epochs" in options:
+        options["recipe"] = tl.SplitRecipe(
+            basis_frozen_epochs=options.pop("basis_frozen_epochs")
+        )
     if recipe == "calibrated_fixed":
         options["calibration_data"] = calibration_sample(protocol.data, seed)
     return tl.EmbeddingFactorization(
@@ -1366,6 +1373,9 @@ def plot(cells: list[dict], pipelines: list[tuple], path: Path) -> None:
                 "black",
                 "gold",
                 "navy",
+                "lime",
+                "teal",
+                "salmon",
             ),
             strict=True,
         )

@@ -35,9 +35,7 @@ from tflite_lowrank.training.calibration import (
     check_calibration,
     check_calibration_ids,
 )
-from tflite_lowrank.training.consumer import (
-    check_consumer,
-)
+from tflite_lowrank.training.consumer import check_consumer
 from tflite_lowrank.training.coordination import (
     _backup_dirs,
     _check_coordinate_with,
@@ -52,10 +50,7 @@ from tflite_lowrank.training.guards import (
     _release_layer,
     _warn_if_not_split,
 )
-from tflite_lowrank.training.optimizer import (
-    _drive_learning_rate,
-    _iterations,
-)
+from tflite_lowrank.training.optimizer import _drive_learning_rate, _iterations
 from tflite_lowrank.training.recipe import (
     FROM_RECIPE,
     FactorizationResult,
@@ -337,6 +332,8 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._markers.write_ready()
         if self.result is not None:
+            if self._damping is not None:
+                self._damping.start_epoch(epoch)
             return
         if self._best is not None:
             self._best.start(epoch)

@@ -40,7 +40,7 @@ from tflite_lowrank.training.arguments import (
     _normalize_bands,
     check_split_from,
 )
-from tflite_lowrank.utils.checks import check_bool
+from tflite_lowrank.utils.checks import check_bool, check_int
 
 SPLIT_RECIPES = ("default", "fixed_basis", "hedged", "plain", "paper")
 
@@ -75,6 +75,10 @@ class SplitRecipe:
         basis_learning_rate: Float in (0, 1]. When the basis trains, its updates
             are scaled by this factor relative to the codes' (1: trained at the
             same rate). Defaults to `1.0`.
+        basis_frozen_epochs: Integer >= 0. When the basis trains, it is first
+            held fixed for this many epochs after the split (the codes retrain
+            at the table's scale, as over a fixed basis), then trains. Defaults
+            to `0`.
         learning_rate: `"calr"`, `"calr_peak_1e-2"`, `"calr_peak_2e-3"`,
             `"calr_paper"`, `None`, a float or a `LearningRateSchedule`. The fresh
             optimizer's rate. Defaults to `"calr"`.
@@ -106,6 +110,7 @@ class SplitRecipe:
     weighting: str = "auto"
     train_basis: bool | str | None = None
     basis_learning_rate: float = 1.0
+    basis_frozen_epochs: int = 0
     learning_rate: Any = "calr"
     svd_method: str = "auto"
     balanced: bool = False
@@ -134,6 +139,8 @@ class SplitRecipe:
                 f"Received: basis_learning_rate={rate!r}"
             )
         object.__setattr__(self, "basis_learning_rate", float(rate))
+        frozen = check_int("basis_frozen_epochs", self.basis_frozen_epochs, minimum=0)
+        object.__setattr__(self, "basis_frozen_epochs", frozen)
         _check_learning_rate(self.learning_rate)
         if not isinstance(self.svd_method, str) or self.svd_method not in SVD_METHODS:
             raise ValueError(
@@ -234,6 +241,8 @@ class SplitRecipe:
             False: "fixed basis",
             "auto": "basis fixed for light splits",
         }[self.train_basis]
+        if self.train_basis is not False and self.basis_frozen_epochs:
+            basis += f" after {self.basis_frozen_epochs} fixed epochs"
         if self.train_basis is not False and self.basis_learning_rate < 1.0:
             basis += f" at {self.basis_learning_rate:g} of the codes' rate"
         rate = self.learning_rate

@@ -67,11 +67,13 @@ class _Resolved:
     weighting: str  # "none" or "consumer"
     fixed_basis: bool
     basis_scale: float  # < 1: the basis trains, damped (a hedged recipe)
+    frozen_epochs: int = 0  # > 0: a trained basis is held fixed this long first
 
     @property
     def table_scale(self) -> bool:
-        """Codes at the table's scale over a unit-norm basis (fixed or hedged)."""
-        return self.fixed_basis or self.basis_scale < 1.0
+        """Codes at the table's scale over a unit-norm basis (fixed, hedged or held
+        fixed first)."""
+        return self.fixed_basis or self.basis_scale < 1.0 or self.frozen_epochs > 0
 
 
 def split_embedding(
@@ -188,6 +190,7 @@ def resolve_recipe(model, layer, settings, kept: float) -> _Resolved:
         weighting=weighting,
         fixed_basis=not trained,
         basis_scale=recipe.basis_learning_rate if trained else 1.0,
+        frozen_epochs=recipe.basis_frozen_epochs if trained else 0,
     )
 
 
@@ -197,6 +200,7 @@ def _reported_recipe(recipe: SplitRecipe, resolved: _Resolved) -> SplitRecipe:
         weighting=resolved.weighting,
         train_basis=not resolved.fixed_basis,
         basis_learning_rate=resolved.basis_scale,
+        basis_frozen_epochs=resolved.frozen_epochs,
     )
 
 
@@ -266,10 +270,12 @@ class _Splitter:
             )
 
     def _start_damping(self) -> None:
-        """The hedged recipe's damping of the basis updates (`basis.BasisDamping`)."""
-        scale = self.result.recipe.basis_learning_rate
-        if self.result.train_basis and scale < 1.0:
-            self._damping = BasisDamping(self._layer, scale)
+        """The damping of the basis updates of a hedged recipe, or of one that holds
+        the basis fixed for its first epochs after the split (`BasisDamping`)."""
+        recipe = self.result.recipe
+        scale, frozen = recipe.basis_learning_rate, recipe.basis_frozen_epochs
+        if self.result.train_basis and (scale < 1.0 or frozen > 0):
+            self._damping = BasisDamping(self._layer, scale, self.result.epoch, frozen)
 
     def _resume_from_backup(self) -> None:
         """Factorizes the fresh model if a `BackupAndRestore` backup is post-split.
@@ -319,11 +325,18 @@ class BasisDamping:
 
     Args:
         layer: The factorized layer (`LowRankEmbedding` or `BandedLowRankEmbedding`).
-        scale: Float in (0, 1). The basis' updates are multiplied by it.
+        scale: Float in (0, 1]. The basis' updates are multiplied by it.
+        split_epoch: Integer. The epoch (0-based, as `fit()` counts) that began
+            with the split.
+        frozen_epochs: Integer. The updates of this many epochs from
+            `split_epoch` on are multiplied by 0: the basis is held fixed.
     """
 
-    def __init__(self, layer, scale: float):
+    def __init__(self, layer, scale: float, split_epoch: int = 0, frozen_epochs=0):
         self.scale = float(scale)
+        self.frozen_until = int(split_epoch) + int(frozen_epochs)
+        # Until `start_epoch` says otherwise (`split_now`, outside `fit()`).
+        self._current = 0.0 if frozen_epochs > 0 else self.scale
         self.variables = [
             weight
             for weight in layer.trainable_weights
@@ -331,15 +344,20 @@ class BasisDamping:
         ]
         self._before: list[np.ndarray] | None = None
 
+    def start_epoch(self, epoch: int) -> None:
+        """Sets the scale of `epoch`'s updates: 0 before `frozen_until`."""
+        self._current = 0.0 if epoch < self.frozen_until else self.scale
+
     def before_batch(self) -> None:
         """Remembers the basis before the optimizer's step."""
-        self._before = [keras.ops.convert_to_numpy(v) for v in self.variables]
+        if self._current < 1.0:
+            self._before = [keras.ops.convert_to_numpy(v) for v in self.variables]
 
     def after_batch(self) -> None:
-        """Moves the basis back to `scale` of the step the optimizer took."""
+        """Moves the basis back to the current scale of the step the optimizer took."""
         if self._before is None:
             return
         for variable, before in zip(self.variables, self._before, strict=True):
             after = keras.ops.convert_to_numpy(variable)
-            variable.assign(before + self.scale * (after - before))
+            variable.assign(before + self._current * (after - before))
         self._before = None
