@@ -157,6 +157,7 @@ them); `best_start` is the default since (`split_from="best"`)."""
 CANDIDATES = (
     *("default", "consumer_fixed", "single", "calibrated_fixed", "hedged"),
     *("hedged_03", "slow_basis", "two_bands", "best_start"),
+    *("thaw_1", "thaw_2", "thaw_2_consumer"),
 )
 """The recipes a default is chosen among (`small_scratch` is a control)."""
 CONTROL_PROTOCOLS = {"small_scratch": ("user",)}

@@ -79,6 +79,9 @@ def test_split_recipe_presets_say_what_they_are():
         ({"learning_rate": "fast"}, ValueError, "learning_rate='fast'"),
         ({"svd_method": "qr"}, ValueError, "svd_method='qr'"),
         ({"balanced": 1}, TypeError, "balanced=1"),
+        ({"basis_frozen_epochs": -1}, ValueError, "basis_frozen_epochs=-1"),
+        ({"basis_frozen_epochs": 1.5}, TypeError, "basis_frozen_epochs=1.5"),
+        ({"basis_frozen_epochs": True}, TypeError, "basis_frozen_epochs=True"),
         ({"rank": 3}, TypeError, "Received: rank=3"),
     ],
     ids=lambda value: str(value)[:30],
@@ -169,9 +172,18 @@ class _KillAtEpoch(keras.callbacks.Callback):
             raise RuntimeError("interrupted")
 
 
-def test_recipe_round_trips_through_backup_and_restore(rng, tmp_path):
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        tl.SplitRecipe.preset("hedged").replace(bands=1),
+        # Killed in the last epoch that holds the basis fixed: the resumed run
+        # holds it fixed too.
+        tl.SplitRecipe(bands=1, basis_frozen_epochs=3),
+    ],
+    ids=["hedged", "frozen_basis"],
+)
+def test_recipe_round_trips_through_backup_and_restore(rng, tmp_path, recipe):
     data = _data(rng)
-    recipe = tl.SplitRecipe.preset("hedged").replace(bands=1)
     reference, first = _backup_run(data, tmp_path / "reference", recipe)
     backup_dir = tmp_path / "backup"
     with pytest.raises(RuntimeError, match="interrupted"):
@@ -234,6 +246,64 @@ def test_hedged_basis_moves_less_than_a_trained_one(rng):
         moved[rate] = np.linalg.norm(after - probe.basis)
     assert moved[0.1] > 0.0
     assert moved[0.1] < 0.5 * moved[1.0]
+
+
+class _BasisPerEpoch(keras.callbacks.Callback):
+    """Records the basis and the codes at the start of every epoch and at the end."""
+
+    def __init__(self):
+        super().__init__()
+        self.basis, self.codes = [], []
+
+    def _record(self):
+        layer = self.model.get_layer("embedding")
+        self.basis.append(np.array(layer.embeddings_b))
+        self.codes.append(np.array(layer.embeddings_a))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch >= 1:  # After the split (the callback before this one).
+            self._record()
+
+    def on_train_end(self, logs=None):
+        self._record()
+
+
+def test_frozen_basis_holds_for_its_epochs_then_trains(rng):
+    x, y = _data(rng)
+    keras.utils.set_random_seed(0)
+    model = _dan()
+    split = tl.EmbeddingFactorization(
+        compression=0.5, at_epoch=1, bands=1, basis_frozen_epochs=2, verbose=0
+    )
+    assert split.recipe.basis_frozen_epochs == 2
+    probe = _BasisPerEpoch()
+    model.fit(x, y, batch_size=BATCH, epochs=4, callbacks=[split, probe], verbose=0)
+    ran = split.result.recipe
+    assert (ran.train_basis, ran.basis_frozen_epochs) == (True, 2)
+    assert "basis trained after 2 fixed epochs" in ran.describe()
+    # Epochs 1 and 2 hold the basis (the starts of epochs 1, 2 and 3 agree) while
+    # the codes train; epoch 3 trains both.
+    basis = probe.basis
+    np.testing.assert_array_equal(basis[0], basis[1])
+    np.testing.assert_array_equal(basis[1], basis[2])
+    assert np.linalg.norm(basis[3] - basis[2]) > 1e-4
+    assert np.linalg.norm(probe.codes[1] - probe.codes[0]) > 1e-4
+    # The codes start at the table's scale over an orthonormal basis, as over a
+    # fixed one.
+    np.testing.assert_allclose(basis[0] @ basis[0].T, np.eye(len(basis[0])), atol=1e-5)
+    layer = model.get_layer("embedding")
+    assert layer.embeddings_b.trainable
+
+
+def test_frozen_epochs_do_nothing_for_a_fixed_basis(rng):
+    model = _dan()
+    split = tl.EmbeddingFactorization(
+        compression=0.5, at_epoch=1, recipe="fixed_basis", basis_frozen_epochs=2
+    )
+    split.split_now(model, steps_per_epoch=4)
+    ran = split.result.recipe
+    assert (ran.train_basis, ran.basis_frozen_epochs) == (False, 0)
+    assert split._damping is None
 
 
 # ------------------------------------------------------- the accuracy budget

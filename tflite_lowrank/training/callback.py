@@ -102,10 +102,9 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         at_epoch: Integer >= 1. Number of epochs trained on the full table.
         recipe: `tl.SplitRecipe` or a preset name (`tl.SPLIT_RECIPES`: `"default"`,
             `"fixed_basis"`, `"hedged"`, `"plain"`, `"paper"`). How the split
-            factorizes and retrains; the arguments `bands`, `learning_rate`,
-            `train_basis`, `weighting`, `svd_method`, `balanced` and
-            `basis_learning_rate` override its fields. `result.recipe` reports
-            the recipe the split ran. Defaults to `"default"`.
+            factorizes and retrains; the arguments below that name its fields
+            override them. `result.recipe` reports the recipe the split ran.
+            Defaults to `"default"`.
         bands: `"auto"`, an integer >= 1, or a sequence of increasing ids. Frequency
             bands of the id range (ids sorted by frequency), each with its own
             factors within the same parameter budget. `"auto"` is 6 bands, fewer
@@ -143,6 +142,8 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             Defaults to `False`.
         basis_learning_rate: Float in (0, 1]. A trained basis' updates are scaled
             by it (the `"hedged"` recipe: 0.1). Defaults to `1.0`.
+        basis_frozen_epochs: Integer >= 0. A trained basis is held fixed for this
+            many epochs after the split, then trains. Defaults to `0`.
         quantization_aware: `None`, `"int8_rows"`, `"int4_rows"` or `"int4"`.
             Trains the codes after the split rounded to the grid that
             `tl.convert_to_tflite(quantization=...)` stores in that mode (a
@@ -213,6 +214,7 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         svd_method: str = FROM_RECIPE,
         balanced: bool = FROM_RECIPE,
         basis_learning_rate: float = FROM_RECIPE,
+        basis_frozen_epochs: int = FROM_RECIPE,
         quantization_aware: str | None = FROM_RECIPE,
         max_dev_drop: float | None = None,
         validation_data=None,
@@ -230,6 +232,7 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
             svd_method=svd_method,
             balanced=balanced,
             basis_learning_rate=basis_learning_rate,
+            basis_frozen_epochs=basis_frozen_epochs,
             quantization_aware=quantization_aware,
             split_from=split_from,
         )
