@@ -62,6 +62,27 @@ def test_the_default_is_chosen_by_its_worst_pipeline_on_dev():
     assert by[choice["chosen"]]["worst_dev"] == pytest.approx(-0.2)
 
 
+def test_the_two_best_screened_are_confirmed_on_all_their_seeds():
+    recipes = {r: -3.0 for r in pipelines.CANDIDATES}
+    first, second = pipelines.CANDIDATES[:2]
+    screened = {**recipes, first: -0.5, second: -0.6}
+    rows = _rows({("r8", "user"): screened, ("rt", "bench"): screened})
+    # Seeds 2 to 4 of the two finalists only: the first falls behind there.
+    for seed in (2, 3, 4):
+        for pipeline in (("r8", "user"), ("rt", "bench")):
+            rows.append(_row(*pipeline, "baseline", seed, 0.8, 0.8, 10_000))
+            rows.append(_row(*pipeline, first, seed, 0.78, 0.78, 200))
+            rows.append(_row(*pipeline, second, seed, 0.794, 0.794, 200))
+    choice = pipelines.choose(rows)
+    screening = {t["recipe"]: t for t in choice["recipes"]}
+    assert screening[first]["worst_dev"] == pytest.approx(-0.5)  # Seeds 0 and 1.
+    assert choice["finalists"] == [first, second]
+    confirmed = {t["recipe"]: t for t in choice["confirmation"]["recipes"]}
+    assert confirmed[first]["worst_dev"] == pytest.approx((-0.5 * 2 - 2.0 * 3) / 5)
+    assert confirmed[second]["worst_dev"] == pytest.approx(-0.6)
+    assert choice["chosen"] == second
+
+
 def test_targets_need_the_bytes_and_the_accuracy():
     rows = _rows({("r8", "user"): {"default": -0.9, "qat_int4": -1.6}})
     # default's file: 210 bytes, 10 beyond the table in the baseline's file too:
