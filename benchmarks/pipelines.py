@@ -61,9 +61,14 @@ at_epoch=<the protocol's split>)` with the callback's learning rate (its default
   table's scale, the basis held fixed for the first 2 epochs after the split, then
   trained at the codes' rate; `split_from="best"`); `thaw_1`, `thaw_2`: the same
   with the plain SVD, held 1 or 2 epochs (stopped after the `bench` RT and R8
-  pipelines of seeds 0 and 1: dev 1.8 to 2.2 points below `default` on RT);
+  pipelines of seeds 0 and 1: dev 1.5 and 1.7 points below `default` on RT,
+  0.8 and 1.0 on R8);
 - `consumer_trained`: `weighting="consumer", train_basis=True` (the consumer-weighted
   SVD with `default`'s code scale and trained basis; `split_from="best"`);
+- `freeze_drop`, `freeze_drop_rescale` (a prototype in this script, `bench` and
+  `user` of seeds 0 and 1 only): `best_start`, and at the first post-split epoch
+  whose dev accuracy falls, the best post-split weights restored and the basis held
+  fixed from then on (`_rescale`: the codes first moved to the table's scale);
 - `small_scratch` (control, `user` only): the same model with a
   `tl.LowRankEmbedding` of rank `tl.rank_for_compression(V, D, 0.9)` trained from
   random initialization for the same epochs, no split.
@@ -158,6 +163,8 @@ RECIPES: dict[str, dict] = {
     "thaw_2": {"basis_frozen_epochs": 2},
     "thaw_2_consumer": {"weighting": "consumer", "basis_frozen_epochs": 2},
     "consumer_trained": {"weighting": "consumer", "train_basis": True},
+    "freeze_drop": {"freeze_on_drop": "keep"},
+    "freeze_drop_rescale": {"freeze_on_drop": "rescale"},
 }
 """Every recipe but `best_start` ran when the callback split the last epoch's
 weights by default (`split_from="last"`, pinned here so that a re-run repeats
@@ -410,6 +417,7 @@ def split_callback(protocol: Protocol, recipe: str, seed: int, coordinate=()):
     import tflite_lowrank as tl
 
     options = dict(RECIPES[recipe])
+    options.pop("freeze_on_drop", None)  # `FreezeOnDrop`, a callback of its own.
     compression = options.pop("compression", COMPRESSION)
     if "basis_frozen_epochs" in options:
         options["recipe"] = tl.SplitRecipe(
@@ -452,6 +460,9 @@ def train_one_fit(protocol: Protocol, model_name: str, seed: int, recipe: str, s
     if recipe not in ("baseline", "small_scratch"):
         split = split_callback(protocol, recipe, seed, coordinate=[stopping])
         callbacks.append(split)
+        freeze = freeze_on_drop(recipe, split, data)
+        if freeze is not None:
+            callbacks.append(freeze)
     start = time.perf_counter()
     history = model.fit(
         data.x_train,
@@ -474,6 +485,49 @@ def train_one_fit(protocol: Protocol, model_name: str, seed: int, recipe: str, s
         split=_split_result(split),
         train_seconds=seconds,
     )
+
+
+def freeze_on_drop(recipe: str, split, data):
+    """The `freeze_drop*` recipes' callback (a prototype, not in the package), or None.
+
+    After the split the default recipe trains; at the end of the first post-split
+    epoch whose dev accuracy (`val_accuracy`, else scored here) is below the best
+    post-split one, the best post-split weights are restored and the basis is held
+    fixed from then on (`BasisDamping` at 0). `"rescale"` also moves each band to
+    the table's scale first (`B^T = Q R`: `A <- A R^T`, `B <- Q^T`, the same product).
+    """
+    import keras
+
+    from tflite_lowrank.training.split import BasisDamping
+
+    mode = RECIPES[recipe].get("freeze_on_drop")
+    if mode is None or split is None:
+        return None
+
+    class FreezeOnDrop(keras.callbacks.Callback):
+        best, weights, frozen_at = None, None, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if split.result is None or self.frozen_at is not None:
+                return
+            value = (logs or {}).get("val_accuracy")
+            if value is None:
+                value = harness.accuracy(self.model, data.x_dev, data.y_dev)
+            if self.best is None or value > self.best:
+                self.best, self.weights = value, self.model.get_weights()
+                return
+            self.model.set_weights(self.weights)
+            layer = split._layer
+            if mode == "rescale":
+                for a, b in zip(layer.embeddings_a, layer.embeddings_b, strict=True):
+                    a_value, b_value = np.asarray(a), np.asarray(b)
+                    q, r = np.linalg.qr(b_value.T)
+                    a.assign((a_value @ r.T).astype(a_value.dtype))
+                    b.assign(q.T.astype(b_value.dtype))
+            split._damping = BasisDamping(layer, 0.0)
+            self.frozen_at = epoch
+
+    return FreezeOnDrop()
 
 
 def _split_result(split) -> dict | None:
@@ -559,7 +613,11 @@ def train_bench(protocol: Protocol, model_name: str, seed: int, recipe: str, sta
         initial_epoch=protocol.split_epoch,
         shuffle=True,
         verbose=0,
-        callbacks=[c for c in (split, selection) if c is not None],
+        callbacks=[
+            c
+            for c in (split, selection, freeze_on_drop(recipe, split, data))
+            if c is not None
+        ],
     )
     seconds = time.perf_counter() - start
     selection.restore_best()
@@ -1007,7 +1065,10 @@ def report(rows: list[dict], output: Path) -> None:
         '`thaw_2_consumer` (`weighting="consumer", basis_frozen_epochs=2`: the '
         "basis held fixed for 2 epochs after the split, then trained; `thaw_1` and "
         "`thaw_2` the same with the plain SVD, run on two pipelines only), "
-        '`consumer_trained` (`weighting="consumer", train_basis=True`); control '
+        '`consumer_trained` (`weighting="consumer", train_basis=True`), '
+        "`freeze_drop` and `freeze_drop_rescale` (a prototype, `bench` and `user` "
+        "only: the basis held fixed, after restoring the best post-split weights, "
+        "from the first post-split epoch whose dev accuracy falls); control "
         "`small_scratch` "
         "(`user` only): a `LowRankEmbedding` of the single-SVD rank trained from "
         "random initialization, no split. Every model is converted to float32, dynamic "
