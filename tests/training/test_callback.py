@@ -11,6 +11,7 @@ import weakref
 import keras
 import numpy as np
 import pytest
+from interrupting import Interrupt
 
 from tflite_lowrank._keras import adapter, graph
 from tflite_lowrank.factorization.svd import rank_for_energy, singular_values
@@ -697,29 +698,6 @@ def test_embedding_factorization_warns_reduce_lr_on_plateau_steps_per_execution(
         [keeping, plateau], model=model, epochs=2, steps=1
     )
     callbacks.on_train_begin()  # no warning: a float rate is not driven
-
-
-class Interrupt(keras.callbacks.Callback):
-    """Kills the run: raises at `hook` of epoch `epoch` (after batch `batch`)."""
-
-    def __init__(self, epoch, hook="on_epoch_begin", batch=0):
-        super().__init__()
-        self.epoch, self.hook, self.batch = epoch, hook, batch
-        self.current = None
-
-    def _kill(self, hook, epoch, batch=0):
-        if (hook, epoch, batch) == (self.hook, self.epoch, self.batch):
-            raise RuntimeError(f"interrupted at {hook} of epoch {epoch}")
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-        self._kill("on_epoch_begin", epoch)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._kill("on_epoch_end", epoch)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._kill("on_train_batch_end", self.current, batch)
 
 
 MARKER = "tflite_lowrank_split.json"

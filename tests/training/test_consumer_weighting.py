@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from interrupting import Interrupt
 
 import tflite_lowrank as tl
 from tflite_lowrank._keras import adapter
@@ -329,7 +330,7 @@ def test_weighted_split_resumes_from_a_backup(
         )
         callbacks = [restore, split]
         if stop_at is not None:
-            callbacks.append(_Kill(stop_at))
+            callbacks.append(Interrupt(stop_at))
         try:
             model.fit(
                 x,
@@ -340,8 +341,8 @@ def test_weighted_split_resumes_from_a_backup(
                 verbose=0,
                 shuffle=False,
             )
-        except _Killed:
-            pass
+        except RuntimeError as error:
+            assert "interrupted" in str(error)
         return model, split
 
     uninterrupted, first = run(tmp_path / "a")
@@ -357,20 +358,6 @@ def test_weighted_split_resumes_from_a_backup(
     assert schedule.initial_learning_rate == pytest.approx(peak)
     for w, w0 in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
         np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)
-
-
-class _Killed(Exception):
-    pass
-
-
-class _Kill(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise _Killed
 
 
 def test_consumer_inside_a_keras_hub_layer_is_refused_with_the_reason(rng):

@@ -11,6 +11,7 @@ import pathlib
 import keras
 import numpy as np
 import pytest
+from interrupting import Interrupt
 
 import tflite_lowrank as tl
 from tflite_lowrank._keras import adapter
@@ -135,16 +136,6 @@ def test_reduce_lr_on_plateau_coordinated_scales_the_schedule(data, tmp_path):
     assert int(loaded.optimizer.iterations) == 4 * STEPS
     x = data[0][:8]
     np.testing.assert_allclose(loaded.predict(x, verbose=0), net.predict(x, verbose=0))
-
-
-class Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError(f"interrupted at epoch {epoch}")
 
 
 def test_reduce_lr_on_plateau_resumes_scaled_from_a_backup(data, tmp_path):

@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from interrupting import Interrupt
 
 import tflite_lowrank as tl
 from tflite_lowrank.training.split import BasisDamping
@@ -166,12 +167,6 @@ def _backup_run(data, backup_dir, recipe, interrupt=None):
     return model, split
 
 
-class _KillAtEpoch(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 3:
-            raise RuntimeError("interrupted")
-
-
 @pytest.mark.parametrize(
     "recipe",
     [
@@ -187,7 +182,7 @@ def test_recipe_round_trips_through_backup_and_restore(rng, tmp_path, recipe):
     reference, first = _backup_run(data, tmp_path / "reference", recipe)
     backup_dir = tmp_path / "backup"
     with pytest.raises(RuntimeError, match="interrupted"):
-        _backup_run(data, backup_dir, recipe, _KillAtEpoch())
+        _backup_run(data, backup_dir, recipe, Interrupt(3))
     marker = json.loads((backup_dir / "tflite_lowrank_split.json").read_text())
     assert tl.SplitRecipe.from_config(marker["recipe"]) == first.result.recipe
     model, split = _backup_run(data, backup_dir, recipe)

@@ -6,6 +6,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from interrupting import Interrupt
 
 import tflite_lowrank as tl
 from tflite_lowrank.training.resume import BestWeights, maximized
@@ -182,18 +183,6 @@ def test_bad_values_are_named(kwargs, message):
         tl.EmbeddingFactorization(compression=0.5, at_epoch=1, **kwargs)
 
 
-class _Interrupt(keras.callbacks.Callback):
-    """Kills the run at the start of epoch `epoch`."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError(f"interrupted at epoch {epoch}")
-
-
 def _overfitting_run(backup_dir, interrupt=None):
     """6 epochs, the split after epoch 4, on noise labels for dev (it overfits)."""
     rng = np.random.default_rng(0)
@@ -230,7 +219,7 @@ def test_a_run_killed_before_the_split_splits_the_same_best_weights(tmp_path):
     assert split.result.weights_from_epoch == best
     backup_dir = tmp_path / "backup"
     with pytest.raises(RuntimeError, match="interrupted"):
-        _overfitting_run(backup_dir, _Interrupt(3))
+        _overfitting_run(backup_dir, Interrupt(3))
     assert (backup_dir / "tflite_lowrank_best_weights.npz").exists()
     model, resumed, _ = _overfitting_run(backup_dir)
     assert resumed.result.weights_from_epoch == best

@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from interrupting import Interrupt
 
 import tflite_lowrank as tl
 from tflite_lowrank._keras import adapter
@@ -260,18 +261,12 @@ def _backup_run(data, backup_dir, interrupt=None):
     return model, split
 
 
-class _KillAtEpoch(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 3:
-            raise RuntimeError("interrupted")
-
-
 def test_fixed_basis_resumes_from_a_backup(rng, tmp_path):
     data = _data(rng)
     reference, _ = _backup_run(data, tmp_path / "reference")
     backup_dir = tmp_path / "backup"
     with pytest.raises(RuntimeError, match="interrupted"):
-        _backup_run(data, backup_dir, _KillAtEpoch())
+        _backup_run(data, backup_dir, Interrupt(3))
     marker = json.loads((backup_dir / "tflite_lowrank_split.json").read_text())
     assert marker["config"]["train_basis"] is False
     model, split = _backup_run(data, backup_dir)
