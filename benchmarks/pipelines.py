@@ -65,6 +65,10 @@ at_epoch=<the protocol's split>)` with the callback's learning rate (its default
   0.8 and 1.0 on R8);
 - `consumer_trained`: `weighting="consumer", train_basis=True` (the consumer-weighted
   SVD with `default`'s code scale and trained basis; `split_from="best"`);
+- `fitted_fixed`: the callback's defaults since this recipe won (`split_from="best"`
+  and `fixed_basis_above=0.95`: a model whose logged training accuracy at the split
+  epoch reached 0.95 takes the consumer-weighted fixed-basis recipe; every recipe
+  above pins `fixed_basis_above=None`, the behaviour they ran with);
 - `freeze_drop`, `freeze_drop_rescale` (a prototype in this script, `bench` and
   `user` of seeds 0 and 1 only): `best_start`, and at the first post-split epoch
   whose dev accuracy falls, the best post-split weights restored and the basis held
@@ -143,7 +147,8 @@ CALIBRATION_EXAMPLES = 3200
 """Rows given as `calibration_data` (the callback's default 100 batches of 32)."""
 
 KEY = ("dataset", "model", "protocol", "recipe", "seed")
-_LAST = {"split_from": "last"}
+_LAST = {"split_from": "last", "fixed_basis_above": None}
+_BEST = {"split_from": "best", "fixed_basis_above": None}
 RECIPES: dict[str, dict] = {
     "baseline": {},
     "default": {**_LAST},
@@ -158,21 +163,27 @@ RECIPES: dict[str, dict] = {
     "qat_int4": {"quantization_aware": "int4", **_LAST},
     "qat_int4_rows": {"quantization_aware": "int4_rows", **_LAST},
     "default_p08": {"compression": 0.8, **_LAST},
-    "best_start": {"split_from": "best"},
-    "thaw_1": {"basis_frozen_epochs": 1},
-    "thaw_2": {"basis_frozen_epochs": 2},
-    "thaw_2_consumer": {"weighting": "consumer", "basis_frozen_epochs": 2},
-    "consumer_trained": {"weighting": "consumer", "train_basis": True},
-    "freeze_drop": {"freeze_on_drop": "keep"},
-    "freeze_drop_rescale": {"freeze_on_drop": "rescale"},
+    "best_start": {**_BEST},
+    "thaw_1": {"basis_frozen_epochs": 1, **_BEST},
+    "thaw_2": {"basis_frozen_epochs": 2, **_BEST},
+    "thaw_2_consumer": {
+        "weighting": "consumer",
+        "basis_frozen_epochs": 2,
+        **_BEST,
+    },
+    "consumer_trained": {"weighting": "consumer", "train_basis": True, **_BEST},
+    "freeze_drop": {"freeze_on_drop": "keep", **_BEST},
+    "freeze_drop_rescale": {"freeze_on_drop": "rescale", **_BEST},
+    "fitted_fixed": {},
 }
-"""Every recipe but `best_start` ran when the callback split the last epoch's
+"""The recipes before `best_start` ran when the callback split the last epoch's
 weights by default (`split_from="last"`, pinned here so that a re-run repeats
-them); `best_start` is the default since (`split_from="best"`)."""
+them); every recipe but `fitted_fixed` ran before `fixed_basis_above` (pinned to
+None); `fitted_fixed` is the callback's defaults."""
 CANDIDATES = (
     *("default", "consumer_fixed", "single", "calibrated_fixed", "hedged"),
     *("hedged_03", "slow_basis", "two_bands", "best_start"),
-    *("thaw_2_consumer", "consumer_trained"),
+    *("thaw_2_consumer", "consumer_trained", "fitted_fixed"),
 )
 """The recipes a default is chosen among (`small_scratch` is a control)."""
 CONTROL_PROTOCOLS = {"small_scratch": ("user",)}
@@ -419,10 +430,15 @@ def split_callback(protocol: Protocol, recipe: str, seed: int, coordinate=()):
     options = dict(RECIPES[recipe])
     options.pop("freeze_on_drop", None)  # `FreezeOnDrop`, a callback of its own.
     compression = options.pop("compression", COMPRESSION)
-    if "basis_frozen_epochs" in options:
-        options["recipe"] = tl.SplitRecipe(
-            basis_frozen_epochs=options.pop("basis_frozen_epochs")
-        )
+    # Recipe fields without an argument of their own go into the recipe.
+    fields = {
+        name: options.pop(name)
+        for name in ("basis_frozen_epochs", "fixed_basis_above")
+        if name in options
+    }
+    if fields:
+        preset = options.pop("recipe", "default")
+        options["recipe"] = tl.SplitRecipe.preset(preset).replace(**fields)
     if recipe == "calibrated_fixed":
         options["calibration_data"] = calibration_sample(protocol.data, seed)
     return tl.EmbeddingFactorization(
@@ -498,7 +514,7 @@ def freeze_on_drop(recipe: str, split, data):
     """
     import keras
 
-    from tflite_lowrank.training.split import BasisDamping
+    from tflite_lowrank.training.optimizer import BasisDamping
 
     mode = RECIPES[recipe].get("freeze_on_drop")
     if mode is None or split is None:
@@ -1068,7 +1084,10 @@ def report(rows: list[dict], output: Path) -> None:
         '`consumer_trained` (`weighting="consumer", train_basis=True`), '
         "`freeze_drop` and `freeze_drop_rescale` (a prototype, `bench` and `user` "
         "only: the basis held fixed, after restoring the best post-split weights, "
-        "from the first post-split epoch whose dev accuracy falls); control "
+        "from the first post-split epoch whose dev accuracy falls), "
+        "`fitted_fixed` (`best_start` with `fixed_basis_above=0.95`: the "
+        "consumer-weighted fixed basis when the logged training accuracy of the split "
+        "epoch reached 0.95; every other recipe ran without that rule); control "
         "`small_scratch` "
         "(`user` only): a `LowRankEmbedding` of the single-SVD rank trained from "
         "random initialization, no split. Every model is converted to float32, dynamic "
@@ -1272,6 +1291,7 @@ TARGETS = (
         "options": (
             ("default", "int8"),
             ("best_start", "int8"),
+            ("fitted_fixed", "int8"),
             ("qat_int4_rows", "int4_rows"),
             ("default_p08", "int4"),
         ),
@@ -1283,6 +1303,7 @@ TARGETS = (
         "options": (
             ("default", "int4"),
             ("best_start", "int4"),
+            ("fitted_fixed", "int4"),
             ("qat_int4", "int4"),
         ),
     },

@@ -49,6 +49,12 @@ CASES = {
         ["--report", "--output", "{tmp}/calibration_study.jsonl"],
         ["calibration_study.md", "calibration_study.json"],
     ),
+    "fit_probe": (
+        "fit_probe",
+        ["fit_probe.jsonl"],
+        ["--report", "--output", "{tmp}/fit_probe.jsonl"],
+        ["fit_probe.md"],
+    ),
     "demo_seeds": (
         "demo_seeds",
         ["demo_seeds.jsonl"],

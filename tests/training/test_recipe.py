@@ -8,7 +8,7 @@ import pytest
 from interrupting import Interrupt
 
 import tflite_lowrank as tl
-from tflite_lowrank.training.split import BasisDamping
+from tflite_lowrank.training.optimizer import BasisDamping
 
 VOCAB, DIM, SEQ, BATCH = 60, 8, 5, 16
 
@@ -429,3 +429,144 @@ def test_accuracy_budget_restores_the_table_it_evaluated_on():
 def test_accuracy_budget_arguments_are_checked_in_the_constructor(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tl.EmbeddingFactorization(at_epoch=1, **kwargs)
+
+
+# ------------------------------------------- the fixed basis for a fitted model
+
+
+@pytest.mark.parametrize(
+    ("logs", "expected"),
+    [
+        ({"loss": 0.1, "accuracy": 0.97, "val_accuracy": 0.5}, 0.97),
+        ({"sparse_categorical_accuracy": 0.9}, 0.9),
+        ({"a_accuracy": 1.0, "b_binary_accuracy": 0.9, "b_loss": 0.2}, 0.95),
+        ({"acc": 0.8}, 0.8),
+        ({"loss": 0.1, "val_accuracy": 0.99}, None),
+        ({"accuracy": float("nan")}, None),
+        ({"accuracy": "high"}, None),
+        (None, None),
+    ],
+)
+def test_training_accuracy_reads_the_logged_training_accuracies(logs, expected):
+    from tflite_lowrank.training.consumer import training_accuracy
+
+    got = training_accuracy(logs)
+    assert got == (None if expected is None else pytest.approx(expected))
+
+
+def _fitted_split(model, **kwargs):
+    split = tl.EmbeddingFactorization(compression=0.9, at_epoch=2, verbose=0, **kwargs)
+    split.set_model(model)
+    return split
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "kwargs", "weighting", "train_basis"),
+    [
+        (0.97, {}, "consumer", False),  # The fitted model takes the fixed basis.
+        (0.9, {}, "none", True),
+        (None, {}, "none", True),  # No accuracy logged.
+        (0.97, {"recipe": tl.SplitRecipe(fixed_basis_above=None)}, "none", True),
+        (0.97, {"recipe": tl.SplitRecipe(fixed_basis_above=0.99)}, "none", True),
+        (0.97, {"weighting": "none"}, "none", True),  # Explicit choices win.
+        (0.97, {"train_basis": True}, "none", True),
+    ],
+)
+def test_a_model_that_fits_its_training_data_takes_the_fixed_basis(
+    accuracy, kwargs, weighting, train_basis
+):
+    model = _wide_dan()
+    split = _fitted_split(model, **kwargs)
+    split._note_epoch(0, {"accuracy": 0.5})
+    split._note_epoch(1, {"accuracy": accuracy})  # The epoch whose weights split.
+    split.split_now(steps_per_epoch=4)
+    ran = split.result.recipe
+    assert (ran.weighting, ran.train_basis) == (weighting, train_basis)
+    assert split.result.train_basis is train_basis
+    assert (split.result.consumer == "hidden") is (weighting == "consumer")
+
+
+def test_the_fitted_rule_needs_a_consumer_to_weight_by():
+    inputs = keras.Input((SEQ,), dtype="int32")
+    x = keras.layers.Embedding(400, 16, name="embedding")(inputs)
+    x = keras.layers.LayerNormalization()(x)  # Not a linear consumer.
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    model.compile(optimizer="adam", loss="mse")
+    split = _fitted_split(model)
+    split._note_epoch(1, {"accuracy": 1.0})
+    split.split_now(steps_per_epoch=4)
+    assert (split.result.recipe.weighting, split.result.train_basis) == ("none", True)
+
+
+def _wide_dan():
+    """A DAN whose table (400 x 16) keeps a rank at compression 0.9."""
+    inputs = keras.Input((SEQ,), dtype="int32")
+    x = keras.layers.Embedding(400, 16, name="embedding")(inputs)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.MeanMetricWrapper(_sure, name="sure_accuracy")],
+    )
+    return model
+
+
+def _sure(y_true, y_pred):
+    """A metric that logs a training accuracy of 1."""
+    return keras.ops.ones_like(keras.ops.cast(y_true, "float32"))
+
+
+def test_fit_reads_the_logged_accuracy_and_resumes_the_choice(rng, tmp_path, caplog):
+    x = rng.integers(1, 400, size=(64, SEQ)).astype("int32")
+    y = (x[:, 0] % 2).astype("int32")
+
+    def run(backup_dir, interrupt=None):
+        keras.utils.set_random_seed(0)
+        model = _wide_dan()
+        backup = keras.callbacks.BackupAndRestore(str(backup_dir))
+        split = tl.EmbeddingFactorization(
+            compression=0.9, at_epoch=2, coordinate_with=[backup], verbose=0
+        )
+        callbacks = [backup, split] + ([interrupt] if interrupt else [])
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=4,
+            shuffle=False,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        return model, split
+
+    reference, first = run(tmp_path / "reference")
+    assert first.result.recipe.weighting == "consumer"
+    assert first.result.train_basis is False
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run(tmp_path / "backup", Interrupt(3))
+    with caplog.at_level("WARNING", logger="tflite_lowrank"):
+        model, split = run(tmp_path / "backup")
+    assert split.result.resumed
+    assert split.result.recipe == first.result.recipe
+    assert "written by a split with recipe" not in caplog.text
+    for resumed, expected in zip(
+        model.get_weights(), reference.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(resumed, expected, atol=1e-5)
+
+
+def test_fixed_basis_above_is_checked_and_described():
+    assert tl.SplitRecipe().fixed_basis_above == 0.95
+    assert tl.SplitRecipe.preset("paper").fixed_basis_above is None
+    assert "training accuracy reaches 0.95" in tl.SplitRecipe().describe()
+    for value, error in (
+        (0.0, ValueError),
+        (1.5, ValueError),
+        ("high", TypeError),
+        (True, TypeError),
+    ):
+        with pytest.raises(error, match=f"fixed_basis_above={value!r}"):
+            tl.SplitRecipe(fixed_basis_above=value)

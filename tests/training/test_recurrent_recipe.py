@@ -58,15 +58,17 @@ def _peak(model) -> float:
 
 
 def test_resolution_rules():
-    assert _resolve_weighting("auto", 0.1, calibrated=False, recurrent=True) == (
+    assert _resolve_weighting("auto", 0.1, calibrated=False, fixed_recipe=True) == (
         "consumer"
     )
-    assert _resolve_weighting("auto", 0.15, calibrated=False, recurrent=True) == (
+    assert _resolve_weighting("auto", 0.15, calibrated=False, fixed_recipe=True) == (
         "consumer"
     )
-    assert _resolve_weighting("auto", 0.2, calibrated=False, recurrent=True) == "none"
-    assert _resolve_weighting("auto", 0.1, calibrated=True, recurrent=True) == "none"
-    assert _resolve_weighting("auto", 0.1, calibrated=False, recurrent=False) == (
+    assert (
+        _resolve_weighting("auto", 0.2, calibrated=False, fixed_recipe=True) == "none"
+    )
+    assert _resolve_weighting("auto", 0.1, calibrated=True, fixed_recipe=True) == "none"
+    assert _resolve_weighting("auto", 0.1, calibrated=False, fixed_recipe=False) == (
         "none"
     )
     for explicit in ("none", "consumer"):

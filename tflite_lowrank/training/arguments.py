@@ -126,25 +126,26 @@ _RECIPE_KEPT_THRESHOLD = _CALR_KEPT_THRESHOLD
 
 
 def _resolve_weighting(
-    weighting: str, kept: float, calibrated: bool, recurrent: bool
+    weighting: str, kept: float, calibrated: bool, fixed_recipe: bool
 ) -> str:
     """`"none"` or `"consumer"`: what `weighting` means for this split.
 
     `"auto"` is `"consumer"` for a heavy split (`kept` at most
-    `_RECIPE_KEPT_THRESHOLD`) without calibration data whose vectors a recurrent
-    layer reads, else `"none"`.
+    `_RECIPE_KEPT_THRESHOLD`) without calibration data that takes the fixed-basis
+    recipe (`fixed_recipe`: a recurrent layer reads its vectors, or the model fits
+    its training data, `split.fits_training_data`), else `"none"`.
 
-    >>> _resolve_weighting("auto", 0.1, calibrated=False, recurrent=True)
+    >>> _resolve_weighting("auto", 0.1, calibrated=False, fixed_recipe=True)
     'consumer'
-    >>> _resolve_weighting("auto", 0.1, calibrated=False, recurrent=False)
+    >>> _resolve_weighting("auto", 0.1, calibrated=False, fixed_recipe=False)
     'none'
-    >>> _resolve_weighting("auto", 0.5, calibrated=False, recurrent=True)
+    >>> _resolve_weighting("auto", 0.5, calibrated=False, fixed_recipe=True)
     'none'
     """
     if weighting != "auto":
         return weighting
     heavy = kept <= _RECIPE_KEPT_THRESHOLD
-    return "consumer" if heavy and recurrent and not calibrated else "none"
+    return "consumer" if heavy and fixed_recipe and not calibrated else "none"
 
 
 def _check_svd_method(svd_method) -> None:
@@ -340,6 +341,23 @@ def _normalize_bands(bands) -> int | str | tuple[int, ...]:
     if isinstance(bands, int | np.integer):
         return int(bands)
     return tuple(int(b) for b in bands)
+
+
+def check_fixed_basis_above(value) -> float | None:
+    """`SplitRecipe.fixed_basis_above` as a float, or None; raises unless valid."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            "`fixed_basis_above` must be a float in (0, 1] or None. "
+            f"Received: fixed_basis_above={value!r}"
+        )
+    if not 0.0 < value <= 1.0:
+        raise ValueError(
+            "`fixed_basis_above` must be in (0, 1] (a training accuracy) or None. "
+            f"Received: fixed_basis_above={value!r}"
+        )
+    return float(value)
 
 
 def check_split_from(value) -> str:

@@ -48,7 +48,6 @@ from tflite_lowrank.training.guards import (
     _check_token_counts,
     _claim_layer,
     _release_layer,
-    _warn_if_not_split,
 )
 from tflite_lowrank.training.optimizer import _drive_learning_rate, _iterations
 from tflite_lowrank.training.recipe import (
@@ -77,12 +76,12 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
     files load with `keras.models.load_model` once `tflite_lowrank` is imported
     (`tl.load_model` for an embedding created inside a custom layer).
 
-    The default split is the plain SVD with both factors trained, except a heavy
-    split (at most 15% of the table kept) read by an LSTM, GRU or SimpleRNN, which
-    is weighted by that layer's input kernel with a fixed basis. Every option step
-    by step, the coordination with `EarlyStopping`, `ReduceLROnPlateau`,
-    `ModelCheckpoint` and `BackupAndRestore`, and the studies behind each default:
-    `docs/user-guide.md`, "What the callback does, step by step".
+    The default split is the plain SVD with both factors trained; a heavy split (at
+    most 15% of the table kept) read by an LSTM, GRU or SimpleRNN, or of a model
+    whose training accuracy reached 95%, is weighted by the consumer's input kernel
+    with a fixed basis. Options step by step, the coordination with other callbacks
+    and the studies behind each default: `docs/user-guide.md`, "What the callback
+    does, step by step".
 
     Reference: Acharya, Goel, Metallinou, Dhillon. "Online Embedding Compression for
     Text Classification using Low Rank Matrix Factorization". AAAI 2019.
@@ -335,9 +334,7 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._markers.write_ready()
         if self.result is not None:
-            if self._damping is not None:
-                self._damping.start_epoch(epoch)
-            return
+            return self._start_epoch_after_split(epoch)
         if self._best is not None:
             self._best.start(epoch)
         if epoch >= self.at_epoch:
@@ -347,9 +344,12 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._markers.write_ready()
-        if self.result is None and self._best is not None:
+        if self.result is not None:
+            return
+        self._note_epoch(epoch, logs)
+        if self._best is not None:
             self._best.update(epoch, logs, self.model)
-        if self.result is None and self._epoch_start_iterations is not None:
+        if self._epoch_start_iterations is not None:
             self._steps_in_last_epoch = (
                 _iterations(self.model) - self._epoch_start_iterations
             )
@@ -357,8 +357,7 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self._markers.write_ready()  # Unless `BackupAndRestore` deleted the folder.
         if self.result is None:
-            name = self._layer.name if self._layer is not None else self.layer_name
-            _warn_if_not_split(self.at_epoch, self.params, name)
+            self._warn_not_split()
 
     # ---------------------------------------------------------------- helpers
 

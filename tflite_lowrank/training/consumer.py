@@ -1,4 +1,5 @@
-"""The consumer weighting of the split (`weighting="consumer"`).
+"""The consumer weighting of the split (`weighting="consumer"`), and when
+`weighting="auto"` takes it with a fixed basis (`is_recurrent`, `fits_training_data`).
 
 The split's data-free weighting reads the input kernel `K` (D x n) of the layer that
 reads the embedding's vectors (its first linear consumer, found by
@@ -39,6 +40,15 @@ def check_consumer(model: keras.Model, embedding) -> None:
             f'mean over time then Dense), but {error}. Use weighting="none" (the '
             'plain SVD). Received: weighting="consumer"'
         ) from None
+
+
+def has_consumer(model: keras.Model, embedding) -> bool:
+    """Whether a linear layer that `weighting="consumer"` reads takes the vectors."""
+    try:
+        find_consumer(model, embedding)
+    except NoConsumer:
+        return False
+    return True
 
 
 def is_recurrent(model: keras.Model, embedding) -> bool:
@@ -106,3 +116,36 @@ def consumer_covariance(consumer) -> np.ndarray:
         part = kernel @ kernel.T
         covariance = part if covariance is None else covariance + part
     return covariance
+
+
+def training_accuracy(logs) -> float | None:
+    """The mean of a `fit()` epoch's logged training accuracies, or None.
+
+    Every logged metric whose name ends in `accuracy` or `acc` counts
+    (`"accuracy"`, `"sparse_categorical_accuracy"`, `"head_a_accuracy"`, ...), the
+    validation ones (`"val_..."`) excepted; None when there is none or one is not a
+    finite number.
+    """
+    values = [
+        value
+        for name, value in (logs or {}).items()
+        if not name.startswith("val_") and name.endswith(("accuracy", "acc"))
+    ]
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+    if not values or not all(np.isfinite(values)):
+        return None
+    return float(np.mean(values))
+
+
+def fits_training_data(accuracy: float | None, threshold: float | None) -> bool:
+    """Whether a training accuracy reaches a recipe's `fixed_basis_above`.
+
+    >>> fits_training_data(0.97, 0.95), fits_training_data(0.9, 0.95)
+    (True, False)
+    >>> fits_training_data(None, 0.95), fits_training_data(0.99, None)
+    (False, False)
+    """
+    return accuracy is not None and threshold is not None and accuracy >= threshold

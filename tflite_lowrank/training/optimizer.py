@@ -14,6 +14,16 @@ optimizer gets a float rate instead, and `_drive_learning_rate` (called by the
 callback before each training batch) sets it to `schedule(step) * scale`, where
 `scale` starts at 1 and is multiplied by the fraction by which anyone else (the
 plateau) lowered the rate since the last batch (`_ScheduleDriver`).
+
+`BasisDamping` scales the optimizer's steps of the basis: the hedged recipe's basis
+trains after the split at a fraction `s` of the rate (after each training batch, the
+basis variables `embeddings_b*` move `s` times as far as the optimizer moved them,
+`B <- B_before + s (B_after - B_before)`), and `basis_frozen_epochs` holds it fixed
+(`s = 0`) for the first epochs. This works with any optimizer (a scaled gradient
+would not: Adam's update does not depend on the gradient's scale) and leaves the
+layer, its saved files and their conversion unchanged. With
+`fit(steps_per_execution=n)` the batch hooks run every `n` steps, so the damping
+applies to the update of `n` steps at a time.
 """
 
 from __future__ import annotations
@@ -281,3 +291,46 @@ class _ScheduleDriver:
             self.scale *= current / self._last
         optimizer.learning_rate = self.value(step) * self.scale
         self._last = float(ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class BasisDamping:
+    """Scales the updates of a factorized layer's basis variables by `scale`.
+
+    Args:
+        layer: The factorized layer (`LowRankEmbedding` or `BandedLowRankEmbedding`).
+        scale: Float in (0, 1]. The basis' updates are multiplied by it.
+        split_epoch: Integer. The epoch (0-based, as `fit()` counts) that began
+            with the split.
+        frozen_epochs: Integer. The updates of this many epochs from
+            `split_epoch` on are multiplied by 0: the basis is held fixed.
+    """
+
+    def __init__(self, layer, scale: float, split_epoch: int = 0, frozen_epochs=0):
+        self.scale = float(scale)
+        self.frozen_until = int(split_epoch) + int(frozen_epochs)
+        # Until `start_epoch` says otherwise (`split_now`, outside `fit()`).
+        self._current = 0.0 if frozen_epochs > 0 else self.scale
+        self.variables = [
+            weight
+            for weight in layer.trainable_weights
+            if weight.name.startswith("embeddings_b")
+        ]
+        self._before: list[np.ndarray] | None = None
+
+    def start_epoch(self, epoch: int) -> None:
+        """Sets the scale of `epoch`'s updates: 0 before `frozen_until`."""
+        self._current = 0.0 if epoch < self.frozen_until else self.scale
+
+    def before_batch(self) -> None:
+        """Remembers the basis before the optimizer's step."""
+        if self._current < 1.0:
+            self._before = [keras.ops.convert_to_numpy(v) for v in self.variables]
+
+    def after_batch(self) -> None:
+        """Moves the basis back to the current scale of the step the optimizer took."""
+        if self._before is None:
+            return
+        for variable, before in zip(self.variables, self._before, strict=True):
+            after = keras.ops.convert_to_numpy(variable)
+            variable.assign(before + self._current * (after - before))
+        self._before = None

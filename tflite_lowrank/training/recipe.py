@@ -9,9 +9,10 @@ the recipe the split ran, with `"auto"` choices resolved for the model and budge
 Presets (`SPLIT_RECIPES`):
 
 - `"default"`: frequency bands, the plain SVD with both factors trained, except a
-  heavy split read by a recurrent layer (the recurrent recipe: consumer-weighted,
-  fixed basis); CALR with its peak set by the budget; the weights of the best
-  pre-split epoch on the validation data are split (`split_from="best"`).
+  heavy split read by a recurrent layer or of a model whose logged training accuracy
+  reached 0.95 (`fixed_basis_above`): consumer-weighted, fixed basis; CALR with its
+  peak set by the budget; the weights of the best pre-split epoch on the validation
+  data are split (`split_from="best"`).
 - `"fixed_basis"`: the SVD weighted by the input kernel of the layer reading the
   vectors (`weighting="consumer"`), codes at the table's scale over a fixed basis
   (`train_basis=False`); the data-free recipe that held on users' pipelines.
@@ -38,6 +39,7 @@ from tflite_lowrank.training.arguments import (
     _check_learning_rate,
     _check_train_basis,
     _normalize_bands,
+    check_fixed_basis_above,
     check_split_from,
 )
 from tflite_lowrank.utils.checks import check_bool, check_int
@@ -90,6 +92,14 @@ class SplitRecipe:
             After the split, the codes train rounded to the grid of that
             `convert_to_tflite` mode (straight-through gradient): the file then
             reads the values the model trained with. Defaults to `None`.
+        fixed_basis_above: Float in (0, 1] or `None`. With `weighting="auto"`
+            and `train_basis=None`, a heavy split of a model whose training
+            accuracy (the logged `accuracy` metrics of the epoch whose weights are
+            split) is at least this value takes the fixed-basis recipe (weighted
+            by the consumer's kernel, codes at the table's scale over a fixed
+            basis), as a recurrent model's does: a model that already fits its
+            training data overfits with a moving basis. `None` turns the rule
+            off. Defaults to `0.95`.
         split_from: `"best"` or `"last"`. The weights the split factorizes:
             those of the epoch before the split with the best validation metric
             (`EmbeddingFactorization(monitor=...)`), restored first, so that a
@@ -116,6 +126,7 @@ class SplitRecipe:
     balanced: bool = False
     quantization_aware: str | None = None
     split_from: str = "best"
+    fixed_basis_above: float | None = 0.95
 
     def __post_init__(self):
         _check_bands(self.bands, None, energy=None)
@@ -150,6 +161,8 @@ class SplitRecipe:
         check_bool("balanced", self.balanced)
         check_code_quantization(self.quantization_aware, "quantization_aware")
         check_split_from(self.split_from)
+        above = check_fixed_basis_above(self.fixed_basis_above)
+        object.__setattr__(self, "fixed_basis_above", above)
 
     @classmethod
     def preset(cls, name: str) -> SplitRecipe:
@@ -169,6 +182,7 @@ class SplitRecipe:
                 "train_basis": True,
                 "learning_rate": "calr_paper",
                 "split_from": "last",
+                "fixed_basis_above": None,
             },
         }
         if not isinstance(name, str) or name not in presets:
@@ -235,6 +249,14 @@ class SplitRecipe:
             "none": "plain SVD",
             "consumer": "weighted by the consumer's input kernel",
         }[self.weighting]
+        if (
+            self.weighting == "auto"
+            and self.train_basis is None
+            and self.fixed_basis_above is not None
+        ):
+            weighting += (
+                f" or when the training accuracy reaches {self.fixed_basis_above:g}"
+            )
         basis = {
             None: "basis as the weighting's recipe says",
             True: "basis trained",

@@ -6,16 +6,9 @@ the budget (`budget`, when the callback has an accuracy budget), installs the fr
 optimizer (before the SVD, so the old one's slots are freed first), computes the
 factors (`factors.plan_factors`) and swaps them into the layer in place
 (`tflite_lowrank.layers.swap`). `_Splitter` holds the callback's side of it: the
-recipe resolved for the model and budget, the fresh optimizer, the resume from a
-backup and the basis damping of a hedged recipe (`BasisDamping`).
-
-The hedged recipe's basis trains after the split at a fraction of the rate: after
-each training batch, the basis variables `embeddings_b*` move `s` times as far as the
-optimizer moved them, `B <- B_before + s (B_after - B_before)`. This works with any
-optimizer (a scaled gradient would not: Adam's update does not depend on the
-gradient's scale) and leaves the layer, its saved files and their conversion
-unchanged. With `fit(steps_per_execution=n)` the batch hooks run every `n` steps, so
-the damping applies to the update of `n` steps at a time.
+recipe resolved for the model, budget and training run (`resolve_recipe`), the fresh
+optimizer, the resume from a backup and the basis damping of a hedged recipe or of
+one that holds the basis fixed at first (`optimizer.BasisDamping`).
 """
 
 from __future__ import annotations
@@ -25,7 +18,6 @@ import logging
 import time
 from collections.abc import Callable
 
-import keras
 import numpy as np
 
 from tflite_lowrank.factorization.svd import _kept_fraction
@@ -40,15 +32,22 @@ from tflite_lowrank.training.arguments import (
 )
 from tflite_lowrank.training.budget import choose_compression, settings_factors
 from tflite_lowrank.training.calibration import split_covariance
-from tflite_lowrank.training.consumer import consumer_weighting, is_recurrent
+from tflite_lowrank.training.consumer import (
+    consumer_weighting,
+    fits_training_data,
+    has_consumer,
+    is_recurrent,
+    training_accuracy,
+)
 from tflite_lowrank.training.coordination import (
     _backup_dirs,
     _marker_payload,
     _reset_siblings,
     _SplitMarkers,
 )
-from tflite_lowrank.training.guards import _check_finite_table
+from tflite_lowrank.training.guards import _check_finite_table, _warn_if_not_split
 from tflite_lowrank.training.optimizer import (
+    BasisDamping,
     _describe,
     _finish_swap,
     _install_fresh_optimizer,
@@ -170,19 +169,28 @@ def split_embedding(
     return result
 
 
-def resolve_recipe(model, layer, settings, kept: float) -> _Resolved:
-    """The recipe of `settings` (the callback) for a split keeping `kept`.
+def resolve_recipe(
+    model, layer, settings, kept: float, fit_accuracy: float | None = None
+) -> _Resolved:
+    """The recipe of `settings` (the callback) for a split keeping `kept` of a model
+    whose training accuracy was `fit_accuracy` (None: unknown).
 
     `weighting="auto"` is resolved for this model and budget
     (`arguments._resolve_weighting`), `train_basis` after it.
     """
     recipe: SplitRecipe = settings.recipe
     auto = recipe.weighting == "auto"
+    fitted = (
+        auto
+        and recipe.train_basis is None
+        and fits_training_data(fit_accuracy, recipe.fixed_basis_above)
+    )
     weighting = _resolve_weighting(
         recipe.weighting,
         kept,
         calibrated=settings.calibration_data is not None,
-        recurrent=auto and is_recurrent(model, layer),
+        fixed_recipe=auto
+        and (is_recurrent(model, layer) or (fitted and has_consumer(model, layer))),
     )
     chose_recipe = auto and weighting == "consumer"
     trained = _resolve_train_basis(recipe.train_basis, kept, chose_recipe)
@@ -192,6 +200,21 @@ def resolve_recipe(model, layer, settings, kept: float) -> _Resolved:
         basis_scale=recipe.basis_learning_rate if trained else 1.0,
         frozen_epochs=recipe.basis_frozen_epochs if trained else 0,
     )
+
+
+def _could_resolve_to(recipe: SplitRecipe, recorded: SplitRecipe) -> bool:
+    """Whether `recorded` (a split's resolved recipe) is `recipe` with its automatic
+    choices made (those can depend on the training run, which a resumed run has
+    not seen: `fixed_basis_above`)."""
+    free = {}
+    if recipe.weighting == "auto":
+        free["weighting"] = recorded.weighting
+    if recipe.train_basis in (None, "auto"):
+        free["train_basis"] = recorded.train_basis
+    if not recorded.train_basis:
+        free["basis_learning_rate"] = recorded.basis_learning_rate
+        free["basis_frozen_epochs"] = recorded.basis_frozen_epochs
+    return recipe.replace(**free) == recorded
 
 
 def _reported_recipe(recipe: SplitRecipe, resolved: _Resolved) -> SplitRecipe:
@@ -208,9 +231,27 @@ class _Splitter:
     """The callback's side of the split (mixed into `EmbeddingFactorization`)."""
 
     _damping: BasisDamping | None = None
+    _accuracies: dict | None = None  # Pre-split epoch (0-based) -> training accuracy.
+    _fit_accuracy: float | None = None  # That of the epoch whose weights are split.
+
+    def _warn_not_split(self) -> None:
+        """At the end of a `fit()` that ended before the split (`guards`)."""
+        name = self._layer.name if self._layer is not None else self.layer_name
+        _warn_if_not_split(self.at_epoch, self.params, name)
+
+    def _start_epoch_after_split(self, epoch: int) -> None:
+        """Sets the basis damping's scale for `epoch` (`basis_frozen_epochs`)."""
+        if self._damping is not None:
+            self._damping.start_epoch(epoch)
+
+    def _note_epoch(self, epoch: int, logs) -> None:
+        """Records a pre-split epoch's training accuracy (`training_accuracy`)."""
+        if self._accuracies is None:
+            self._accuracies = {}
+        self._accuracies[epoch] = training_accuracy(logs)
 
     def _recipe(self, kept: float) -> _Resolved:
-        return resolve_recipe(self.model, self._layer, self, kept)
+        return resolve_recipe(self.model, self._layer, self, kept, self._fit_accuracy)
 
     def _prepare_split(self, kept: float, covariance) -> tuple:
         """Weights the split and installs the optimizer for a split keeping `kept`.
@@ -245,6 +286,9 @@ class _Splitter:
         restored = None
         if self._best is not None:
             restored = self._best.restore(model, self.verbose)
+        # The epoch whose weights are split: `restored` counts from 1, as Keras'.
+        source = (restored if restored is not None else epoch) - 1
+        self._fit_accuracy = (self._accuracies or {}).get(source)
         self.result = split_embedding(
             model, self._layer, self, epoch, prepare=self._prepare_split
         )
@@ -309,55 +353,13 @@ class _Splitter:
         recipe = _reported_recipe(self.recipe, resolved[0])
         recorded = result.recipe
         if recorded is not None and recorded != recipe:
-            logger.warning(
-                "The backup was written by a split with recipe %s; this callback's "
-                "is %s. Resuming with the backup's.",
-                recorded,
-                recipe,
-            )
+            if not _could_resolve_to(self.recipe, recorded):
+                logger.warning(
+                    "The backup was written by a split with recipe %s; this callback's "
+                    "is %s. Resuming with the backup's.",
+                    recorded,
+                    recipe,
+                )
             recipe = recorded
         self.result = dataclasses.replace(result, recipe=recipe)
         self._start_damping()
-
-
-class BasisDamping:
-    """Scales the updates of a factorized layer's basis variables by `scale`.
-
-    Args:
-        layer: The factorized layer (`LowRankEmbedding` or `BandedLowRankEmbedding`).
-        scale: Float in (0, 1]. The basis' updates are multiplied by it.
-        split_epoch: Integer. The epoch (0-based, as `fit()` counts) that began
-            with the split.
-        frozen_epochs: Integer. The updates of this many epochs from
-            `split_epoch` on are multiplied by 0: the basis is held fixed.
-    """
-
-    def __init__(self, layer, scale: float, split_epoch: int = 0, frozen_epochs=0):
-        self.scale = float(scale)
-        self.frozen_until = int(split_epoch) + int(frozen_epochs)
-        # Until `start_epoch` says otherwise (`split_now`, outside `fit()`).
-        self._current = 0.0 if frozen_epochs > 0 else self.scale
-        self.variables = [
-            weight
-            for weight in layer.trainable_weights
-            if weight.name.startswith("embeddings_b")
-        ]
-        self._before: list[np.ndarray] | None = None
-
-    def start_epoch(self, epoch: int) -> None:
-        """Sets the scale of `epoch`'s updates: 0 before `frozen_until`."""
-        self._current = 0.0 if epoch < self.frozen_until else self.scale
-
-    def before_batch(self) -> None:
-        """Remembers the basis before the optimizer's step."""
-        if self._current < 1.0:
-            self._before = [keras.ops.convert_to_numpy(v) for v in self.variables]
-
-    def after_batch(self) -> None:
-        """Moves the basis back to the current scale of the step the optimizer took."""
-        if self._before is None:
-            return
-        for variable, before in zip(self.variables, self._before, strict=True):
-            after = keras.ops.convert_to_numpy(variable)
-            variable.assign(before + self._current * (after - before))
-        self._before = None
