@@ -570,3 +570,47 @@ def test_fixed_basis_above_is_checked_and_described():
     ):
         with pytest.raises(error, match=f"fixed_basis_above={value!r}"):
             tl.SplitRecipe(fixed_basis_above=value)
+
+
+def test_a_two_headed_model_is_read_by_both_heads_accuracies(rng):
+    """Keras logs each head's metrics under its output's name; the rule reads both."""
+    x = rng.integers(1, 400, size=(64, SEQ)).astype("int32")
+    y = (x[:, 0] % 2).astype("int32")
+    inputs = keras.Input((SEQ,), dtype="int32")
+    hidden = keras.layers.GlobalAveragePooling1D()(
+        keras.layers.Embedding(400, 16, name="embedding")(inputs)
+    )
+    hidden = keras.layers.Dense(6, activation="relu", name="hidden")(hidden)
+    model = keras.Model(
+        inputs,
+        {
+            "topic": keras.layers.Dense(2, name="topic")(hidden),
+            "spam": keras.layers.Dense(1, activation="sigmoid", name="spam")(hidden),
+        },
+    )
+    model.compile(
+        optimizer="adam",
+        loss={
+            "topic": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "spam": "binary_crossentropy",
+        },
+        metrics={
+            "topic": [keras.metrics.MeanMetricWrapper(_sure, name="accuracy")],
+            "spam": [keras.metrics.MeanMetricWrapper(_sure, name="binary_accuracy")],
+        },
+    )
+    split = tl.EmbeddingFactorization(compression=0.9, at_epoch=1, verbose=0)
+    history = model.fit(
+        x,
+        {"topic": y, "spam": y.astype("float32")},
+        batch_size=BATCH,
+        epochs=2,
+        callbacks=[split],
+        verbose=0,
+    )
+    heads = [name for name in history.history if name.endswith("accuracy")]
+    assert len(heads) == 2, history.history.keys()
+    assert (split.result.recipe.weighting, split.result.train_basis) == (
+        "consumer",
+        False,
+    )
