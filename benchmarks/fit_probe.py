@@ -35,14 +35,7 @@ def run_one(dataset: str, protocol_name: str, seed: int) -> dict:
     data = protocol.data
     keras.utils.set_random_seed(seed)
     model = pipelines.build_model("dan", data, protocol.table(seed))
-    if protocol_name == "bench":
-        pipelines._bench_compile(model, pipelines.bench_calr(protocol, "pretrain"))
-    else:
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=protocol.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
-            metrics=["accuracy"],
-        )
+    pipelines.compile_for(model, protocol)
     history = model.fit(
         data.x_train,
         data.y_train,

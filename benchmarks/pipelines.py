@@ -463,11 +463,7 @@ def train_one_fit(protocol: Protocol, model_name: str, seed: int, recipe: str, s
     if recipe == "small_scratch":
         rank = tl.rank_for_compression(data.vocab_size, GLOVE_DIM, COMPRESSION)
         model = low_rank_clone(model, rank)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=protocol.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-    )
+    compile_for(model, protocol)
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", patience=protocol.patience, restore_best_weights=True
     )
@@ -546,6 +542,21 @@ def freeze_on_drop(recipe: str, split, data):
     return FreezeOnDrop()
 
 
+def compile_for(model, protocol: Protocol) -> None:
+    """Compiles `model` for `protocol`'s training before the split: `bench`'s
+    pretraining CALR, or Adam at the protocol's constant rate."""
+    import keras
+
+    if protocol.name == "bench":
+        _bench_compile(model, bench_calr(protocol, "pretrain"))
+        return
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=protocol.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+
+
 def _split_result(split) -> dict | None:
     if split is None or split.result is None:
         return None
@@ -591,7 +602,7 @@ def train_bench(protocol: Protocol, model_name: str, seed: int, recipe: str, sta
         state.clear()
         keras.utils.set_random_seed(seed)
         model = build_model(model_name, data, protocol.table(seed))
-        _bench_compile(model, bench_calr(protocol, "pretrain"))
+        compile_for(model, protocol)
         selection = harness.DevSelection(data)
         start = time.perf_counter()
         model.fit(
