@@ -80,7 +80,7 @@ def _check_arguments(
 
 
 # `None`: the recipe's choice, `True` (the paper's retraining) unless
-# `weighting="auto"` takes the recurrent recipe below, whose basis is fixed.
+# `weighting="auto"` takes the fixed-basis recipe below.
 _TRAIN_BASIS_DEFAULT = None
 
 # `train_basis="auto"` keeps the basis fixed for a split that keeps at least this
@@ -104,8 +104,8 @@ def _check_train_basis(train_basis) -> None:
 def _resolve_train_basis(train_basis, kept: float, recipe: bool = False) -> bool:
     """`train_basis` for a split keeping `kept` of the table's parameters.
 
-    `recipe`: `weighting="auto"` took the recurrent recipe (fixed basis), which
-    `None` follows.
+    `recipe`: `weighting="auto"` took the fixed-basis recipe (a recurrent consumer,
+    or a model that fits its training data), which `None` follows.
     """
     if train_basis is None:
         return not recipe
@@ -117,11 +117,12 @@ def _resolve_train_basis(train_basis, kept: float, recipe: bool = False) -> bool
 _WEIGHTING_DEFAULT = "auto"
 _WEIGHTINGS = ("auto", "none", "consumer")
 
-# `weighting="auto"` takes the recurrent recipe (consumer-weighted split, fixed
+# `weighting="auto"` takes the fixed-basis recipe (consumer-weighted split, fixed
 # basis) for splits keeping at most this fraction of the table's parameters: the
 # heavy splits of the default CALR, where it was chosen on dev (LSTM, p = 0.9:
-# benchmarks/results/split_probes_lstm.md and frontier_lstm.md). Lighter splits keep
-# the plain SVD (not measured there).
+# benchmarks/results/split_probes_lstm.md and frontier_lstm.md; a model that fits its
+# training data, p = 0.9: pipelines.md). Lighter splits keep the plain SVD (not
+# measured there).
 _RECIPE_KEPT_THRESHOLD = _CALR_KEPT_THRESHOLD
 
 

@@ -133,7 +133,7 @@ class EmbeddingFactorization(_Splitter, keras.callbacks.Callback):
         weighting: `"auto"`, `"none"` or `"consumer"`. How a split without
             `calibration_data` weights its SVD: `"none"` plain, `"consumer"` by
             the input kernel of the layer reading the vectors, `"auto"` the
-            recurrent recipe above or `"none"`. Defaults to `"auto"`.
+            fixed-basis recipe above or `"none"`. Defaults to `"auto"`.
         svd_method: One of `tl.factorization.SVD_METHODS`. How the truncated SVD
             is computed (`tl.truncated_svd`'s `method`). Defaults to `"auto"`.
         balanced: Boolean. If `True`, the singular values are split evenly
