@@ -124,3 +124,29 @@ def test_unseen_model_summary_pairs_seeds():
     assert summary["int8_mean"] == pytest.approx(-1.0)
     assert summary["share_median"] == pytest.approx(0.025)
     assert summary["met"]
+
+
+def test_unseen_model_report_names_the_split_options_the_runs_recorded(tmp_path):
+    def row(recipe, seed, accuracy, **recorded):
+        return {
+            "recipe": recipe,
+            "seed": seed,
+            "files": {
+                "float32": {"test_accuracy": accuracy, "embedding_bytes": 1000},
+                "int8": {"test_accuracy": accuracy, "embedding_bytes": 25},
+            },
+            **recorded,
+        }
+
+    output = tmp_path / "late.jsonl"
+    rows = [
+        row("baseline", 0, 0.80),
+        row("default", 0, 0.79, split_epoch=8, fixed_basis_above=None),
+    ]
+    unseen_model.report(rows, output)
+    text = (tmp_path / "late.md").read_text()
+    assert "`at_epoch=8`, `fixed_basis_above=None`" in text
+    # Rows from before the options were recorded: the split epoch of then, no rule.
+    unseen_model.report([row("baseline", 0, 0.8), row("default", 0, 0.79)], output)
+    text = (tmp_path / "late.md").read_text()
+    assert f"`at_epoch={unseen_model.SPLIT_EPOCH}`. " in text
