@@ -606,3 +606,46 @@ def test_a_two_headed_model_is_read_by_both_heads_accuracies(rng):
         "consumer",
         False,
     )
+
+
+def test_a_run_killed_before_the_split_keeps_the_fitted_choice(rng, tmp_path):
+    """The best epoch's training accuracy survives the restart with its weights."""
+    x = rng.integers(1, 400, size=(64, SEQ)).astype("int32")
+    y = (x[:, 0] % 2).astype("int32")
+    x_dev = rng.integers(1, 400, size=(32, SEQ)).astype("int32")
+    y_dev = rng.integers(0, 2, size=32).astype("int32")  # Noise: val_loss rises.
+
+    def run(backup_dir, interrupt=None):
+        keras.utils.set_random_seed(0)
+        model = _wide_dan()
+        backup = keras.callbacks.BackupAndRestore(str(backup_dir))
+        split = tl.EmbeddingFactorization(
+            compression=0.9, at_epoch=4, coordinate_with=[backup], verbose=0
+        )
+        callbacks = [backup, split] + ([interrupt] if interrupt else [])
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=5,
+            shuffle=False,
+            validation_data=(x_dev, y_dev),
+            callbacks=callbacks,
+            verbose=0,
+        )
+        return model, split
+
+    reference, first = run(tmp_path / "reference")
+    # The case: an epoch before the kill below is restored and split.
+    assert first.result.weights_from_epoch is not None
+    assert first.result.weights_from_epoch < 3
+    assert first.result.recipe.weighting == "consumer"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run(tmp_path / "backup", Interrupt(3))
+    model, split = run(tmp_path / "backup")
+    assert split.result.weights_from_epoch == first.result.weights_from_epoch
+    assert split.result.recipe == first.result.recipe
+    for resumed, expected in zip(
+        model.get_weights(), reference.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(resumed, expected, atol=1e-5)

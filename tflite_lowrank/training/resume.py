@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from tflite_lowrank.layers.swap import _swap_from_config
+from tflite_lowrank.training.consumer import training_accuracy
 from tflite_lowrank.training.coordination import _find_marker
 from tflite_lowrank.training.optimizer import _describe, _finish_swap
 from tflite_lowrank.training.recipe import FactorizationResult, SplitRecipe
@@ -128,13 +129,15 @@ def maximized(monitor: str) -> bool:
 
 class BestWeights:
     """The model's weights (a host copy) at the best `monitor` value seen so far,
-    also kept in `folders` (the coordinated backups' folders)."""
+    with that epoch's logged training accuracy (`consumer.training_accuracy`, for
+    `fixed_basis_above`), also kept in `folders` (the coordinated backups' folders)."""
 
     def __init__(self, monitor: str, folders: Sequence[str] = ()):
         self.monitor, self.maximize = monitor, maximized(monitor)
         self.folders = list(folders)
         self.epoch: int | None = None
         self.value: float | None = None
+        self.accuracy: float | None = None
         self.last_epoch: int | None = None
         self._weights: list[np.ndarray] | None = None
         self._loaded = False
@@ -154,6 +157,8 @@ class BestWeights:
                 ):
                     continue
                 self.epoch, self.value = int(saved["epoch"]), float(saved["value"])
+                accuracy = float(saved.get("accuracy", np.nan))
+                self.accuracy = None if np.isnan(accuracy) else accuracy
             self._weights, self._loaded = weights, True
             return
 
@@ -166,7 +171,7 @@ class BestWeights:
         if self.epoch is not None and self.epoch < epoch:
             self.last_epoch = epoch - 1
             return
-        self.epoch = self.value = self._weights = None
+        self.epoch = self.value = self.accuracy = self._weights = None
 
     def _save(self) -> None:
         for folder in self.folders:
@@ -179,6 +184,7 @@ class BestWeights:
                 count=len(self._weights),
                 epoch=self.epoch,
                 value=self.value,
+                accuracy=np.nan if self.accuracy is None else self.accuracy,
                 monitor=self.monitor,
                 **arrays,
             )
@@ -195,6 +201,7 @@ class BestWeights:
             value > self.value if self.maximize else value < self.value
         ):
             self.epoch, self.value = epoch, value
+            self.accuracy = training_accuracy(logs)
             self._weights = [np.array(w, copy=True) for w in model.get_weights()]
             self._save()
 

@@ -287,8 +287,12 @@ class _Splitter:
         if self._best is not None:
             restored = self._best.restore(model, self.verbose)
         # The epoch whose weights are split: `restored` counts from 1, as Keras'.
+        # Its training accuracy: this run's logs, or the best copy's record (which
+        # a run restarted from a backup loaded with the weights).
         source = (restored if restored is not None else epoch) - 1
         self._fit_accuracy = (self._accuracies or {}).get(source)
+        if self._best is not None and self._best.epoch == source:
+            self._fit_accuracy = self._best.accuracy
         self.result = split_embedding(
             model, self._layer, self, epoch, prepare=self._prepare_split
         )
