@@ -1,5 +1,5 @@
 """The consumer weighting of the split (`weighting="consumer"`), and when
-`weighting="auto"` takes it with a fixed basis (`is_recurrent`, `fits_training_data`).
+`weighting="auto"` takes it with a fixed basis (`consumer_kind`, `fits_training_data`).
 
 The split's data-free weighting reads the input kernel `K` (D x n) of the layer that
 reads the embedding's vectors (its first linear consumer, found by
@@ -42,13 +42,16 @@ def check_consumer(model: keras.Model, embedding) -> None:
         ) from None
 
 
-def has_consumer(model: keras.Model, embedding) -> bool:
-    """Whether a linear layer that `weighting="consumer"` reads takes the vectors."""
+def consumer_kind(model: keras.Model, embedding) -> str | None:
+    """`"recurrent"` when a recurrent layer (also in `Bidirectional`) reads
+    `embedding`'s vectors, `"linear"` for another linear consumer that
+    `weighting="consumer"` reads, None when there is none (`NoConsumer`)."""
     try:
-        find_consumer(model, embedding)
+        consumer, _ = find_consumer(model, embedding)
     except NoConsumer:
-        return False
-    return True
+        return None
+    recurrent = type(consumer).__name__ in (*RECURRENT_LAYERS, "Bidirectional")
+    return "recurrent" if recurrent else "linear"
 
 
 def is_recurrent(model: keras.Model, embedding) -> bool:
@@ -56,11 +59,7 @@ def is_recurrent(model: keras.Model, embedding) -> bool:
 
     `False` when the consumer is another layer or there is none (`NoConsumer`).
     """
-    try:
-        consumer, _ = find_consumer(model, embedding)
-    except NoConsumer:
-        return False
-    return type(consumer).__name__ in (*RECURRENT_LAYERS, "Bidirectional")
+    return consumer_kind(model, embedding) == "recurrent"
 
 
 def consumer_weighting(

@@ -33,10 +33,9 @@ from tflite_lowrank.training.arguments import (
 from tflite_lowrank.training.budget import choose_compression, settings_factors
 from tflite_lowrank.training.calibration import split_covariance
 from tflite_lowrank.training.consumer import (
+    consumer_kind,
     consumer_weighting,
     fits_training_data,
-    has_consumer,
-    is_recurrent,
     training_accuracy,
 )
 from tflite_lowrank.training.coordination import (
@@ -185,12 +184,12 @@ def resolve_recipe(
         and recipe.train_basis is None
         and fits_training_data(fit_accuracy, recipe.fixed_basis_above)
     )
+    kind = consumer_kind(model, layer) if auto else None
     weighting = _resolve_weighting(
         recipe.weighting,
         kept,
         calibrated=settings.calibration_data is not None,
-        fixed_recipe=auto
-        and (is_recurrent(model, layer) or (fitted and has_consumer(model, layer))),
+        fixed_recipe=kind == "recurrent" or (fitted and kind is not None),
     )
     chose_recipe = auto and weighting == "consumer"
     trained = _resolve_train_basis(recipe.train_basis, kept, chose_recipe)
