@@ -100,17 +100,24 @@ def test_targets_need_the_bytes_and_the_accuracy():
     assert any("pipelines met" in line for line in pipelines.target_lines(table))
 
 
-def test_unseen_model_summary_pairs_seeds():
-    def row(recipe, seed, float32, int8):
-        return {
-            "recipe": recipe,
-            "seed": seed,
-            "files": {
-                "float32": {"test_accuracy": float32, "embedding_bytes": 1000},
-                "int8": {"test_accuracy": int8, "embedding_bytes": 25},
+def _unseen_row(recipe, seed, float32, int8=None, **recorded):
+    """An `unseen_model` row (int8 accuracy = float32's unless given)."""
+    return {
+        "recipe": recipe,
+        "seed": seed,
+        "files": {
+            "float32": {"test_accuracy": float32, "embedding_bytes": 1000},
+            "int8": {
+                "test_accuracy": float32 if int8 is None else int8,
+                "embedding_bytes": 25,
             },
-        }
+        },
+        **recorded,
+    }
 
+
+def test_unseen_model_summary_pairs_seeds():
+    row = _unseen_row
     rows = [
         row("baseline", 0, 0.80, 0.80),
         row("default", 0, 0.79, 0.785),
@@ -127,17 +134,7 @@ def test_unseen_model_summary_pairs_seeds():
 
 
 def test_unseen_model_report_names_the_split_options_the_runs_recorded(tmp_path):
-    def row(recipe, seed, accuracy, **recorded):
-        return {
-            "recipe": recipe,
-            "seed": seed,
-            "files": {
-                "float32": {"test_accuracy": accuracy, "embedding_bytes": 1000},
-                "int8": {"test_accuracy": accuracy, "embedding_bytes": 25},
-            },
-            **recorded,
-        }
-
+    row = _unseen_row
     output = tmp_path / "late.jsonl"
     rows = [
         row("baseline", 0, 0.80),
